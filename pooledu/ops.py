@@ -1,0 +1,358 @@
+"""Public pooling functions: validate, allocate, call a kernel.
+
+Names, argument order and defaults follow ``torch.nn.functional``. Arrays are
+NumPy in and NumPy out; inputs are (C, H, W) or (N, C, H, W), float32 or
+float64; outputs keep the input's dtype and indices are int64, flat per
+(n, c) plane (``h * W + w``), as in PyTorch.
+
+Every argument is checked here, before any kernel runs, and a bad one raises
+ValueError or TypeError naming the argument, its value and the rule.
+"""
+
+import numpy as np
+
+from . import cpu
+from .geometry import FLOAT_DTYPES, as_bool, as_int, pool_window
+
+
+# ---------------------------------------------------------------------------
+# shared checks
+
+def _check_array(x, name, op):
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{op}: {name} must be a NumPy array, got {type(x).__name__}")
+
+
+def _as_planes(x, op, name="input"):
+    """Check a (C, H, W) or (N, C, H, W) float array and view it as (P, H, W) planes."""
+    _check_array(x, name, op)
+    if x.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{op}: {name} must be float32 or float64, got dtype {x.dtype}")
+    if x.ndim not in (3, 4):
+        raise ValueError(f"{op}: {name} must be 3D (C, H, W) or 4D (N, C, H, W), "
+                         f"got shape {x.shape}")
+    if 0 in x.shape[-3:]:
+        raise ValueError(f"{op}: {name} may be empty only along the batch dimension N, "
+                         f"got shape {x.shape}")
+    x = np.ascontiguousarray(x)
+    return x.reshape((-1,) + x.shape[-2:])  # (P, H, W), P = N*C
+
+
+def _check_input_shape(input_shape, op):
+    try:
+        shape = tuple(as_int(s, "input_shape", op) for s in input_shape)
+    except TypeError:
+        raise TypeError(f"{op}: input_shape must be a tuple of ints, got {input_shape!r}") from None
+    if len(shape) not in (3, 4) or min(shape) < 0 or 0 in shape[-3:]:
+        raise ValueError(f"{op}: input_shape must be (C, H, W) or (N, C, H, W) with C, H, W "
+                         f"positive, got {input_shape!r}")
+    return shape
+
+
+def _as_grad_planes(grad_output, expected_shape, dtype, op, name="grad_output"):
+    """Check a gradient (or indices) array against the shape the forward pass gives."""
+    _check_array(grad_output, name, op)
+    if dtype is None:
+        if grad_output.dtype not in FLOAT_DTYPES:
+            raise TypeError(f"{op}: {name} must be float32 or float64, got dtype {grad_output.dtype}")
+    elif grad_output.dtype != dtype:
+        raise TypeError(f"{op}: {name} must have dtype {np.dtype(dtype)}, got {grad_output.dtype}")
+    if tuple(grad_output.shape) != tuple(expected_shape):
+        raise ValueError(f"{op}: {name} must have shape {tuple(expected_shape)} "
+                         f"(the forward output for this input_shape), got {grad_output.shape}")
+    g = np.ascontiguousarray(grad_output)
+    return g.reshape((-1,) + g.shape[-2:])
+
+
+def _check_indices(idx, plane_size, op):
+    """Indices come from a forward pass: each is -1 (empty window) or inside the plane."""
+    if idx.size and (idx.min() < -1 or idx.max() >= plane_size):
+        raise ValueError(f"{op}: indices must lie in [-1, {plane_size}) for an input plane "
+                         f"of {plane_size} cells, got values from {idx.min()} to {idx.max()}")
+
+
+def _divisor(divisor_override, op):
+    """divisor_override=None is passed to the kernels as 0, a value PyTorch refuses."""
+    if divisor_override is None:
+        return 0
+    d = as_int(divisor_override, "divisor_override", op)
+    if d == 0:
+        raise ValueError(f"{op}: divisor_override must not be zero, got divisor_override=0")
+    return d
+
+
+def _flat(window):
+    """(kh, kw, sh, sw, ph, pw, dh, dw): the order the kernels take."""
+    k, s, p, d = window.kernel, window.stride, window.padding, window.dilation
+    return k[0], k[1], s[0], s[1], p[0], p[1], d[0], d[1]
+
+
+# ---------------------------------------------------------------------------
+# max pooling
+
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """2D max pooling over the last two dimensions, as ``torch.nn.functional.max_pool2d``.
+
+    ``y[n, c, i, j] = max over (u, v) of x[n, c, s_h*i - p_h + d_h*u, s_w*j - p_w + d_w*v]``,
+    padding taps skipped. NaN wins over every number; among equal values the
+    first in row-major order wins.
+
+    Parameters
+    ----------
+    x : ndarray, (C, H, W) or (N, C, H, W), float32 or float64
+    kernel_size : int or (int, int)
+    stride : int or (int, int), optional
+        Defaults to ``kernel_size``.
+    padding : int or (int, int)
+        Implicit -inf padding on both sides; at most half the kernel size.
+    dilation : int or (int, int)
+        Spacing between the taps of a window.
+    ceil_mode : bool
+        Round the output size up, so a partial last window counts.
+    return_indices : bool
+        Also return the flat index ``h * W + w`` of each maximum in its plane
+        (-1 for a window made only of padding).
+
+    Returns
+    -------
+    y : ndarray, same dtype as ``x``
+    indices : ndarray of int64, only if ``return_indices``
+
+    Examples
+    --------
+    >>> x = np.arange(16, dtype=np.float32).reshape(1, 4, 4)
+    >>> y, idx = max_pool2d(x, 2, return_indices=True)
+    >>> y[0]
+    array([[ 5.,  7.],
+           [13., 15.]], dtype=float32)
+    >>> idx[0]
+    array([[ 5,  7],
+           [13, 15]])
+    """
+    op = "max_pool2d"
+    x3 = _as_planes(x, op)
+    win = pool_window(op, x3.shape[1:], kernel_size, stride, padding, dilation, ceil_mode)
+    return_indices = as_bool(return_indices, "return_indices", op)
+    y = np.empty((x3.shape[0],) + win.out_size, x3.dtype)
+    idx = np.empty(y.shape, np.int64)
+    cpu.max_pool2d(x3, y, idx, *_flat(win))
+    out_shape = x.shape[:-2] + win.out_size
+    y = y.reshape(out_shape)
+    return (y, idx.reshape(out_shape)) if return_indices else y
+
+
+def max_pool2d_backward(grad_output, indices, input_shape, kernel_size, stride=None,
+                        padding=0, dilation=1, ceil_mode=False):
+    """Gradient of :func:`max_pool2d` with respect to its input.
+
+    Each output gradient goes to the input cell that won its window (its
+    stored index); where overlapping windows chose the same cell the
+    gradients add up, and cells that won nothing get 0. Computed as a gather:
+    every input cell looks through the windows that can reach it, so the
+    result is the same bit for bit on any number of threads.
+
+    Parameters
+    ----------
+    grad_output : ndarray
+        Gradient with respect to the output of :func:`max_pool2d`.
+    indices : ndarray of int64
+        The indices that :func:`max_pool2d` returned with ``return_indices=True``.
+    input_shape : tuple of int
+        Shape of the forward input.
+    kernel_size, stride, padding, dilation, ceil_mode
+        The forward pass's window; the gather needs it to know which windows
+        can reach each input cell.
+
+    Returns
+    -------
+    grad_input : ndarray of shape ``input_shape``
+
+    Examples
+    --------
+    >>> x = np.array([[[1., 3.], [2., 0.]]], dtype=np.float32)
+    >>> y, idx = max_pool2d(x, 2, return_indices=True)
+    >>> max_pool2d_backward(np.ones_like(y), idx, x.shape, 2)[0]
+    array([[0., 1.],
+           [0., 0.]], dtype=float32)
+    """
+    op = "max_pool2d_backward"
+    shape = _check_input_shape(input_shape, op)
+    win = pool_window(op, shape[-2:], kernel_size, stride, padding, dilation, ceil_mode)
+    out_shape = shape[:-2] + win.out_size
+    g = _as_grad_planes(grad_output, out_shape, None, op)
+    idx = _as_grad_planes(indices, out_shape, np.int64, op, "indices")
+    _check_indices(idx, shape[-2] * shape[-1], op)
+    gx = np.empty((g.shape[0],) + shape[-2:], g.dtype)
+    cpu.max_pool2d_backward(g, idx, gx, *_flat(win))
+    return gx.reshape(shape)
+
+
+# ---------------------------------------------------------------------------
+# average pooling
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None):
+    """2D average pooling over the last two dimensions, as ``torch.nn.functional.avg_pool2d``.
+
+    ``y[n, c, i, j] = (1 / divisor) * sum over (u, v) of x[n, c, s_h*i - p_h + u, s_w*j - p_w + v]``,
+    the sum over the cells inside the input. The divisor is ``divisor_override``
+    if given, else the window's area inside the padded input
+    (``count_include_pad=True``) or the number of cells inside the input
+    (``False``). With ``ceil_mode`` the part of a window beyond the right
+    padding is never counted.
+
+    Parameters
+    ----------
+    x : ndarray, (C, H, W) or (N, C, H, W), float32 or float64
+    kernel_size, stride, padding : int or (int, int)
+        As in :func:`max_pool2d`; padding counts as zeros.
+    ceil_mode : bool
+    count_include_pad : bool
+    divisor_override : int, optional
+        Any non-zero int.
+
+    Returns
+    -------
+    y : ndarray, same dtype as ``x``
+
+    Examples
+    --------
+    >>> x = np.array([[[0.1, 8.5], [0.2, 0.1]]])
+    >>> float(avg_pool2d(x, 2)[0, 0, 0])
+    2.225
+    """
+    op = "avg_pool2d"
+    x3 = _as_planes(x, op)
+    win = pool_window(op, x3.shape[1:], kernel_size, stride, padding, 1, ceil_mode)
+    count_include_pad = as_bool(count_include_pad, "count_include_pad", op)
+    divisor = _divisor(divisor_override, op)
+    y = np.empty((x3.shape[0],) + win.out_size, x3.dtype)
+    kh, kw, sh, sw, ph, pw, _, _ = _flat(win)
+    cpu.avg_pool2d(x3, y, kh, kw, sh, sw, ph, pw, count_include_pad, divisor)
+    return y.reshape(x.shape[:-2] + win.out_size)
+
+
+def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0,
+                        ceil_mode=False, count_include_pad=True, divisor_override=None):
+    """Gradient of :func:`avg_pool2d` with respect to its input.
+
+    Each window spreads ``g / divisor`` over the cells its divisor counted;
+    overlapping windows add up. Computed as a gather, deterministic on any
+    number of threads.
+
+    Examples
+    --------
+    >>> avg_pool2d_backward(np.ones((1, 1, 1)), (1, 2, 2), 2)[0]
+    array([[0.25, 0.25],
+           [0.25, 0.25]])
+    """
+    op = "avg_pool2d_backward"
+    shape = _check_input_shape(input_shape, op)
+    win = pool_window(op, shape[-2:], kernel_size, stride, padding, 1, ceil_mode)
+    count_include_pad = as_bool(count_include_pad, "count_include_pad", op)
+    divisor = _divisor(divisor_override, op)
+    g = _as_grad_planes(grad_output, shape[:-2] + win.out_size, None, op)
+    gx = np.empty((g.shape[0],) + shape[-2:], g.dtype)
+    kh, kw, sh, sw, ph, pw, _, _ = _flat(win)
+    cpu.avg_pool2d_backward(g, gx, kh, kw, sh, sw, ph, pw, count_include_pad, divisor)
+    return gx.reshape(shape)
+
+
+# ---------------------------------------------------------------------------
+# global pooling
+
+def _global_shape(shape, keepdims):
+    return shape[:-2] + ((1, 1) if keepdims else ())
+
+
+def _global_grad(grad_output, shape, op, dtype=None, name="grad_output"):
+    """Accept the gradient with or without the kept (1, 1) dimensions."""
+    _check_array(grad_output, name, op)
+    keepdims = grad_output.shape == _global_shape(shape, True)
+    g = _as_grad_planes(grad_output, _global_shape(shape, keepdims), dtype, op, name)
+    return g.reshape(-1)
+
+
+def global_avg_pool2d(x, keepdims=False):
+    """Mean over each (H, W) plane, as ``adaptive_avg_pool2d(x, 1)`` without the kept dims.
+
+    The sum is accumulated in float64, so for float32 input the result can
+    differ from PyTorch's (pairwise, float32) mean by a few ulps.
+
+    Examples
+    --------
+    >>> global_avg_pool2d(np.ones((2, 512, 7, 7), np.float32)).shape
+    (2, 512)
+    """
+    op = "global_avg_pool2d"
+    x3 = _as_planes(x, op)
+    keepdims = as_bool(keepdims, "keepdims", op)
+    y = np.empty(x3.shape[0], x3.dtype)
+    cpu.global_avg_pool2d(x3, y)
+    return y.reshape(_global_shape(x.shape, keepdims))
+
+
+def global_avg_pool2d_backward(grad_output, input_shape):
+    """Gradient of :func:`global_avg_pool2d`: ``g / (H*W)`` to every cell of the plane.
+
+    ``grad_output`` may have the kept (1, 1) dimensions or not.
+
+    Examples
+    --------
+    >>> global_avg_pool2d_backward(np.array([[4.0]]), (1, 1, 2, 2))[0, 0]
+    array([[1., 1.],
+           [1., 1.]])
+    """
+    op = "global_avg_pool2d_backward"
+    shape = _check_input_shape(input_shape, op)
+    g = _global_grad(grad_output, shape, op)
+    gx = np.empty((g.shape[0],) + shape[-2:], g.dtype)
+    cpu.global_avg_pool2d_backward(g, gx)
+    return gx.reshape(shape)
+
+
+def global_max_pool2d(x, keepdims=False, return_indices=False):
+    """Max over each (H, W) plane, as ``adaptive_max_pool2d(x, 1)`` without the kept dims.
+
+    Examples
+    --------
+    >>> x = np.array([[[1., 5.], [5., 2.]]], dtype=np.float32)
+    >>> global_max_pool2d(x, return_indices=True)
+    (array([5.], dtype=float32), array([1]))
+    """
+    op = "global_max_pool2d"
+    x3 = _as_planes(x, op)
+    keepdims = as_bool(keepdims, "keepdims", op)
+    return_indices = as_bool(return_indices, "return_indices", op)
+    y = np.empty(x3.shape[0], x3.dtype)
+    idx = np.empty(x3.shape[0], np.int64)
+    cpu.global_max_pool2d(x3, y, idx)
+    out_shape = _global_shape(x.shape, keepdims)
+    y = y.reshape(out_shape)
+    return (y, idx.reshape(out_shape)) if return_indices else y
+
+
+def global_max_pool2d_backward(grad_output, indices, input_shape):
+    """Gradient of :func:`global_max_pool2d`: each plane's gradient to its argmax.
+
+    Examples
+    --------
+    >>> global_max_pool2d_backward(np.array([3.0]), np.array([1]), (1, 2, 2))[0]
+    array([[0., 3.],
+           [0., 0.]])
+    """
+    op = "global_max_pool2d_backward"
+    shape = _check_input_shape(input_shape, op)
+    H, W = shape[-2:]
+    g = _global_grad(grad_output, shape, op)
+    idx = _global_grad(indices, shape, op, np.int64, "indices")
+    if g.shape != idx.shape:
+        raise ValueError(f"{op}: grad_output and indices must have the same shape, "
+                         f"got {grad_output.shape} and {indices.shape}")
+    _check_indices(idx, H * W, op)
+    gx = np.empty((g.shape[0], H, W), g.dtype)
+    # the max pooling gather, with one window spanning the whole plane
+    cpu.max_pool2d_backward(g.reshape(-1, 1, 1), idx.reshape(-1, 1, 1), gx,
+                            H, W, 1, 1, 0, 0, 1, 1)
+    return gx.reshape(shape)
