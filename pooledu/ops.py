@@ -23,6 +23,12 @@ def _check_array(x, name, op):
         raise TypeError(f"{op}: {name} must be a NumPy array, got {type(x).__name__}")
 
 
+def _planes(a, spatial=2):
+    """View an array as (P, *spatial dims), P the product of the leading dims (may be 0)."""
+    lead = a.shape[:a.ndim - spatial]
+    return np.ascontiguousarray(a).reshape((int(np.prod(lead)),) + a.shape[a.ndim - spatial:])
+
+
 def _as_planes(x, op, name="input"):
     """Check a (C, H, W) or (N, C, H, W) float array and view it as (P, H, W) planes."""
     _check_array(x, name, op)
@@ -34,8 +40,7 @@ def _as_planes(x, op, name="input"):
     if 0 in x.shape[-3:]:
         raise ValueError(f"{op}: {name} may be empty only along the batch dimension N, "
                          f"got shape {x.shape}")
-    x = np.ascontiguousarray(x)
-    return x.reshape((-1,) + x.shape[-2:])  # (P, H, W), P = N*C
+    return _planes(x)  # (P, H, W), P = N*C
 
 
 def _check_input_shape(input_shape, op):
@@ -49,7 +54,7 @@ def _check_input_shape(input_shape, op):
     return shape
 
 
-def _as_grad_planes(grad_output, expected_shape, dtype, op, name="grad_output"):
+def _as_grad_planes(grad_output, expected_shape, dtype, op, name="grad_output", spatial=2):
     """Check a gradient (or indices) array against the shape the forward pass gives."""
     _check_array(grad_output, name, op)
     if dtype is None:
@@ -60,8 +65,7 @@ def _as_grad_planes(grad_output, expected_shape, dtype, op, name="grad_output"):
     if tuple(grad_output.shape) != tuple(expected_shape):
         raise ValueError(f"{op}: {name} must have shape {tuple(expected_shape)} "
                          f"(the forward output for this input_shape), got {grad_output.shape}")
-    g = np.ascontiguousarray(grad_output)
-    return g.reshape((-1,) + g.shape[-2:])
+    return _planes(grad_output, spatial)
 
 
 def _check_indices(idx, plane_size, op):
@@ -270,8 +274,9 @@ def _global_grad(grad_output, shape, op, dtype=None, name="grad_output"):
     """Accept the gradient with or without the kept (1, 1) dimensions."""
     _check_array(grad_output, name, op)
     keepdims = grad_output.shape == _global_shape(shape, True)
-    g = _as_grad_planes(grad_output, _global_shape(shape, keepdims), dtype, op, name)
-    return g.reshape(-1)
+    g = _as_grad_planes(grad_output, _global_shape(shape, keepdims), dtype, op, name,
+                        spatial=2 if keepdims else 0)
+    return g.reshape(g.shape[0])  # (P,): one value per plane
 
 
 def global_avg_pool2d(x, keepdims=False):
