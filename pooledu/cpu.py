@@ -11,6 +11,11 @@ from numba import njit, prange
 
 from .formulas import (avg_grad_cell, avg_window, global_max, global_mean,
                        global_mean_grad, max_grad_cell, max_window)
+from .formulas import (adaptive_avg_grad_cell, adaptive_avg_window, adaptive_max_grad_cell,
+                       adaptive_max_window, avg_grad_cell3d, avg_window3d,
+                       fractional_max_grad_cell, fractional_max_window, lp_power_grad_value,
+                       lp_power_value, lp_root_grad_value, lp_root_value, max_grad_cell3d,
+                       max_window3d, unpool_grad_cell, unpool_plane)
 
 
 @njit(parallel=True, cache=True)
@@ -77,3 +82,171 @@ def global_max_pool2d(x, y, idx):
     """y[p], idx[p] = max and argmax of plane p."""
     for p in prange(x.shape[0]):
         y[p], idx[p] = global_max(x[p])
+
+
+# ---------------------------------------------------------------------------
+# the pooling family: adaptive, fractional, unpooling, LP (elementwise steps)
+# and volume pooling. Volumes arrive as (P, D, H, W).
+
+@njit(parallel=True, cache=True)
+def adaptive_avg_pool2d(x, y):
+    """y[p, i, j] = mean of adaptive window (i, j) of plane p."""
+    P, OH, OW = y.shape
+    for p in prange(P):
+        for i in range(OH):
+            for j in range(OW):
+                y[p, i, j] = adaptive_avg_window(x[p], i, j, OH, OW)
+
+
+@njit(parallel=True, cache=True)
+def adaptive_avg_pool2d_backward(g, gx):
+    """gx[p, h, w] = sum of g[p, i, j] / kh / kw over the adaptive windows holding (h, w)."""
+    P, H, W = gx.shape
+    for p in prange(P):
+        for h in range(H):
+            for w in range(W):
+                gx[p, h, w] = adaptive_avg_grad_cell(g[p], h, w, H, W)
+
+
+@njit(parallel=True, cache=True)
+def adaptive_max_pool2d(x, y, idx):
+    """y[p, i, j], idx[p, i, j] = max and argmax of adaptive window (i, j) of plane p."""
+    P, OH, OW = y.shape
+    for p in prange(P):
+        for i in range(OH):
+            for j in range(OW):
+                y[p, i, j], idx[p, i, j] = adaptive_max_window(x[p], i, j, OH, OW)
+
+
+@njit(parallel=True, cache=True)
+def adaptive_max_pool2d_backward(g, idx, gx):
+    """gx[p, h, w] = sum of g over the adaptive windows of plane p whose argmax is (h, w)."""
+    P, H, W = gx.shape
+    for p in prange(P):
+        for h in range(H):
+            for w in range(W):
+                gx[p, h, w] = adaptive_max_grad_cell(g[p], idx[p], h, w, H, W)
+
+
+@njit(parallel=True, cache=True)
+def fractional_max_pool2d(x, samples, y, idx, kh, kw):
+    """y[p, i, j], idx[p, i, j] = max and argmax of fractional window (i, j) of plane p,
+    placed by that plane's samples[p] = (u_w, u_h)."""
+    P, OH, OW = y.shape
+    for p in prange(P):
+        for i in range(OH):
+            for j in range(OW):
+                y[p, i, j], idx[p, i, j] = fractional_max_window(x[p], i, j, kh, kw, OH, OW,
+                                                                 samples[p])
+
+
+@njit(parallel=True, cache=True)
+def fractional_max_pool2d_backward(g, idx, gx):
+    """gx[p, h, w] = sum of g over the windows of plane p whose argmax is (h, w)."""
+    P, H, W = gx.shape
+    for p in prange(P):
+        for h in range(H):
+            for w in range(W):
+                gx[p, h, w] = fractional_max_grad_cell(g[p], idx[p], h, w, W)
+
+
+@njit(parallel=True, cache=True)
+def max_unpool2d(x, idx, y):
+    """Plane p of y: x[p] scattered to the flat positions idx[p], zeros elsewhere."""
+    for p in prange(y.shape[0]):
+        unpool_plane(x[p], idx[p], y[p])
+
+
+@njit(parallel=True, cache=True)
+def max_unpool2d_backward(g, idx, gx):
+    """gx[p, i, j] = g[p] at the flat position idx[p, i, j]."""
+    P, H, W = gx.shape
+    for p in prange(P):
+        for i in range(H):
+            for j in range(W):
+                gx[p, i, j] = unpool_grad_cell(g[p], idx[p], i, j)
+
+
+# LP pooling is x ** p, an average pool, then a root: the elementwise steps
+# run over flat arrays (any shape, raveled by the caller).
+
+@njit(parallel=True, cache=True)
+def lp_power(x, y, p):
+    """y[k] = x[k] ** p."""
+    pf = x.dtype.type(p)
+    for k in prange(x.size):
+        y[k] = lp_power_value(x, k, pf)
+
+
+@njit(parallel=True, cache=True)
+def lp_power_backward(g, x, gx, p, pm1):
+    """gx[k] = g[k] * p * x[k] ** (p - 1)."""
+    pf, pm1f = x.dtype.type(p), x.dtype.type(pm1)
+    for k in prange(x.size):
+        gx[k] = lp_power_grad_value(g, x, k, pf, pm1f)
+
+
+@njit(parallel=True, cache=True)
+def lp_root(m, y, q, K):
+    """y[k] = (K * m[k]) ** q, with PyTorch's sign/relu clean-up of m."""
+    qf, Kf = m.dtype.type(q), m.dtype.type(K)
+    for k in prange(m.size):
+        y[k] = lp_root_value(m, k, qf, Kf)
+
+
+@njit(parallel=True, cache=True)
+def lp_root_backward(g, m, gm, q, qm1, K):
+    """gm[k] = dL/dm[k] through y[k] = (K * m[k]) ** q."""
+    qf, qm1f, Kf = m.dtype.type(q), m.dtype.type(qm1), m.dtype.type(K)
+    for k in prange(m.size):
+        gm[k] = lp_root_grad_value(g, m, k, qf, qm1f, Kf)
+
+
+@njit(parallel=True, cache=True)
+def max_pool3d(x, y, idx, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw):
+    """y[p, a, i, j], idx[p, a, i, j] = max and argmax of window (a, i, j) of volume p."""
+    P, OD, OH, OW = y.shape
+    for p in prange(P):
+        for a in range(OD):
+            for i in range(OH):
+                for j in range(OW):
+                    y[p, a, i, j], idx[p, a, i, j] = max_window3d(
+                        x[p], a, i, j, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw)
+
+
+@njit(parallel=True, cache=True)
+def max_pool3d_backward(g, idx, gx, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw):
+    """gx[p, d, h, w] = sum of g over the windows of volume p whose argmax is (d, h, w)."""
+    P, D, H, W = gx.shape
+    for p in prange(P):
+        for d in range(D):
+            for h in range(H):
+                for w in range(W):
+                    gx[p, d, h, w] = max_grad_cell3d(g[p], idx[p], d, h, w, H, W, kd, kh, kw,
+                                                     sd, sh, sw, pd, ph, pw, dd, dh, dw)
+
+
+@njit(parallel=True, cache=True)
+def avg_pool3d(x, y, kd, kh, kw, sd, sh, sw, pd, ph, pw, count_include_pad, divisor_override):
+    """y[p, a, i, j] = mean of window (a, i, j) of volume p, with PyTorch's divisor rules."""
+    P, OD, OH, OW = y.shape
+    for p in prange(P):
+        for a in range(OD):
+            for i in range(OH):
+                for j in range(OW):
+                    y[p, a, i, j] = avg_window3d(x[p], a, i, j, kd, kh, kw, sd, sh, sw,
+                                                 pd, ph, pw, count_include_pad, divisor_override)
+
+
+@njit(parallel=True, cache=True)
+def avg_pool3d_backward(g, gx, kd, kh, kw, sd, sh, sw, pd, ph, pw, count_include_pad,
+                        divisor_override):
+    """gx[p, d, h, w] = sum of g[p, a, i, j] / divisor over the windows holding (d, h, w)."""
+    P, D, H, W = gx.shape
+    for p in prange(P):
+        for d in range(D):
+            for h in range(H):
+                for w in range(W):
+                    gx[p, d, h, w] = avg_grad_cell3d(g[p], d, h, w, D, H, W, kd, kh, kw,
+                                                     sd, sh, sw, pd, ph, pw,
+                                                     count_include_pad, divisor_override)

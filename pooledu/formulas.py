@@ -16,6 +16,7 @@ import math
 from numba.extending import register_jitable
 
 from .geometry import windows_touching
+from .geometry import adaptive_span, adaptive_windows_touching, fractional_start
 
 
 # ---------------------------------------------------------------------------
@@ -151,3 +152,282 @@ def global_max(x):
     """The max pooling formula with one window spanning the plane."""
     H, W = x.shape
     return max_window(x, 0, 0, H, W, 1, 1, 0, 0, 1, 1)
+
+
+# ---------------------------------------------------------------------------
+# the pooling family: adaptive, fractional, unpooling, LP and volume pooling
+#
+# A window that is not on a regular grid (adaptive, fractional) is still a
+# rectangle: window (0, 0) of a max pool whose origin is moved to its corner
+# (padding = -corner), so the max formula above serves every kind of window.
+
+@register_jitable
+def index_grad_add(total, g, idx, target, i0, i1, j0, j1):
+    """total + sum of g[i, j] over the windows i0 <= i < i1, j0 <= j < j1 whose
+    stored argmax is ``target``, added one by one in row-major order (the
+    order of a serial scatter, so the result is bitwise PyTorch's)."""
+    for i in range(i0, i1):
+        for j in range(j0, j1):
+            if idx[i, j] == target:
+                total += g[i, j]
+    return total
+
+
+@register_jitable
+def adaptive_avg_window(x, i, j, OH, OW):
+    """y[i, j] = (sum over h in [h0, h1), w in [w0, w1) of x[h, w]) / kh / kw.
+
+    h0 = floor(i*H/OH), h1 = ceil((i+1)*H/OH), kh = h1 - h0 (w likewise).
+    PyTorch divides by kh and then by kw, which can round differently from
+    one division by kh*kw; so does this formula.
+    """
+    H, W = x.shape
+    h0, h1 = adaptive_span(i, H, OH)
+    w0, w1 = adaptive_span(j, W, OW)
+    total = x.dtype.type(0)
+    for h in range(h0, h1):
+        for w in range(w0, w1):
+            total += x[h, w]
+    return total / x.dtype.type(h1 - h0) / x.dtype.type(w1 - w0)
+
+
+@register_jitable
+def adaptive_avg_grad_cell(g, h, w, H, W):
+    """dL/dx[h, w] = sum over the adaptive windows (i, j) holding (h, w) of g[i, j] / kh / kw."""
+    OH, OW = g.shape
+    i0, i1 = adaptive_windows_touching(h, H, OH)
+    j0, j1 = adaptive_windows_touching(w, W, OW)
+    total = g.dtype.type(0)
+    for i in range(i0, i1):
+        h0, h1 = adaptive_span(i, H, OH)
+        for j in range(j0, j1):
+            w0, w1 = adaptive_span(j, W, OW)
+            total += g[i, j] / g.dtype.type(h1 - h0) / g.dtype.type(w1 - w0)
+    return total
+
+
+@register_jitable
+def adaptive_max_window(x, i, j, OH, OW):
+    """y[i, j] = max over h in [h0, h1), w in [w0, w1) of x[h, w], with the max
+    formula's NaN and tie rules; also returns the flat index h*W + w."""
+    H, W = x.shape
+    h0, h1 = adaptive_span(i, H, OH)
+    w0, w1 = adaptive_span(j, W, OW)
+    return max_window(x, 0, 0, h1 - h0, w1 - w0, 1, 1, -h0, -w0, 1, 1)
+
+
+@register_jitable
+def adaptive_max_grad_cell(g, idx, h, w, H, W):
+    """dL/dx[h, w] = sum of g[i, j] over the adaptive windows whose argmax is (h, w)."""
+    OH, OW = g.shape
+    i0, i1 = adaptive_windows_touching(h, H, OH)
+    j0, j1 = adaptive_windows_touching(w, W, OW)
+    return index_grad_add(g.dtype.type(0), g, idx, h * W + w, i0, i1, j0, j1)
+
+
+@register_jitable
+def fractional_max_window(x, i, j, kh, kw, OH, OW, samples):
+    """y[i, j] = max over a kh x kw window starting at (a_i, b_j), where the
+    starts a, b are the pseudo-random increasing sequences that ``samples``
+    (this plane's (u_w, u_h)) pick; see ``geometry.fractional_start``."""
+    H, W = x.shape
+    h0 = fractional_start(i, samples, 1, H, kh, OH)
+    w0 = fractional_start(j, samples, 0, W, kw, OW)
+    return max_window(x, 0, 0, kh, kw, 1, 1, -h0, -w0, 1, 1)
+
+
+@register_jitable
+def fractional_max_grad_cell(g, idx, h, w, W):
+    """dL/dx[h, w] = sum of g[i, j] over the windows whose argmax is (h, w).
+
+    The backward pass is not given the random windows, so every window of
+    the plane is checked: O(OH*OW) per cell, fine at the sizes fractional
+    pooling is used at.
+    """
+    OH, OW = g.shape
+    return index_grad_add(g.dtype.type(0), g, idx, h * W + w, 0, OH, 0, OW)
+
+
+@register_jitable
+def unpool_plane(x, idx, y):
+    """y[t // OW, t % OW] = x[i, j] for t = idx[i, j]; every other cell is 0.
+
+    This is a scatter, so it is written for a whole plane: the writes go in
+    row-major order of (i, j), and where two indices coincide the later
+    value wins, as in PyTorch's CPU kernel.
+    """
+    OH, OW = y.shape
+    H, W = x.shape
+    for h in range(OH):
+        for w in range(OW):
+            y[h, w] = 0
+    for i in range(H):
+        for j in range(W):
+            t = idx[i, j]
+            y[t // OW, t % OW] = x[i, j]
+
+
+@register_jitable
+def unpool_grad_cell(g, idx, i, j):
+    """dL/dx[i, j] = g[t // OW, t % OW] for t = idx[i, j]: a gather, so each
+    pooled value gets the gradient of the cell it was written to (also when
+    a later value overwrote it, as PyTorch's autograd does)."""
+    OW = g.shape[1]
+    t = idx[i, j]
+    return g[t // OW, t % OW]
+
+
+@register_jitable
+def torch_pow(v, e, one):
+    """v ** e as ``torch.pow(tensor, scalar)`` computes it, with its exact
+    shortcuts (x*x for 2, sqrt for 0.5, ...), so results match bit for bit
+    wherever PyTorch takes one. ``e`` and ``one`` are in v's dtype."""
+    if e == 0:
+        return one  # also for NaN and inf, as torch.pow
+    if e == 1:
+        return v
+    if e == 2:
+        return v * v
+    if e == 3:
+        return v * v * v
+    if e == 0.5:
+        return math.sqrt(v)
+    if e == -0.5:
+        return one / math.sqrt(v)
+    if e == -1:
+        return one / v
+    if e == -2:
+        return one / (v * v)
+    return v ** e
+
+
+@register_jitable
+def lp_power_value(x, k, p):
+    """y[k] = x[k] ** p, the first step of LP pooling (then an average pool)."""
+    return torch_pow(x[k], p, x.dtype.type(1))
+
+
+@register_jitable
+def lp_power_grad_value(g, x, k, p, pm1):
+    """dL/dx[k] = g[k] * (p * x[k] ** (p - 1)), as PyTorch's pow backward
+    (which computes ``pm1 = p - 1`` in float64 before rounding it)."""
+    return g[k] * (p * torch_pow(x[k], pm1, x.dtype.type(1)))
+
+
+@register_jitable
+def lp_root_value(m, k, q, K):
+    """y[k] = (K * t) ** q with t = sign(m[k]) * relu(|m[k]|) and q = 1/p, where
+    m[k] is the average of x**p over a window of K = kh*kw cells.
+
+    sign(m) * relu(|m|) is m itself, except that -0 becomes +0 and NaN stays
+    NaN (PyTorch's sign(NaN) is 0, and 0 * NaN = NaN).
+    """
+    t = m[k] if m[k] != 0 else m[k] - m[k]
+    return torch_pow(t * K, q, m.dtype.type(1))
+
+
+@register_jitable
+def lp_root_grad_value(g, m, k, q, qm1, K):
+    """dL/dm[k] for y = lp_root_value(m, k, q, K), through PyTorch's chain of ops:
+    g * (q * (K*t) ** qm1), times K, times sign(m) twice (``qm1 = q - 1``,
+    rounded from float64 as PyTorch does); 0 where |m| is not positive
+    (relu's mask, which also hides the inf that a window of zeros gives:
+    PyTorch's "the gradient is set to zero as well")."""
+    f = m.dtype.type
+    v = m[k]
+    t = v if v != 0 else v - v
+    s = f((v > 0) - (v < 0))  # PyTorch's sign: 0 for NaN
+    grad = g[k] * (q * torch_pow(t * K, qm1, f(1))) * K * s
+    if abs(v) <= 0:
+        grad = f(0)  # relu's mask; abs(NaN) <= 0 is false, so NaN is not masked
+    return grad * s
+
+
+# volumes: (D, H, W) planes, output position (a, i, j), depth taps t
+
+@register_jitable
+def max_window3d(x, a, i, j, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw):
+    """y[a, i, j] = max over (t, u, v) of x[sd*a - pd + dd*t, sh*i - ph + dh*u, sw*j - pw + dw*v].
+
+    The volume max is the max, over the window's depth slices in order, of
+    the 2D max formula on each slice, combined with the same rule (take a
+    value if it is larger or NaN), so NaN and ties behave exactly as in a
+    single row-major scan over (d, h, w). The flat index is d*H*W + h*W + w.
+    """
+    D, H, W = x.shape
+    best = x.dtype.type(-math.inf)
+    arg = -1
+    for t in range(kd):
+        d = sd * a - pd + dd * t
+        if d < 0 or d >= D:
+            continue
+        val, at = max_window(x[d], i, j, kh, kw, sh, sw, ph, pw, dh, dw)
+        if at >= 0 and (arg < 0 or val > best or math.isnan(val)):
+            best = val
+            arg = d * H * W + at
+    return best, arg
+
+
+@register_jitable
+def max_grad_cell3d(g, idx, d, h, w, H, W, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw):
+    """dL/dx[d, h, w] = sum of g[a, i, j] over the windows whose argmax is (d, h, w),
+    visited in row-major (a, i, j) order."""
+    OD, OH, OW = g.shape
+    a0, a1 = windows_touching(d, kd, sd, pd, dd, OD)
+    i0, i1 = windows_touching(h, kh, sh, ph, dh, OH)
+    j0, j1 = windows_touching(w, kw, sw, pw, dw, OW)
+    total = g.dtype.type(0)
+    for a in range(a0, a1):
+        total = index_grad_add(total, g[a], idx[a], (d * H + h) * W + w, i0, i1, j0, j1)
+    return total
+
+
+@register_jitable
+def avg_divisor3d(d0, d1, dpad, h0, h1, hpad, w0, w1, wpad, count_include_pad, divisor_override):
+    """The 2D divisor rule (``avg_divisor``) with a depth factor."""
+    if divisor_override != 0:
+        return divisor_override
+    if count_include_pad:
+        return dpad * hpad * wpad
+    return (d1 - d0) * (h1 - h0) * (w1 - w0)
+
+
+@register_jitable
+def avg_window3d(x, a, i, j, kd, kh, kw, sd, sh, sw, pd, ph, pw, count_include_pad, divisor_override):
+    """y[a, i, j] = (1 / divisor) * sum over (t, u, v) of x[sd*a - pd + t, sh*i - ph + u, sw*j - pw + v],
+    the sum over the cells inside the volume in row-major order."""
+    D, H, W = x.shape
+    d0, d1, dpad = avg_span(a, kd, sd, pd, D)
+    h0, h1, hpad = avg_span(i, kh, sh, ph, H)
+    w0, w1, wpad = avg_span(j, kw, sw, pw, W)
+    total = x.dtype.type(0)
+    if d0 >= d1 or h0 >= h1 or w0 >= w1:
+        return total
+    for d in range(d0, d1):
+        for h in range(h0, h1):
+            for w in range(w0, w1):
+                total += x[d, h, w]
+    divisor = avg_divisor3d(d0, d1, dpad, h0, h1, hpad, w0, w1, wpad,
+                            count_include_pad, divisor_override)
+    return total / x.dtype.type(divisor)
+
+
+@register_jitable
+def avg_grad_cell3d(g, d, h, w, D, H, W, kd, kh, kw, sd, sh, sw, pd, ph, pw,
+                    count_include_pad, divisor_override):
+    """dL/dx[d, h, w] = sum over the windows (a, i, j) holding (d, h, w) of g[a, i, j] / divisor."""
+    OD, OH, OW = g.shape
+    a0, a1 = windows_touching(d, kd, sd, pd, 1, OD)
+    i0, i1 = windows_touching(h, kh, sh, ph, 1, OH)
+    j0, j1 = windows_touching(w, kw, sw, pw, 1, OW)
+    total = g.dtype.type(0)
+    for a in range(a0, a1):
+        c0, c1, cpad = avg_span(a, kd, sd, pd, D)
+        for i in range(i0, i1):
+            e0, e1, epad = avg_span(i, kh, sh, ph, H)
+            for j in range(j0, j1):
+                f0, f1, fpad = avg_span(j, kw, sw, pw, W)
+                divisor = avg_divisor3d(c0, c1, cpad, e0, e1, epad, f0, f1, fpad,
+                                        count_include_pad, divisor_override)
+                total += g[a, i, j] / g.dtype.type(divisor)
+    return total

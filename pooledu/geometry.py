@@ -225,3 +225,157 @@ def window_taps(o, k, s, p, d, n):
     """
     taps = [o * s - p + d * t for t in range(k)]
     return taps, [0 <= t < n for t in taps]
+
+
+# ---------------------------------------------------------------------------
+# the pooling family: adaptive and fractional windows
+
+@register_jitable
+def adaptive_windows_touching(i, in_size, out_size):
+    """Adaptive windows ``[lo, hi)`` that hold input position ``i``.
+
+    Window ``o`` holds ``i`` when ``floor(o*In/Out) <= i < ceil((o+1)*In/Out)``,
+    that is when ``floor(i*Out/In) <= o <= floor(((i+1)*Out - 1)/In)``.
+    """
+    return (i * out_size) // in_size, ((i + 1) * out_size - 1) // in_size + 1
+
+
+@register_jitable
+def fractional_start(o, samples, axis, in_size, k, out_size):
+    """First input position of fractional window ``o`` along one dimension.
+
+    With ``alpha = (In - k) / (Out - 1)`` and the plane's random sample
+    ``u = samples[axis]`` (axis 0 for W, 1 for H, as PyTorch orders them),
+    window ``o < Out - 1`` starts at ``int((o + u) * alpha) - int(u * alpha)``
+    and the last one at ``In - k``, so the windows cover the input. The
+    arithmetic is done in the samples' dtype (float32 stays float32, as in
+    PyTorch), and ``int`` truncates.
+    """
+    if o == out_size - 1:
+        return in_size - k
+    f = samples.dtype.type
+    u = samples[axis]
+    alpha = f(in_size - k) / f(out_size - 1)
+    return int((f(o) + u) * alpha) - int(u * alpha)
+
+
+def describe_adaptive(in_size, out_size):
+    """The adaptive windows of one dimension, as ``(start, end)`` pairs.
+
+    Window ``o`` covers ``[floor(o*In/Out), ceil((o+1)*In/Out))``; when
+    ``Out`` does not divide ``In`` neighbouring windows overlap and their sizes
+    differ. This is what ``pooledu explain --adaptive`` prints.
+
+    >>> describe_adaptive(10, 3)
+    [(0, 4), (3, 7), (6, 10)]
+    >>> describe_adaptive(5, 5)
+    [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5)]
+    """
+    op = "describe_adaptive"
+    n = as_int(in_size, "in_size", op)
+    m = as_int(out_size, "out_size", op)
+    if n <= 0 or m <= 0:
+        raise ValueError(f"{op}: in_size and out_size must be positive, "
+                         f"got in_size={n}, out_size={m}")
+    return [adaptive_span(o, n, m) for o in range(m)]
+
+
+def adaptive_output_size(op, in_size, output_size):
+    """Normalise an adaptive ``output_size`` to a tuple of non-negative ints.
+
+    An int applies to every dimension; a tuple needs one entry per dimension,
+    and (from 2D on, as in PyTorch) an entry may be None to keep that input
+    size. A size of 0 gives an empty output, as in PyTorch.
+    """
+    nd = len(in_size)
+    if _is_int(output_size):
+        sizes = (output_size,) * nd
+    elif isinstance(output_size, (tuple, list)):
+        if len(output_size) != nd:
+            raise ValueError(f"{op}: output_size must have {nd} entries, got {output_size!r}")
+        sizes = tuple(output_size)
+    else:
+        raise TypeError(f"{op}: output_size must be an int or a tuple of {nd} ints, "
+                        f"got {output_size!r}")
+    if nd == 1 and sizes[0] is None:
+        raise TypeError(f"{op}: output_size must be an int, got {output_size!r}")
+    out = tuple(n if s is None else as_int(s, "output_size", op) for n, s in zip(in_size, sizes))
+    if min(out) < 0:
+        raise ValueError(f"{op}: output_size must be non-negative, got {output_size!r}")
+    return out
+
+
+def unpool_output_size(op, in_size, kernel_size, stride=None, padding=0, output_size=None):
+    """The output size of max unpooling, PyTorch's rule.
+
+    By default each dimension inverts the pooling output size formula:
+    ``(in - 1) * s - 2p + k``. Since pooling rounds down, several input sizes
+    pool to the same size; ``output_size`` picks one of them, so it must lie
+    strictly between ``default - s`` and ``default + s``. It may also carry
+    the leading (N, C) dimensions, which are ignored, as in PyTorch.
+    """
+    nd = len(in_size)
+    k = as_tuple(kernel_size, "kernel_size", op, nd)
+    s = as_stride(stride, k, op)
+    p = as_tuple(padding, "padding", op, nd)
+    for name, values in (("kernel_size", k), ("stride", s)):
+        if min(values) <= 0:
+            raise ValueError(f"{op}: {name} must be greater than zero, got {name}={values}")
+    if min(p) < 0:
+        raise ValueError(f"{op}: padding must be non-negative, got padding={p}")
+    default = tuple((n - 1) * s_ - 2 * p_ + k_ for n, k_, s_, p_ in zip(in_size, k, s, p))
+    if output_size is None:
+        out = default
+    else:
+        if not isinstance(output_size, (tuple, list)) or len(output_size) not in (nd, nd + 2):
+            raise ValueError(f"{op}: output_size must be a sequence of {nd} or {nd + 2} ints, "
+                             f"got {output_size!r}")
+        out = tuple(as_int(o, "output_size", op) for o in output_size)[-nd:]
+        for axis in range(nd):
+            lo, hi = default[axis] - s[axis], default[axis] + s[axis]
+            if not lo < out[axis] < hi:
+                raise ValueError(
+                    f"{op}: invalid output_size {tuple(output_size)!r}: dimension {axis} must lie "
+                    f"strictly between {lo} and {hi} (the default size {default[axis]} "
+                    f"plus or minus the stride {s[axis]})")
+    if min(out) <= 0:
+        raise ValueError(f"{op}: the output would be empty ({out}): input {tuple(in_size)}, "
+                         f"kernel_size={k}, stride={s}, padding={p}")
+    return out
+
+
+def fractional_output_size(op, in_size, kernel, output_size=None, output_ratio=None):
+    """The output size of fractional max pooling, from ``output_size`` or ``output_ratio``.
+
+    Exactly one of them must be given. A ratio ``r`` in (0, 1) gives
+    ``int(in * r)``. Every window lies inside the input, so ``k + out - 1 <= in``.
+    """
+    nd = len(in_size)
+    if (output_size is None) == (output_ratio is None):
+        raise ValueError(f"{op}: give exactly one of output_size and output_ratio, got "
+                         f"output_size={output_size!r}, output_ratio={output_ratio!r}")
+    if output_size is not None:
+        out = as_tuple(output_size, "output_size", op, nd)
+    else:
+        ratio = output_ratio if isinstance(output_ratio, (tuple, list)) else (output_ratio,)
+        if len(ratio) not in (1, nd) or not all(
+                isinstance(r, (int, float, np.integer, np.floating)) and not isinstance(r, bool)
+                for r in ratio):
+            raise TypeError(f"{op}: output_ratio must be a float or a tuple of {nd} floats, "
+                            f"got {output_ratio!r}")
+        ratio = tuple(float(r) for r in ratio) * (nd if len(ratio) == 1 else 1)
+        if not all(0 < r < 1 for r in ratio):
+            raise ValueError(f"{op}: output_ratio must lie strictly between 0 and 1, "
+                             f"got {output_ratio!r}")
+        out = tuple(int(n * r) for n, r in zip(in_size, ratio))
+    axes = "HW" if nd == 2 else "DHW"[-nd:]
+    for axis in range(nd):
+        if out[axis] <= 0:
+            raise ValueError(f"{op}: output size must be positive, got {out[axis]} along "
+                             f"dimension {axes[axis]} (output_size={output_size!r}, "
+                             f"output_ratio={output_ratio!r})")
+        if kernel[axis] + out[axis] - 1 > in_size[axis]:
+            raise ValueError(f"{op}: kernel_size {kernel[axis]} is too large for an output of "
+                             f"{out[axis]} from an input of {in_size[axis]} along dimension "
+                             f"{axes[axis]}: need kernel_size + output - 1 <= input")
+    return out
