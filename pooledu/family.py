@@ -450,8 +450,9 @@ def _unpool_indices(indices, x, out_size, op):
     """Indices as (P, H, W) planes; each must name a cell of the output plane."""
     idx = _like(indices, x.shape, np.int64, op, "indices", 2)
     cells = out_size[0] * out_size[1]
-    if idx.size and (idx.min() < 0 or idx.max() >= cells):
-        bad = idx.min() if idx.min() < 0 else idx.max()
+    outside = (idx < 0) | (idx >= cells)
+    if outside.any():
+        bad = idx[outside][0]  # the first, in row-major order
         raise ValueError(f"{op}: index {bad} lies outside the output plane of "
                          f"{out_size[0]}x{out_size[1]} = {cells} cells; indices must lie in "
                          f"[0, {cells})")

@@ -1,0 +1,322 @@
+"""Adaptive, fractional and unpooling against PyTorch: windows that are not a regular grid.
+
+Adaptive average pooling divides in PyTorch's order (sum / kh / kw), so it
+matches bit for bit, except for output 1x1 where PyTorch takes a pairwise
+mean. Max pooling, fractional pooling (given the same random samples) and
+unpooling match bit for bit, values, indices and gradients.
+"""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import pooledu as P
+from family_helpers import (assert_bitwise, assert_ulps, finite_difference, grad_like,
+                            torch_input)
+from strategies import layouts, values
+
+torch.set_num_threads(1)
+
+
+# ---------------------------------------------------------------------------
+# adaptive pooling
+
+def test_describe_adaptive_ten_into_three():
+    # 10 / 3 does not divide: the windows overlap (3 and 6 are shared) and are 4 wide
+    assert P.describe_adaptive(10, 3) == [(0, 4), (3, 7), (6, 10)]
+    assert P.describe_adaptive(7, 7) == [(i, i + 1) for i in range(7)]
+    assert P.describe_adaptive(2, 5) == [(0, 1), (0, 1), (0, 2), (1, 2), (1, 2)]
+    with pytest.raises(ValueError, match="positive"):
+        P.describe_adaptive(0, 3)
+
+
+def test_describe_adaptive_matches_the_windows_torch_averages():
+    for n in range(1, 12):
+        for m in range(1, 12):
+            x = torch.eye(n, dtype=torch.float64)[None]  # column c is a one-hot at c
+            seen = F.adaptive_avg_pool1d(x, m)[0]          # (n, m): which inputs window o holds
+            want = [(int(np.flatnonzero(seen[:, o])[0]), int(np.flatnonzero(seen[:, o])[-1]) + 1)
+                    for o in range(m)]
+            assert P.describe_adaptive(n, m) == want
+
+
+def test_adaptive_hand_worked():
+    x = np.arange(10.0).reshape(1, 1, 10)
+    # windows [0, 4), [3, 7), [6, 10)
+    np.testing.assert_array_equal(P.adaptive_avg_pool2d(x, (1, 3))[0, 0], [1.5, 4.5, 7.5])
+    y, idx = P.adaptive_max_pool2d(x, (1, 3), return_indices=True)
+    np.testing.assert_array_equal(y[0, 0], [3, 6, 9])
+    np.testing.assert_array_equal(idx[0, 0], [3, 6, 9])
+    # cells 3 and 6 belong to two windows each: they get both shares
+    g = P.adaptive_avg_pool2d_backward(np.ones((1, 1, 3)), x.shape)
+    np.testing.assert_array_equal(g[0, 0], [.25, .25, .25, .5, .25, .25, .5, .25, .25, .25])
+
+
+@st.composite
+def adaptive_cases(draw, nd=2):
+    batch = draw(st.sampled_from([(), (0,), (1,), (2,)]))
+    spatial = tuple(draw(st.integers(1, 9)) for _ in range(nd))
+    shape = batch + (draw(st.integers(1, 3)),) + spatial
+    out = tuple(draw(st.one_of(st.integers(1, n + 3), st.none()) if nd > 1 else st.integers(1, n + 3))
+                for n in spatial)
+    if len(set(out)) == 1 and out[0] is not None and draw(st.booleans()):
+        out = out[0]  # an int means every dimension
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    return shape, out, dtype
+
+
+@settings(max_examples=50)
+@given(data=st.data(), case=adaptive_cases())
+def test_adaptive_pool2d_matches_torch(data, case):
+    shape, out, dtype = case
+    x = data.draw(layouts(data.draw(values(shape, dtype))))
+
+    y, idx = P.adaptive_max_pool2d(x, out, return_indices=True)
+    t = torch_input(x)
+    ty, tidx = F.adaptive_max_pool2d(t, out, return_indices=True)
+    assert_bitwise(y, ty)
+    assert_bitwise(idx, tidx)
+    g = grad_like(y)
+    ty.backward(torch.from_numpy(g))
+    assert_bitwise(P.adaptive_max_pool2d_backward(g, idx, x.shape), t.grad)
+
+    y = P.adaptive_avg_pool2d(x, out)
+    t = torch_input(x)
+    ty = F.adaptive_avg_pool2d(t, out)
+    if y.shape[-2:] == (1, 1):
+        # PyTorch hands 1x1 to mean(), a different summation order
+        scale = np.abs(x.astype(np.float64)).sum(axis=(-2, -1), keepdims=True) / x[0].size \
+            if x.size else 0
+        want = ty.detach().numpy()
+        np.testing.assert_array_equal(np.isnan(y), np.isnan(want))
+        finite = np.isfinite(want)
+        tol = 8 * np.finfo(dtype).eps * np.broadcast_to(scale, y.shape)
+        assert np.all(np.abs(y - want)[finite] <= tol[finite] * x.shape[-1] * x.shape[-2])
+    else:
+        assert_bitwise(y, ty)
+    ty.backward(torch.from_numpy(g))
+    assert_bitwise(P.adaptive_avg_pool2d_backward(g, x.shape), t.grad)
+
+
+@settings(max_examples=25)
+@given(data=st.data(), case=adaptive_cases(nd=1))
+def test_adaptive_pool1d_matches_torch(data, case):
+    shape, out, dtype = case
+    out = out[0] if isinstance(out, tuple) else out
+    x = data.draw(layouts(data.draw(values(shape, dtype))))  # (C, L) or (N, C, L)
+    y, idx = P.adaptive_max_pool1d(x, out, return_indices=True)
+    t = torch_input(x)
+    ty, tidx = F.adaptive_max_pool1d(t, out, return_indices=True)
+    assert_bitwise(y, ty)
+    assert_bitwise(idx, tidx)
+    g = grad_like(y)
+    ty.backward(torch.from_numpy(g))
+    assert_bitwise(P.adaptive_max_pool1d_backward(g, idx, x.shape), t.grad)
+
+    t = torch_input(x)
+    ty = F.adaptive_avg_pool1d(t, out)
+    y = P.adaptive_avg_pool1d(x, out)
+    if out == 1:
+        assert_ulps(y, ty, 4 * x.shape[-1])
+    else:
+        assert_bitwise(y, ty)
+    ty.backward(torch.from_numpy(g))
+    assert_bitwise(P.adaptive_avg_pool1d_backward(g, x.shape), t.grad)
+
+
+def test_adaptive_output_size_none_keeps_the_dimension():
+    x = np.random.default_rng(0).standard_normal((2, 3, 5, 7))
+    assert P.adaptive_avg_pool2d(x, (None, 3)).shape == (2, 3, 5, 3)
+    assert P.adaptive_max_pool2d(x, (2, None)).shape == (2, 3, 2, 7)
+    assert P.adaptive_avg_pool2d(x, 0).shape == (2, 3, 0, 0)  # as PyTorch: empty, not an error
+
+
+def test_adaptive_gradients_match_finite_differences():
+    rng = np.random.default_rng(3)
+    x = rng.permutation(2 * 7 * 5).reshape(2, 1, 7, 5) / 10.0  # distinct: no ties at the max
+    g = rng.standard_normal((2, 1, 3, 4))
+    fd = finite_difference(lambda v: P.adaptive_avg_pool2d(v, (3, 4)), x, g)
+    np.testing.assert_allclose(P.adaptive_avg_pool2d_backward(g, x.shape), fd, atol=1e-8)
+    _, idx = P.adaptive_max_pool2d(x, (3, 4), return_indices=True)
+    fd = finite_difference(lambda v: P.adaptive_max_pool2d(v, (3, 4)), x, g)
+    np.testing.assert_allclose(P.adaptive_max_pool2d_backward(g, idx, x.shape), fd, atol=1e-8)
+
+
+# ---------------------------------------------------------------------------
+# fractional max pooling
+
+@st.composite
+def fractional_cases(draw):
+    batch = draw(st.sampled_from([(), (0,), (1,), (2,)]))
+    c = draw(st.integers(1, 3))
+    spatial, kernel, out = [], [], []
+    for _ in range(2):
+        k = draw(st.integers(1, 4))
+        o = draw(st.integers(1, 6))
+        spatial.append(draw(st.integers(k + o - 1, k + o + 6)))
+        kernel.append(k)
+        out.append(o)
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    return batch + (c,) + tuple(spatial), tuple(kernel), tuple(out), dtype
+
+
+@settings(max_examples=50)
+@given(data=st.data(), case=fractional_cases())
+def test_fractional_max_pool2d_matches_torch_given_the_samples(data, case):
+    shape, kernel, out, dtype = case
+    x = data.draw(layouts(data.draw(values(shape, dtype))))
+    lead = (1,) + shape[:1] if len(shape) == 3 else shape[:2]
+    samples = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1))).random(lead + (2,))
+    samples = samples.astype(dtype)
+    y, idx = P.fractional_max_pool2d(x, kernel, output_size=out, return_indices=True,
+                                     random_samples=samples)
+    t = torch_input(x)
+    ty, tidx = F.fractional_max_pool2d(t, kernel, output_size=out, return_indices=True,
+                                       _random_samples=torch.from_numpy(samples))
+    assert_bitwise(y, ty)
+    assert_bitwise(idx, tidx)
+    g = grad_like(y)
+    ty.backward(torch.from_numpy(g))
+    assert_bitwise(P.fractional_max_pool2d_backward(g, idx, x.shape), t.grad)
+
+
+def test_fractional_alpha_is_computed_in_float32_as_torch_does():
+    # samples chosen so that (i + u) * alpha lands next to an integer, where
+    # float32 and float64 arithmetic pick different window starts
+    x = np.random.default_rng(0).standard_normal((1, 64, 30, 100)).astype(np.float32)
+    u = np.random.default_rng(1).random((1, 64, 2)).astype(np.float32)
+    for k, out in [((2, 3), (17, 41)), ((3, 2), (27, 93)), ((1, 1), (29, 99))]:
+        y, idx = P.fractional_max_pool2d(x, k, output_size=out, return_indices=True,
+                                         random_samples=u)
+        ty, tidx = F.fractional_max_pool2d(torch.from_numpy(x), k, output_size=out,
+                                           return_indices=True, _random_samples=torch.from_numpy(u))
+        assert_bitwise(idx, tidx)
+        assert_bitwise(y, ty)
+
+
+def test_fractional_generator_is_reproducible_and_ratio_sizes_the_output():
+    x = np.random.default_rng(0).standard_normal((2, 3, 10, 9))
+    a = P.fractional_max_pool2d(x, 2, output_ratio=0.5, generator=7)
+    b = P.fractional_max_pool2d(x, 2, output_ratio=(0.5, 0.5), generator=np.random.default_rng(7))
+    assert a.shape == (2, 3, 5, 4)
+    np.testing.assert_array_equal(a, b)
+    # the samples are the generator's first draw, shape (N, C, 2) in the input dtype
+    u = np.random.default_rng(7).random((2, 3, 2))
+    np.testing.assert_array_equal(a, P.fractional_max_pool2d(x, 2, output_size=(5, 4),
+                                                             random_samples=u))
+
+
+def test_fractional_windows_cover_the_input():
+    # every window lies inside; the first starts at 0 and the last ends at the edge
+    x = np.arange(9.0 * 11).reshape(1, 9, 11)
+    u = np.array([[[0.999, 0.0]]])
+    _, idx = P.fractional_max_pool2d(x, 2, output_size=(4, 5), return_indices=True,
+                                     random_samples=u)
+    # x increases along rows and columns: each max is its window's bottom-right cell
+    rows, cols = idx[0] // 11, idx[0] % 11
+    assert rows[0, 0] == 1 and rows[-1, 0] == 8
+    assert cols[0, 0] == 1 and cols[0, -1] == 10
+
+
+def test_fractional_gradient_matches_finite_differences():
+    rng = np.random.default_rng(3)
+    x = rng.permutation(2 * 9 * 8).reshape(2, 1, 9, 8) / 10.0
+    u = rng.random((2, 1, 2))
+    args = dict(kernel_size=(3, 2), output_size=(4, 5), random_samples=u)
+    y, idx = P.fractional_max_pool2d(x, return_indices=True, **args)
+    g = rng.standard_normal(y.shape)
+    fd = finite_difference(lambda v: P.fractional_max_pool2d(v, **args), x, g)
+    np.testing.assert_allclose(P.fractional_max_pool2d_backward(g, idx, x.shape), fd, atol=1e-8)
+
+
+# ---------------------------------------------------------------------------
+# max unpooling
+
+@st.composite
+def unpool_cases(draw):
+    batch = draw(st.sampled_from([(), (0,), (1,), (2,)]))
+    c = draw(st.integers(1, 3))
+    k = tuple(draw(st.integers(1, 3)) for _ in range(2))
+    s = tuple(draw(st.integers(1, 3)) for _ in range(2))
+    p = tuple(draw(st.integers(0, kk // 2)) for kk in k)
+    spatial = tuple(draw(st.integers(max(1, kk - 2 * pp), 8)) for kk, pp in zip(k, p))
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    return batch + (c,) + spatial, dict(kernel_size=k, stride=s, padding=p), dtype
+
+
+@settings(max_examples=50)
+@given(data=st.data(), case=unpool_cases())
+def test_max_unpool2d_inverts_max_pool2d_as_torch_does(data, case):
+    shape, args, dtype = case
+    x = data.draw(values(shape, dtype))
+    y, idx = P.max_pool2d(x, return_indices=True, **args)
+    if (idx < 0).any():
+        return  # a window of padding only (PyTorch's index there is garbage)
+    default = tuple((n - 1) * s - 2 * p + k for n, k, s, p in
+                    zip(y.shape[-2:], args["kernel_size"], args["stride"], args["padding"]))
+    output_size = data.draw(st.one_of(st.none(), st.tuples(
+        *[st.integers(max(1, d - s + 1), d + s - 1) for d, s in zip(default, args["stride"])])))
+    if output_size is not None and data.draw(st.booleans()):
+        output_size = y.shape[:-2] + output_size if y.ndim == 4 else output_size
+    out_plane = output_size[-2:] if output_size else default
+    if idx.size and idx.max() >= out_plane[0] * out_plane[1]:
+        with pytest.raises(ValueError, match="outside the output plane"):
+            P.max_unpool2d(y, idx, output_size=output_size, **args)
+        return
+    u = P.max_unpool2d(y, idx, output_size=output_size, **args)
+    t = torch_input(y)
+    tu = F.max_unpool2d(t, torch.from_numpy(idx), output_size=output_size, **args)
+    assert_bitwise(u, tu)
+    g = grad_like(u)
+    tu.backward(torch.from_numpy(g))
+    assert_bitwise(P.max_unpool2d_backward(g, idx), t.grad)
+
+
+@settings(max_examples=30)
+@given(data=st.data(), dtype=st.sampled_from([np.float32, np.float64]))
+def test_max_unpool2d_with_colliding_indices_keeps_the_last_write_like_torch(data, dtype):
+    shape = (data.draw(st.integers(1, 2)), data.draw(st.integers(1, 3)), 3, 3)
+    x = data.draw(values(shape, dtype))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    idx = rng.integers(0, rng.integers(1, 10), shape)  # 9 values into a 3x3 plane: collisions
+    u = P.max_unpool2d(x, idx, 1)
+    t = torch_input(x)
+    tu = F.max_unpool2d(t, torch.from_numpy(idx), 1)
+    assert_bitwise(u, tu)
+    g = grad_like(u)
+    tu.backward(torch.from_numpy(g))
+    assert_bitwise(P.max_unpool2d_backward(g, idx), t.grad)
+
+
+def test_max_unpool2d_hand_worked_and_last_write_wins():
+    x = np.array([[[1., 2.], [3., 4.]]])
+    idx = np.array([[[0, 0], [0, 3]]])
+    np.testing.assert_array_equal(P.max_unpool2d(x, idx, 2)[0],
+                                  [[3, 0, 0, 4], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]])
+    g = np.arange(16.0).reshape(1, 4, 4)
+    np.testing.assert_array_equal(P.max_unpool2d_backward(g, idx)[0], [[0, 0], [0, 3]])
+
+
+def test_max_unpool2d_errors():
+    y, idx = P.max_pool2d(np.random.default_rng(0).standard_normal((1, 1, 10, 10)), 2,
+                          return_indices=True)
+    with pytest.raises(ValueError, match="strictly between 8 and 12"):
+        P.max_unpool2d(y, idx, 2, output_size=(12, 11))
+    with pytest.raises(ValueError, match="strictly between 8 and 12"):
+        P.max_unpool2d(y, idx, 2, output_size=(1, 1, 8, 9))
+    with pytest.raises(ValueError, match="output_size"):
+        P.max_unpool2d(y, idx, 2, output_size=(1, 9, 9))
+    with pytest.raises(ValueError, match=r"index \d+ lies outside the output plane of 9x9"):
+        P.max_unpool2d(y, idx, 2, output_size=(9, 9))
+    with pytest.raises(ValueError, match="index -1"):
+        P.max_unpool2d(y, np.where(idx == idx.max(), -1, idx), 2)
+    with pytest.raises(TypeError, match="indices"):
+        P.max_unpool2d(y, idx.astype(np.int32), 2)
+    with pytest.raises(ValueError, match="indices"):
+        P.max_unpool2d(y, idx[..., :2], 2)
+    assert P.max_unpool2d(y, idx, 2, output_size=(1, 1, 11, 11)).shape == (1, 1, 11, 11)
+    with pytest.raises(ValueError, match="outside the output plane"):
+        P.max_unpool2d_backward(np.zeros((1, 1, 9, 9)), idx)
