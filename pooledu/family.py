@@ -138,10 +138,21 @@ def _max_pool_backward(op, nd, grad_output, indices, input_shape, kernel_size, s
     return gx.reshape(shape)
 
 
+def _avg_window(op, in_size, kernel_size, stride, padding, ceil_mode):
+    """The window of an average pool; in 3D PyTorch also wants the input itself
+    (padding not counted) to be at least as large as the kernel."""
+    win = pool_window(op, in_size, kernel_size, stride, padding, 1, ceil_mode)
+    if len(in_size) == 3 and any(n < k for n, k in zip(in_size, win.kernel)):
+        raise ValueError(f"{op}: input of size {tuple(in_size)} is smaller than kernel_size="
+                         f"{win.kernel}; PyTorch's avg_pool3d needs each input dimension, "
+                         "padding not counted, to hold the kernel")
+    return win
+
+
 def _avg_pool(op, nd, x, kernel_size, stride, padding, ceil_mode, count_include_pad,
               divisor_override):
     xb = _as_batch(x, op, nd)
-    win = pool_window(op, xb.shape[1:], kernel_size, stride, padding, 1, ceil_mode)
+    win = _avg_window(op, xb.shape[1:], kernel_size, stride, padding, ceil_mode)
     count_include_pad = as_bool(count_include_pad, "count_include_pad", op)
     divisor = _divisor(divisor_override, op)
     y = np.empty((xb.shape[0],) + win.out_size, xb.dtype)
@@ -156,7 +167,7 @@ def _avg_pool(op, nd, x, kernel_size, stride, padding, ceil_mode, count_include_
 def _avg_pool_backward(op, nd, grad_output, input_shape, kernel_size, stride, padding,
                        ceil_mode, count_include_pad, divisor_override):
     shape = _input_shape(input_shape, op, nd)
-    win = pool_window(op, shape[-nd:], kernel_size, stride, padding, 1, ceil_mode)
+    win = _avg_window(op, shape[-nd:], kernel_size, stride, padding, ceil_mode)
     count_include_pad = as_bool(count_include_pad, "count_include_pad", op)
     divisor = _divisor(divisor_override, op)
     g = _like(grad_output, shape[:-nd] + win.out_size, None, op, "grad_output", nd)
