@@ -25,7 +25,7 @@ import numpy as np
 from . import cpu
 from .geometry import (FLOAT_DTYPES, Window, adaptive_output_size, as_bool, as_int, as_tuple,
                        fractional_output_size, pool_window, unpool_output_size)
-from .ops import _check_array, _check_indices, _divisor, _planes
+from .ops import _as_grad_planes, _check_array, _check_indices, _divisor, _planes
 
 _LAYOUT = {1: "(C, L) or (N, C, L)", 2: "(C, H, W) or (N, C, H, W)",
            3: "(C, D, H, W) or (N, C, D, H, W)"}
@@ -58,21 +58,6 @@ def _input_shape(input_shape, op, nd):
         raise ValueError(f"{op}: input_shape must be {_LAYOUT[nd]} with every size but N "
                          f"positive, got {input_shape!r}")
     return shape
-
-
-def _like(a, shape, dtype, op, name, nd):
-    """Check an array (a gradient or indices) has the shape the forward pass gives,
-    and view it as (P, *spatial)."""
-    _check_array(a, name, op)
-    if dtype is None:
-        if a.dtype not in FLOAT_DTYPES:
-            raise TypeError(f"{op}: {name} must be float32 or float64, got dtype {a.dtype}")
-    elif a.dtype != dtype:
-        raise TypeError(f"{op}: {name} must have dtype {np.dtype(dtype)}, got {a.dtype}")
-    if tuple(a.shape) != tuple(shape):
-        raise ValueError(f"{op}: {name} must have shape {tuple(shape)} (the forward output "
-                         f"for this input), got {a.shape}")
-    return _planes(a, nd)
 
 
 def _as_2d(a, nd):
@@ -126,8 +111,8 @@ def _max_pool_backward(op, nd, grad_output, indices, input_shape, kernel_size, s
     shape = _input_shape(input_shape, op, nd)
     win = pool_window(op, shape[-nd:], kernel_size, stride, padding, dilation, ceil_mode)
     out_shape = shape[:-nd] + win.out_size
-    g = _like(grad_output, out_shape, None, op, "grad_output", nd)
-    idx = _like(indices, out_shape, np.int64, op, "indices", nd)
+    g = _as_grad_planes(grad_output, out_shape, None, op, spatial=nd)
+    idx = _as_grad_planes(indices, out_shape, np.int64, op, "indices", spatial=nd)
     _check_indices(idx, _plane_size(shape, nd), op)
     gx = np.empty((g.shape[0],) + shape[-nd:], g.dtype)
     if nd == 3:
@@ -170,7 +155,7 @@ def _avg_pool_backward(op, nd, grad_output, input_shape, kernel_size, stride, pa
     win = _avg_window(op, shape[-nd:], kernel_size, stride, padding, ceil_mode)
     count_include_pad = as_bool(count_include_pad, "count_include_pad", op)
     divisor = _divisor(divisor_override, op)
-    g = _like(grad_output, shape[:-nd] + win.out_size, None, op, "grad_output", nd)
+    g = _as_grad_planes(grad_output, shape[:-nd] + win.out_size, None, op, spatial=nd)
     gx = np.empty((g.shape[0],) + shape[-nd:], g.dtype)
     if nd == 3:
         cpu.avg_pool3d_backward(g, gx, *_avg_args(win), count_include_pad, divisor)
@@ -332,12 +317,12 @@ def _adaptive_backward(op, nd, grad_output, indices, input_shape):
         raise ValueError(f"{op}: grad_output must have shape {shape[:-nd]} + output size, "
                          f"got {grad_output.shape}")
     out_shape = grad_output.shape
-    g = _like(grad_output, out_shape, None, op, "grad_output", nd)
+    g = _as_grad_planes(grad_output, out_shape, None, op, spatial=nd)
     gx = np.empty((g.shape[0],) + shape[-nd:], g.dtype)
     if indices is None:
         cpu.adaptive_avg_pool2d_backward(_as_2d(g, nd), _as_2d(gx, nd))
     else:
-        idx = _like(indices, out_shape, np.int64, op, "indices", nd)
+        idx = _as_grad_planes(indices, out_shape, np.int64, op, "indices", spatial=nd)
         _check_indices(idx, _plane_size(shape, nd), op)
         cpu.adaptive_max_pool2d_backward(_as_2d(g, nd), _as_2d(idx, nd), _as_2d(gx, nd))
     return gx.reshape(shape)
@@ -459,7 +444,7 @@ def adaptive_max_pool1d_backward(grad_output, indices, input_shape):
 
 def _unpool_indices(indices, x, out_size, op):
     """Indices as (P, H, W) planes; each must name a cell of the output plane."""
-    idx = _like(indices, x.shape, np.int64, op, "indices", 2)
+    idx = _as_grad_planes(indices, x.shape, np.int64, op, "indices", spatial=2)
     cells = out_size[0] * out_size[1]
     outside = (idx < 0) | (idx >= cells)
     if outside.any():
@@ -477,8 +462,10 @@ def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=No
     The output size is ``(H - 1) * s - 2p + k`` unless ``output_size`` picks
     another size that pools to H (strictly between that minus and plus the
     stride). If two indices of a plane coincide, the later one in row-major
-    order wins, as in PyTorch's CPU kernel; indices from ``max_pool2d`` with
-    overlapping windows can coincide (and then carry the same value).
+    order wins. That is PyTorch's CPU result on one thread; with several
+    threads PyTorch may split a plane between them and then the winner
+    depends on the thread count. Indices from ``max_pool2d`` with overlapping
+    windows can coincide, but then they carry the same value.
 
     Parameters
     ----------
@@ -584,8 +571,8 @@ def _lp_pool(op, nd, x, norm_type, kernel_size, stride, ceil_mode):
 
 def _lp_pool_backward(op, nd, grad_output, x, norm_type, kernel_size, stride, ceil_mode):
     x2, win, p, saved, y = _lp_forward(op, nd, x, norm_type, kernel_size, stride, ceil_mode)
-    g = _as_2d(_like(grad_output, x.shape[:-nd] + y.shape[-nd:], x.dtype, op, "grad_output",
-                     nd), nd)
+    out_shape = x.shape[:-nd] + y.shape[-nd:]
+    g = _as_2d(_as_grad_planes(grad_output, out_shape, x.dtype, op, spatial=nd), nd)
     gx = np.empty_like(x2)
     if math.isinf(p):
         # d|x|/dx = sign(x), which PyTorch takes as 0 at NaN; the two negations
@@ -783,8 +770,8 @@ def fractional_max_pool2d_backward(grad_output, indices, input_shape):
     if indices.ndim != len(shape) or indices.shape[:-2] != shape[:-2]:
         raise ValueError(f"{op}: indices must have shape {shape[:-2]} + output size, "
                          f"got {indices.shape}")
-    idx = _like(indices, indices.shape, np.int64, op, "indices", 2)
-    g = _like(grad_output, indices.shape, None, op, "grad_output", 2)
+    idx = _as_grad_planes(indices, indices.shape, np.int64, op, "indices", spatial=2)
+    g = _as_grad_planes(grad_output, indices.shape, None, op, spatial=2)
     _check_indices(idx, shape[-2] * shape[-1], op)
     gx = np.empty((g.shape[0],) + shape[-2:], g.dtype)
     cpu.fractional_max_pool2d_backward(g, idx, gx)

@@ -254,7 +254,8 @@ def unpool_plane(x, idx, y):
 
     This is a scatter, so it is written for a whole plane: the writes go in
     row-major order of (i, j), and where two indices coincide the later
-    value wins, as in PyTorch's CPU kernel.
+    value wins, as in PyTorch's CPU kernel on one thread (on several threads
+    PyTorch may split a plane and its winner then depends on the threads).
     """
     OH, OW = y.shape
     H, W = x.shape

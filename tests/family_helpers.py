@@ -3,14 +3,9 @@
 import numpy as np
 import torch
 
-
-def torch_input(x):
-    return torch.from_numpy(np.array(x)).requires_grad_(True)
-
-
-def grad_like(y, seed=1):
-    """An output gradient with distinct values, so misrouted gradients show."""
-    return np.random.default_rng(seed).standard_normal(y.shape).astype(y.dtype)
+# the 2D tests' helpers, shared rather than copied
+from test_pool2d import _finite_difference as finite_difference  # noqa: F401
+from test_pool2d import grad_like, torch_input  # noqa: F401
 
 
 def assert_bitwise(ours, theirs):
@@ -43,23 +38,3 @@ def assert_grad_close(ours, theirs):
         rtol = 2e-5 if ours.dtype == np.float32 else 1e-12
         scale = np.abs(theirs[ok]).max()
         np.testing.assert_allclose(ours[ok], theirs[ok], rtol=rtol, atol=rtol * scale)
-
-
-def finite_difference(f, x, g, h=1e-6):
-    """dL/dx for L = sum(f(x) * g), by central differences (float64)."""
-    grad = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        xp, xm = x.copy(), x.copy()
-        xp[i] += h
-        xm[i] -= h
-        grad[i] = ((f(xp) - f(xm)) * g).sum() / (2 * h)
-    return grad
-
-
-def outcome(fn):
-    """None if fn runs, else the exception type."""
-    try:
-        fn()
-    except Exception as e:  # noqa: BLE001 - we classify every failure
-        return type(e)
-    return None

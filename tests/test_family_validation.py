@@ -40,38 +40,20 @@ def shapes(nd):
         lambda n: st.tuples(*[st.sampled_from(SIZES)] * n))
 
 
-@settings(max_examples=150)
-@given(shape=shapes(1), args=pooling_args(1, dilation=True))
-def test_max_pool1d_accepts_exactly_what_torch_accepts(shape, args):
+@settings(max_examples=300)
+@given(data=st.data(), nd=st.sampled_from([1, 3]), is_max=st.booleans())
+def test_1d_and_3d_pooling_accept_exactly_what_torch_accepts(data, nd, is_max):
+    shape = data.draw(shapes(nd))
+    args = data.draw(pooling_args(nd, dilation=is_max))
+    if is_max:
+        ours, theirs = {1: (P.max_pool1d, F.max_pool1d), 3: (P.max_pool3d, F.max_pool3d)}[nd]
+    else:
+        ours, theirs = {1: (P.avg_pool1d, F.avg_pool1d), 3: (P.avg_pool3d, F.avg_pool3d)}[nd]
+        args["count_include_pad"] = data.draw(st.booleans())
+        if nd == 3:
+            args["divisor_override"] = data.draw(st.sampled_from([None, 0, 2, -1]))
     x = np.zeros(shape, np.float32)
-    check_same_acceptance(lambda: P.max_pool1d(x, **args),
-                          lambda: F.max_pool1d(torch.from_numpy(x), **args))
-
-
-@settings(max_examples=150)
-@given(shape=shapes(1), args=pooling_args(1, dilation=False), cip=st.booleans())
-def test_avg_pool1d_accepts_exactly_what_torch_accepts(shape, args, cip):
-    x = np.zeros(shape, np.float32)
-    check_same_acceptance(lambda: P.avg_pool1d(x, count_include_pad=cip, **args),
-                          lambda: F.avg_pool1d(torch.from_numpy(x), count_include_pad=cip, **args))
-
-
-@settings(max_examples=150)
-@given(shape=shapes(3), args=pooling_args(3, dilation=True))
-def test_max_pool3d_accepts_exactly_what_torch_accepts(shape, args):
-    x = np.zeros(shape, np.float32)
-    check_same_acceptance(lambda: P.max_pool3d(x, **args),
-                          lambda: F.max_pool3d(torch.from_numpy(x), **args))
-
-
-@settings(max_examples=150)
-@given(shape=shapes(3), args=pooling_args(3, dilation=False),
-       divisor_override=st.sampled_from([None, 0, 2, -1]))
-def test_avg_pool3d_accepts_exactly_what_torch_accepts(shape, args, divisor_override):
-    x = np.zeros(shape, np.float32)
-    check_same_acceptance(lambda: P.avg_pool3d(x, divisor_override=divisor_override, **args),
-                          lambda: F.avg_pool3d(torch.from_numpy(x),
-                                               divisor_override=divisor_override, **args))
+    check_same_acceptance(lambda: ours(x, **args), lambda: theirs(torch.from_numpy(x), **args))
 
 
 @settings(max_examples=150)

@@ -14,8 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import pooledu as P
-from family_helpers import (assert_bitwise, assert_ulps, finite_difference, grad_like,
-                            torch_input)
+from family_helpers import assert_bitwise, finite_difference, grad_like, torch_input
 from strategies import layouts, values
 
 torch.set_num_threads(1)
@@ -68,63 +67,48 @@ def adaptive_cases(draw, nd=2):
     return shape, out, dtype
 
 
-@settings(max_examples=50)
-@given(data=st.data(), case=adaptive_cases())
-def test_adaptive_pool2d_matches_torch(data, case):
-    shape, out, dtype = case
+ADAPTIVE = {  # nd: (ours avg, ours avg backward, ours max, ours max backward, torch avg, torch max)
+    1: (P.adaptive_avg_pool1d, P.adaptive_avg_pool1d_backward, P.adaptive_max_pool1d,
+        P.adaptive_max_pool1d_backward, F.adaptive_avg_pool1d, F.adaptive_max_pool1d),
+    2: (P.adaptive_avg_pool2d, P.adaptive_avg_pool2d_backward, P.adaptive_max_pool2d,
+        P.adaptive_max_pool2d_backward, F.adaptive_avg_pool2d, F.adaptive_max_pool2d),
+}
+
+
+@settings(max_examples=60)
+@given(data=st.data(), nd=st.sampled_from([1, 2, 2]))
+def test_adaptive_pooling_matches_torch(data, nd):
+    shape, out, dtype = data.draw(adaptive_cases(nd))
+    out = out[0] if nd == 1 and isinstance(out, tuple) else out
+    avg, avg_backward, max_, max_backward, t_avg, t_max = ADAPTIVE[nd]
     x = data.draw(layouts(data.draw(values(shape, dtype))))
 
-    y, idx = P.adaptive_max_pool2d(x, out, return_indices=True)
+    y, idx = max_(x, out, return_indices=True)
     t = torch_input(x)
-    ty, tidx = F.adaptive_max_pool2d(t, out, return_indices=True)
+    ty, tidx = t_max(t, out, return_indices=True)
     assert_bitwise(y, ty)
     assert_bitwise(idx, tidx)
     g = grad_like(y)
     ty.backward(torch.from_numpy(g))
-    assert_bitwise(P.adaptive_max_pool2d_backward(g, idx, x.shape), t.grad)
+    assert_bitwise(max_backward(g, idx, x.shape), t.grad)
 
-    y = P.adaptive_avg_pool2d(x, out)
+    y = avg(x, out)
     t = torch_input(x)
-    ty = F.adaptive_avg_pool2d(t, out)
-    if y.shape[-2:] == (1, 1):
-        # PyTorch hands 1x1 to mean(), a different summation order
-        scale = np.abs(x.astype(np.float64)).sum(axis=(-2, -1), keepdims=True) / x[0].size \
-            if x.size else 0
+    ty = t_avg(t, out)
+    if y.shape[-nd:] == (1,) * nd:
+        # PyTorch hands an output of one cell to mean(), a different summation
+        # order: allow a few ulps of the plane's magnitude (any float sum's bound)
         want = ty.detach().numpy()
+        scale = np.abs(x.astype(np.float64)).mean(axis=tuple(range(-nd, 0)), keepdims=True)
         np.testing.assert_array_equal(np.isnan(y), np.isnan(want))
         finite = np.isfinite(want)
-        tol = 8 * np.finfo(dtype).eps * np.broadcast_to(scale, y.shape)
-        assert np.all(np.abs(y - want)[finite] <= tol[finite] * x.shape[-1] * x.shape[-2])
+        np.testing.assert_array_equal(y[~finite], want[~finite])
+        tol = 4 * np.finfo(dtype).eps * np.broadcast_to(scale, y.shape)
+        assert np.all(np.abs(y[finite] - want[finite]) <= tol[finite])
     else:
         assert_bitwise(y, ty)
     ty.backward(torch.from_numpy(g))
-    assert_bitwise(P.adaptive_avg_pool2d_backward(g, x.shape), t.grad)
-
-
-@settings(max_examples=25)
-@given(data=st.data(), case=adaptive_cases(nd=1))
-def test_adaptive_pool1d_matches_torch(data, case):
-    shape, out, dtype = case
-    out = out[0] if isinstance(out, tuple) else out
-    x = data.draw(layouts(data.draw(values(shape, dtype))))  # (C, L) or (N, C, L)
-    y, idx = P.adaptive_max_pool1d(x, out, return_indices=True)
-    t = torch_input(x)
-    ty, tidx = F.adaptive_max_pool1d(t, out, return_indices=True)
-    assert_bitwise(y, ty)
-    assert_bitwise(idx, tidx)
-    g = grad_like(y)
-    ty.backward(torch.from_numpy(g))
-    assert_bitwise(P.adaptive_max_pool1d_backward(g, idx, x.shape), t.grad)
-
-    t = torch_input(x)
-    ty = F.adaptive_avg_pool1d(t, out)
-    y = P.adaptive_avg_pool1d(x, out)
-    if out == 1:
-        assert_ulps(y, ty, 4 * x.shape[-1])
-    else:
-        assert_bitwise(y, ty)
-    ty.backward(torch.from_numpy(g))
-    assert_bitwise(P.adaptive_avg_pool1d_backward(g, x.shape), t.grad)
+    assert_bitwise(avg_backward(g, x.shape), t.grad)
 
 
 def test_adaptive_output_size_none_keeps_the_dimension():
@@ -268,6 +252,7 @@ def test_max_unpool2d_inverts_max_pool2d_as_torch_does(data, case):
         return
     u = P.max_unpool2d(y, idx, output_size=output_size, **args)
     t = torch_input(y)
+    torch.set_num_threads(1)  # indices of overlapping windows collide: see below
     tu = F.max_unpool2d(t, torch.from_numpy(idx), output_size=output_size, **args)
     assert_bitwise(u, tu)
     g = grad_like(u)
@@ -284,6 +269,11 @@ def test_max_unpool2d_with_colliding_indices_keeps_the_last_write_like_torch(dat
     idx = rng.integers(0, rng.integers(1, 10), shape)  # 9 values into a 3x3 plane: collisions
     u = P.max_unpool2d(x, idx, 1)
     t = torch_input(x)
+    # PyTorch splits a plane across threads when N*C is small, and then which
+    # of the colliding writes lands last depends on the thread count; on one
+    # thread it is the last in row-major order, which pooledu always gives.
+    # (Numba's OpenMP layer may have changed the thread count PyTorch sees.)
+    torch.set_num_threads(1)
     tu = F.max_unpool2d(t, torch.from_numpy(idx), 1)
     assert_bitwise(u, tu)
     g = grad_like(u)
