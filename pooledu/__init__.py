@@ -18,7 +18,9 @@ from .family import (max_pool1d, max_pool1d_backward, avg_pool1d, avg_pool1d_bac
                      adaptive_avg_pool2d_backward, adaptive_max_pool2d,
                      adaptive_max_pool2d_backward, fractional_max_pool2d,
                      fractional_max_pool2d_backward, lp_pool1d, lp_pool1d_backward, lp_pool2d,
-                     lp_pool2d_backward, max_unpool2d, max_unpool2d_backward)
+                     lp_pool2d_backward, max_unpool2d, max_unpool2d_backward,
+                     adaptive_avg_pool3d, adaptive_avg_pool3d_backward, adaptive_max_pool3d,
+                     adaptive_max_pool3d_backward)
 from .geometry import describe_adaptive
 
 __version__ = "0.1.0"
@@ -39,6 +41,8 @@ __all__ = [
     "adaptive_max_pool1d", "adaptive_max_pool1d_backward",
     "adaptive_avg_pool2d", "adaptive_avg_pool2d_backward",
     "adaptive_max_pool2d", "adaptive_max_pool2d_backward",
+    "adaptive_avg_pool3d", "adaptive_avg_pool3d_backward",
+    "adaptive_max_pool3d", "adaptive_max_pool3d_backward",
     "fractional_max_pool2d", "fractional_max_pool2d_backward",
     "lp_pool1d", "lp_pool1d_backward",
     "lp_pool2d", "lp_pool2d_backward",

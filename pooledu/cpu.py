@@ -11,8 +11,9 @@ from numba import njit, prange
 
 from .formulas import (avg_grad_cell, avg_window, global_max, global_mean,
                        global_mean_grad, max_grad_cell, max_window)
-from .formulas import (adaptive_avg_grad_cell, adaptive_avg_window, adaptive_max_grad_cell,
-                       adaptive_max_window, avg_grad_cell3d, avg_window3d,
+from .formulas import (adaptive_avg_grad_cell, adaptive_avg_grad_cell3d, adaptive_avg_window,
+                       adaptive_avg_window3d, adaptive_max_grad_cell, adaptive_max_grad_cell3d,
+                       adaptive_max_window, adaptive_max_window3d, avg_grad_cell3d, avg_window3d,
                        fractional_max_grad_cell, fractional_max_window, lp_power_grad_value,
                        lp_power_value, lp_root_grad_value, lp_root_value, max_grad_cell3d,
                        max_window3d, unpool_grad_cell, unpool_plane)
@@ -250,3 +251,48 @@ def avg_pool3d_backward(g, gx, kd, kh, kw, sd, sh, sw, pd, ph, pw, count_include
                     gx[p, d, h, w] = avg_grad_cell3d(g[p], d, h, w, D, H, W, kd, kh, kw,
                                                      sd, sh, sw, pd, ph, pw,
                                                      count_include_pad, divisor_override)
+
+
+@njit(parallel=True, cache=True)
+def adaptive_avg_pool3d(x, y):
+    """y[p, a, i, j] = mean of adaptive box (a, i, j) of volume p."""
+    P, OD, OH, OW = y.shape
+    for p in prange(P):
+        for a in range(OD):
+            for i in range(OH):
+                for j in range(OW):
+                    y[p, a, i, j] = adaptive_avg_window3d(x[p], a, i, j, OD, OH, OW)
+
+
+@njit(parallel=True, cache=True)
+def adaptive_avg_pool3d_backward(g, gx):
+    """gx[p, d, h, w] = sum of g / kd / kh / kw over the adaptive boxes holding (d, h, w)."""
+    P, D, H, W = gx.shape
+    for p in prange(P):
+        for d in range(D):
+            for h in range(H):
+                for w in range(W):
+                    gx[p, d, h, w] = adaptive_avg_grad_cell3d(g[p], d, h, w, D, H, W)
+
+
+@njit(parallel=True, cache=True)
+def adaptive_max_pool3d(x, y, idx):
+    """y[p, a, i, j], idx[p, a, i, j] = max and argmax of adaptive box (a, i, j) of volume p."""
+    P, OD, OH, OW = y.shape
+    for p in prange(P):
+        for a in range(OD):
+            for i in range(OH):
+                for j in range(OW):
+                    y[p, a, i, j], idx[p, a, i, j] = adaptive_max_window3d(x[p], a, i, j,
+                                                                           OD, OH, OW)
+
+
+@njit(parallel=True, cache=True)
+def adaptive_max_pool3d_backward(g, idx, gx):
+    """gx[p, d, h, w] = sum of g over the adaptive boxes of volume p whose argmax is (d, h, w)."""
+    P, D, H, W = gx.shape
+    for p in prange(P):
+        for d in range(D):
+            for h in range(H):
+                for w in range(W):
+                    gx[p, d, h, w] = adaptive_max_grad_cell3d(g[p], idx[p], d, h, w, D, H, W)

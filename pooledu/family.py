@@ -301,7 +301,9 @@ def _adaptive(op, nd, x, output_size, is_max, return_indices=False):
     return_indices = as_bool(return_indices, "return_indices", op)
     y = np.empty((xb.shape[0],) + out, xb.dtype)
     idx = np.empty(y.shape, np.int64)
-    if is_max:
+    if nd == 3:
+        cpu.adaptive_max_pool3d(xb, y, idx) if is_max else cpu.adaptive_avg_pool3d(xb, y)
+    elif is_max:
         cpu.adaptive_max_pool2d(_as_2d(xb, nd), _as_2d(y, nd), _as_2d(idx, nd))
     else:
         cpu.adaptive_avg_pool2d(_as_2d(xb, nd), _as_2d(y, nd))
@@ -320,11 +322,17 @@ def _adaptive_backward(op, nd, grad_output, indices, input_shape):
     g = _as_grad_planes(grad_output, out_shape, None, op, spatial=nd)
     gx = np.empty((g.shape[0],) + shape[-nd:], g.dtype)
     if indices is None:
-        cpu.adaptive_avg_pool2d_backward(_as_2d(g, nd), _as_2d(gx, nd))
+        if nd == 3:
+            cpu.adaptive_avg_pool3d_backward(g, gx)
+        else:
+            cpu.adaptive_avg_pool2d_backward(_as_2d(g, nd), _as_2d(gx, nd))
     else:
         idx = _as_grad_planes(indices, out_shape, np.int64, op, "indices", spatial=nd)
         _check_indices(idx, _plane_size(shape, nd), op)
-        cpu.adaptive_max_pool2d_backward(_as_2d(g, nd), _as_2d(idx, nd), _as_2d(gx, nd))
+        if nd == 3:
+            cpu.adaptive_max_pool3d_backward(g, idx, gx)
+        else:
+            cpu.adaptive_max_pool2d_backward(_as_2d(g, nd), _as_2d(idx, nd), _as_2d(gx, nd))
     return gx.reshape(shape)
 
 
@@ -776,3 +784,52 @@ def fractional_max_pool2d_backward(grad_output, indices, input_shape):
     gx = np.empty((g.shape[0],) + shape[-2:], g.dtype)
     cpu.fractional_max_pool2d_backward(g, idx, gx)
     return gx.reshape(shape)
+
+
+def adaptive_avg_pool3d(x, output_size):
+    """Adaptive average pooling over (D, H, W), as ``torch.nn.functional.adaptive_avg_pool3d``:
+    the windows of :func:`adaptive_avg_pool2d` along each of the three dimensions.
+
+    Examples
+    --------
+    >>> adaptive_avg_pool3d(np.arange(8.0).reshape(1, 2, 2, 2), (1, None, 1))[0, 0]
+    array([[2.5],
+           [4.5]])
+    """
+    return _adaptive("adaptive_avg_pool3d", 3, x, output_size, False)
+
+
+def adaptive_avg_pool3d_backward(grad_output, input_shape):
+    """Gradient of :func:`adaptive_avg_pool3d`.
+
+    Examples
+    --------
+    >>> adaptive_avg_pool3d_backward(np.full((1, 1, 1, 1), 8.0), (1, 2, 2, 2)).ravel()
+    array([1., 1., 1., 1., 1., 1., 1., 1.])
+    """
+    return _adaptive_backward("adaptive_avg_pool3d_backward", 3, grad_output, None, input_shape)
+
+
+def adaptive_max_pool3d(x, output_size, return_indices=False):
+    """Adaptive max pooling over (D, H, W), as ``torch.nn.functional.adaptive_max_pool3d``;
+    indices are flat per volume, ``d*H*W + h*W + w``.
+
+    Examples
+    --------
+    >>> adaptive_max_pool3d(np.arange(8.0).reshape(1, 2, 2, 2), 1, return_indices=True)
+    (array([[[[7.]]]]), array([[[[7]]]]))
+    """
+    return _adaptive("adaptive_max_pool3d", 3, x, output_size, True, return_indices)
+
+
+def adaptive_max_pool3d_backward(grad_output, indices, input_shape):
+    """Gradient of :func:`adaptive_max_pool3d`.
+
+    Examples
+    --------
+    >>> adaptive_max_pool3d_backward(np.ones((1, 1, 1, 1)), np.array([[[[7]]]]), (1, 2, 2, 2)).ravel()
+    array([0., 0., 0., 0., 0., 0., 0., 1.])
+    """
+    _check_array(indices, "indices", "adaptive_max_pool3d_backward")
+    return _adaptive_backward("adaptive_max_pool3d_backward", 3, grad_output, indices,
+                              input_shape)

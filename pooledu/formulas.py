@@ -432,3 +432,63 @@ def avg_grad_cell3d(g, d, h, w, D, H, W, kd, kh, kw, sd, sh, sw, pd, ph, pw,
                                         count_include_pad, divisor_override)
                 total += g[a, i, j] / g.dtype.type(divisor)
     return total
+
+
+@register_jitable
+def adaptive_avg_window3d(x, a, i, j, OD, OH, OW):
+    """y[a, i, j] = (sum over the adaptive box of x[d, h, w]) / kd / kh / kw, the
+    2D formula with a depth factor (PyTorch divides in this order too)."""
+    D, H, W = x.shape
+    d0, d1 = adaptive_span(a, D, OD)
+    h0, h1 = adaptive_span(i, H, OH)
+    w0, w1 = adaptive_span(j, W, OW)
+    total = x.dtype.type(0)
+    for d in range(d0, d1):
+        for h in range(h0, h1):
+            for w in range(w0, w1):
+                total += x[d, h, w]
+    return total / x.dtype.type(d1 - d0) / x.dtype.type(h1 - h0) / x.dtype.type(w1 - w0)
+
+
+@register_jitable
+def adaptive_avg_grad_cell3d(g, d, h, w, D, H, W):
+    """dL/dx[d, h, w] = sum over the adaptive boxes (a, i, j) holding (d, h, w) of
+    g[a, i, j] / kd / kh / kw."""
+    OD, OH, OW = g.shape
+    a0, a1 = adaptive_windows_touching(d, D, OD)
+    i0, i1 = adaptive_windows_touching(h, H, OH)
+    j0, j1 = adaptive_windows_touching(w, W, OW)
+    f = g.dtype.type
+    total = f(0)
+    for a in range(a0, a1):
+        c0, c1 = adaptive_span(a, D, OD)
+        for i in range(i0, i1):
+            e0, e1 = adaptive_span(i, H, OH)
+            for j in range(j0, j1):
+                b0, b1 = adaptive_span(j, W, OW)
+                total += g[a, i, j] / f(c1 - c0) / f(e1 - e0) / f(b1 - b0)
+    return total
+
+
+@register_jitable
+def adaptive_max_window3d(x, a, i, j, OD, OH, OW):
+    """y[a, i, j] = max over the adaptive box: the volume max formula on one
+    window whose origin is moved to the box's corner."""
+    D, H, W = x.shape
+    d0, d1 = adaptive_span(a, D, OD)
+    h0, h1 = adaptive_span(i, H, OH)
+    w0, w1 = adaptive_span(j, W, OW)
+    return max_window3d(x, 0, 0, 0, d1 - d0, h1 - h0, w1 - w0, 1, 1, 1, -d0, -h0, -w0, 1, 1, 1)
+
+
+@register_jitable
+def adaptive_max_grad_cell3d(g, idx, d, h, w, D, H, W):
+    """dL/dx[d, h, w] = sum of g[a, i, j] over the adaptive boxes whose argmax is (d, h, w)."""
+    OD, OH, OW = g.shape
+    a0, a1 = adaptive_windows_touching(d, D, OD)
+    i0, i1 = adaptive_windows_touching(h, H, OH)
+    j0, j1 = adaptive_windows_touching(w, W, OW)
+    total = g.dtype.type(0)
+    for a in range(a0, a1):
+        total = index_grad_add(total, g[a], idx[a], (d * H + h) * W + w, i0, i1, j0, j1)
+    return total

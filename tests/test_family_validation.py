@@ -73,15 +73,14 @@ def adaptive_sizes(nd):
 
 
 @settings(max_examples=150)
-@given(nd=st.sampled_from([1, 2]), data=st.data(), is_max=st.booleans())
+@given(nd=st.sampled_from([1, 2, 3]), data=st.data(), is_max=st.booleans())
 def test_adaptive_pooling_accepts_exactly_what_torch_accepts(nd, data, is_max):
     shape = data.draw(shapes(nd))
     assume(0 not in shape[-nd - 1:])  # empty planes: see test_deliberate_differences_from_torch
     output_size = data.draw(adaptive_sizes(nd))
-    ours = {(1, False): P.adaptive_avg_pool1d, (1, True): P.adaptive_max_pool1d,
-            (2, False): P.adaptive_avg_pool2d, (2, True): P.adaptive_max_pool2d}[nd, is_max]
-    theirs = {(1, False): F.adaptive_avg_pool1d, (1, True): F.adaptive_max_pool1d,
-              (2, False): F.adaptive_avg_pool2d, (2, True): F.adaptive_max_pool2d}[nd, is_max]
+    kind = "max" if is_max else "avg"
+    ours = getattr(P, f"adaptive_{kind}_pool{nd}d")
+    theirs = getattr(F, f"adaptive_{kind}_pool{nd}d")
     x = np.zeros(shape, np.float32)
     check_same_acceptance(lambda: ours(x, output_size),
                           lambda: theirs(torch.from_numpy(x), output_size))
