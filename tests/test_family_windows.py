@@ -14,6 +14,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import pooledu as P
+from pooledu.geometry import fractional_start
 from family_helpers import assert_bitwise, finite_difference, grad_like, torch_input
 from strategies import layouts, values
 
@@ -170,17 +171,21 @@ def test_fractional_max_pool2d_matches_torch_given_the_samples(data, case):
 
 
 def test_fractional_alpha_is_computed_in_float32_as_torch_does():
-    # samples chosen so that (i + u) * alpha lands next to an integer, where
-    # float32 and float64 arithmetic pick different window starts
-    x = np.random.default_rng(0).standard_normal((1, 64, 30, 100)).astype(np.float32)
-    u = np.random.default_rng(1).random((1, 64, 2)).astype(np.float32)
-    for k, out in [((2, 3), (17, 41)), ((3, 2), (27, 93)), ((1, 1), (29, 99))]:
-        y, idx = P.fractional_max_pool2d(x, k, output_size=out, return_indices=True,
-                                         random_samples=u)
-        ty, tidx = F.fractional_max_pool2d(torch.from_numpy(x), k, output_size=out,
-                                           return_indices=True, _random_samples=torch.from_numpy(u))
-        assert_bitwise(idx, tidx)
-        assert_bitwise(y, ty)
+    # samples found by search where (i + u) * alpha lands so near an integer
+    # that float32 and float64 arithmetic pick different window starts
+    u = np.array([[[0.2941164970397949, 0.1851840764284134]]], np.float32)  # (u_w, u_h)
+    kernel, out, size = (3, 1), (26, 33), (30, 35)
+    starts = [[fractional_start(o, samples, axis, size[1 - axis], kernel[1 - axis], out[1 - axis])
+               for o in range(out[1 - axis])] for samples in (u[0, 0], u[0, 0].astype(np.float64))
+              for axis in (0, 1)]
+    assert starts[:2] != starts[2:]  # float64 would place some windows elsewhere
+    x = np.random.default_rng(0).standard_normal((1, 1) + size).astype(np.float32)
+    y, idx = P.fractional_max_pool2d(x, kernel, output_size=out, return_indices=True,
+                                     random_samples=u)
+    ty, tidx = F.fractional_max_pool2d(torch.from_numpy(x), kernel, output_size=out,
+                                       return_indices=True, _random_samples=torch.from_numpy(u))
+    assert_bitwise(idx, tidx)
+    assert_bitwise(y, ty)
 
 
 def test_fractional_generator_is_reproducible_and_ratio_sizes_the_output():
