@@ -142,13 +142,13 @@ def fractional_max_pool2d(x, samples, y, idx, kh, kw):
 
 
 @njit(parallel=True, cache=True)
-def fractional_max_pool2d_backward(g, idx, gx):
+def fractional_max_pool2d_backward(g, idx, gx, kh, kw):
     """gx[p, h, w] = sum of g over the windows of plane p whose argmax is (h, w)."""
     P, H, W = gx.shape
     for p in prange(P):
         for h in range(H):
             for w in range(W):
-                gx[p, h, w] = fractional_max_grad_cell(g[p], idx[p], h, w, W)
+                gx[p, h, w] = fractional_max_grad_cell(g[p], idx[p], h, w, H, W, kh, kw)
 
 
 @njit(parallel=True, cache=True)

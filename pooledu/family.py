@@ -447,6 +447,55 @@ def adaptive_max_pool1d_backward(grad_output, indices, input_shape):
                               input_shape)
 
 
+def adaptive_avg_pool3d(x, output_size):
+    """Adaptive average pooling over (D, H, W), as ``torch.nn.functional.adaptive_avg_pool3d``:
+    the windows of :func:`adaptive_avg_pool2d` along each of the three dimensions.
+
+    Examples
+    --------
+    >>> adaptive_avg_pool3d(np.arange(8.0).reshape(1, 2, 2, 2), (1, None, 1))[0, 0]
+    array([[2.5],
+           [4.5]])
+    """
+    return _adaptive("adaptive_avg_pool3d", 3, x, output_size, False)
+
+
+def adaptive_avg_pool3d_backward(grad_output, input_shape):
+    """Gradient of :func:`adaptive_avg_pool3d`.
+
+    Examples
+    --------
+    >>> adaptive_avg_pool3d_backward(np.full((1, 1, 1, 1), 8.0), (1, 2, 2, 2)).ravel()
+    array([1., 1., 1., 1., 1., 1., 1., 1.])
+    """
+    return _adaptive_backward("adaptive_avg_pool3d_backward", 3, grad_output, None, input_shape)
+
+
+def adaptive_max_pool3d(x, output_size, return_indices=False):
+    """Adaptive max pooling over (D, H, W), as ``torch.nn.functional.adaptive_max_pool3d``;
+    indices are flat per volume, ``d*H*W + h*W + w``.
+
+    Examples
+    --------
+    >>> adaptive_max_pool3d(np.arange(8.0).reshape(1, 2, 2, 2), 1, return_indices=True)
+    (array([[[[7.]]]]), array([[[[7]]]]))
+    """
+    return _adaptive("adaptive_max_pool3d", 3, x, output_size, True, return_indices)
+
+
+def adaptive_max_pool3d_backward(grad_output, indices, input_shape):
+    """Gradient of :func:`adaptive_max_pool3d`.
+
+    Examples
+    --------
+    >>> adaptive_max_pool3d_backward(np.ones((1, 1, 1, 1)), np.array([[[[7]]]]), (1, 2, 2, 2)).ravel()
+    array([0., 0., 0., 0., 0., 0., 0., 1.])
+    """
+    _check_array(indices, "indices", "adaptive_max_pool3d_backward")
+    return _adaptive_backward("adaptive_max_pool3d_backward", 3, grad_output, indices,
+                              input_shape)
+
+
 # ---------------------------------------------------------------------------
 # max unpooling: put each pooled value back where it came from
 
@@ -748,8 +797,6 @@ def fractional_max_pool2d(x, kernel_size, output_size=None, output_ratio=None,
     op = "fractional_max_pool2d"
     xb = _as_batch(x, op, 2)
     kernel = as_tuple(kernel_size, "kernel_size", op)
-    if min(kernel) <= 0:
-        raise ValueError(f"{op}: kernel_size must be greater than zero, got kernel_size={kernel}")
     out = fractional_output_size(op, xb.shape[1:], kernel, output_size, output_ratio)
     return_indices = as_bool(return_indices, "return_indices", op)
     samples = _fractional_samples(random_samples, generator, x, op)
@@ -761,75 +808,29 @@ def fractional_max_pool2d(x, kernel_size, output_size=None, output_ratio=None,
     return (y, idx.reshape(out_shape)) if return_indices else y
 
 
-def fractional_max_pool2d_backward(grad_output, indices, input_shape):
+def fractional_max_pool2d_backward(grad_output, indices, input_shape, kernel_size):
     """Gradient of :func:`fractional_max_pool2d`: each output gradient goes to its argmax.
 
-    A gather that checks every window of the plane for each input cell (the
-    random windows are not passed in), so it costs H*W*OH*OW per plane.
+    A gather: each input cell checks the few windows that could hold it
+    whatever the random samples were, which the kernel size and the sizes
+    determine; the samples themselves are not needed.
 
     Examples
     --------
-    >>> fractional_max_pool2d_backward(np.ones((1, 1, 2)), np.array([[[1, 1]]]), (1, 1, 3))
+    >>> fractional_max_pool2d_backward(np.ones((1, 1, 2)), np.array([[[1, 1]]]), (1, 1, 3), (1, 2))
     array([[[0., 2., 0.]]])
     """
     op = "fractional_max_pool2d_backward"
     shape = _input_shape(input_shape, op, 2)
+    kernel = as_tuple(kernel_size, "kernel_size", op)
     _check_array(indices, "indices", op)
     if indices.ndim != len(shape) or indices.shape[:-2] != shape[:-2]:
         raise ValueError(f"{op}: indices must have shape {shape[:-2]} + output size, "
                          f"got {indices.shape}")
+    fractional_output_size(op, shape[-2:], kernel, indices.shape[-2:])  # the forward's rules
     idx = _as_grad_planes(indices, indices.shape, np.int64, op, "indices", spatial=2)
     g = _as_grad_planes(grad_output, indices.shape, None, op, spatial=2)
     _check_indices(idx, shape[-2] * shape[-1], op)
     gx = np.empty((g.shape[0],) + shape[-2:], g.dtype)
-    cpu.fractional_max_pool2d_backward(g, idx, gx)
+    cpu.fractional_max_pool2d_backward(g, idx, gx, *kernel)
     return gx.reshape(shape)
-
-
-def adaptive_avg_pool3d(x, output_size):
-    """Adaptive average pooling over (D, H, W), as ``torch.nn.functional.adaptive_avg_pool3d``:
-    the windows of :func:`adaptive_avg_pool2d` along each of the three dimensions.
-
-    Examples
-    --------
-    >>> adaptive_avg_pool3d(np.arange(8.0).reshape(1, 2, 2, 2), (1, None, 1))[0, 0]
-    array([[2.5],
-           [4.5]])
-    """
-    return _adaptive("adaptive_avg_pool3d", 3, x, output_size, False)
-
-
-def adaptive_avg_pool3d_backward(grad_output, input_shape):
-    """Gradient of :func:`adaptive_avg_pool3d`.
-
-    Examples
-    --------
-    >>> adaptive_avg_pool3d_backward(np.full((1, 1, 1, 1), 8.0), (1, 2, 2, 2)).ravel()
-    array([1., 1., 1., 1., 1., 1., 1., 1.])
-    """
-    return _adaptive_backward("adaptive_avg_pool3d_backward", 3, grad_output, None, input_shape)
-
-
-def adaptive_max_pool3d(x, output_size, return_indices=False):
-    """Adaptive max pooling over (D, H, W), as ``torch.nn.functional.adaptive_max_pool3d``;
-    indices are flat per volume, ``d*H*W + h*W + w``.
-
-    Examples
-    --------
-    >>> adaptive_max_pool3d(np.arange(8.0).reshape(1, 2, 2, 2), 1, return_indices=True)
-    (array([[[[7.]]]]), array([[[[7]]]]))
-    """
-    return _adaptive("adaptive_max_pool3d", 3, x, output_size, True, return_indices)
-
-
-def adaptive_max_pool3d_backward(grad_output, indices, input_shape):
-    """Gradient of :func:`adaptive_max_pool3d`.
-
-    Examples
-    --------
-    >>> adaptive_max_pool3d_backward(np.ones((1, 1, 1, 1)), np.array([[[[7]]]]), (1, 2, 2, 2)).ravel()
-    array([0., 0., 0., 0., 0., 0., 0., 1.])
-    """
-    _check_array(indices, "indices", "adaptive_max_pool3d_backward")
-    return _adaptive_backward("adaptive_max_pool3d_backward", 3, grad_output, indices,
-                              input_shape)

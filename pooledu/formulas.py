@@ -16,7 +16,8 @@ import math
 from numba.extending import register_jitable
 
 from .geometry import windows_touching
-from .geometry import adaptive_span, adaptive_windows_touching, fractional_start
+from .geometry import (adaptive_span, adaptive_windows_touching, fractional_start,
+                       fractional_windows_touching)
 
 
 # ---------------------------------------------------------------------------
@@ -237,15 +238,17 @@ def fractional_max_window(x, i, j, kh, kw, OH, OW, samples):
 
 
 @register_jitable
-def fractional_max_grad_cell(g, idx, h, w, W):
+def fractional_max_grad_cell(g, idx, h, w, H, W, kh, kw):
     """dL/dx[h, w] = sum of g[i, j] over the windows whose argmax is (h, w).
 
-    The backward pass is not given the random windows, so every window of
-    the plane is checked: O(OH*OW) per cell, fine at the sizes fractional
-    pooling is used at.
+    The random windows are not passed in, so the gather looks at every
+    window that could hold (h, w) whatever the samples were (a few per
+    dimension, ``geometry.fractional_windows_touching``).
     """
     OH, OW = g.shape
-    return index_grad_add(g.dtype.type(0), g, idx, h * W + w, 0, OH, 0, OW)
+    i0, i1 = fractional_windows_touching(h, H, kh, OH)
+    j0, j1 = fractional_windows_touching(w, W, kw, OW)
+    return index_grad_add(g.dtype.type(0), g, idx, h * W + w, i0, i1, j0, j1)
 
 
 @register_jitable

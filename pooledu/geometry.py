@@ -10,6 +10,7 @@ position ``o`` starts at ``o*s - p`` and has ``k`` taps ``d`` apart; padding is
 never materialised, taps outside ``[0, n)`` are simply skipped.
 """
 
+import math
 import operator
 from typing import NamedTuple
 
@@ -259,6 +260,26 @@ def fractional_start(o, samples, axis, in_size, k, out_size):
     return int((f(o) + u) * alpha) - int(u * alpha)
 
 
+@register_jitable
+def fractional_windows_touching(i, in_size, k, out_size):
+    """Fractional windows ``[lo, hi)`` that may hold input position ``i``: a
+    superset, computed without the random samples.
+
+    Window o starts at ``int((o + u) * alpha) - int(u * alpha)``, which is
+    ``floor(o * alpha)`` or one more (in exact arithmetic, for any u), so it
+    can hold i only if ``i - k < o * alpha + 1`` and ``o * alpha - 1 <= i``.
+    Two more cells of slack on each side absorb float32 rounding, so the
+    range holds every window that contains i (and a few that do not, which
+    the caller's index test skips).
+    """
+    if out_size <= 1:
+        return 0, out_size
+    alpha = (in_size - k) / (out_size - 1)
+    lo = int(math.floor((i - k - 3) / alpha))
+    hi = int(math.floor((i + 4) / alpha)) + 2
+    return max(lo, 0), min(hi, out_size)
+
+
 def describe_adaptive(in_size, out_size):
     """The adaptive windows of one dimension, as ``(start, end)`` pairs.
 
@@ -351,6 +372,8 @@ def fractional_output_size(op, in_size, kernel, output_size=None, output_ratio=N
     ``int(in * r)``. Every window lies inside the input, so ``k + out - 1 <= in``.
     """
     nd = len(in_size)
+    if min(kernel) <= 0:
+        raise ValueError(f"{op}: kernel_size must be greater than zero, got kernel_size={kernel}")
     if (output_size is None) == (output_ratio is None):
         raise ValueError(f"{op}: give exactly one of output_size and output_ratio, got "
                          f"output_size={output_size!r}, output_ratio={output_ratio!r}")

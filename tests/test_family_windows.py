@@ -167,7 +167,7 @@ def test_fractional_max_pool2d_matches_torch_given_the_samples(data, case):
     assert_bitwise(idx, tidx)
     g = grad_like(y)
     ty.backward(torch.from_numpy(g))
-    assert_bitwise(P.fractional_max_pool2d_backward(g, idx, x.shape), t.grad)
+    assert_bitwise(P.fractional_max_pool2d_backward(g, idx, x.shape, kernel), t.grad)
 
 
 def test_fractional_alpha_is_computed_in_float32_as_torch_does():
@@ -212,6 +212,27 @@ def test_fractional_windows_cover_the_input():
     assert cols[0, 0] == 1 and cols[0, -1] == 10
 
 
+def test_fractional_backward_finds_every_window_at_large_sizes():
+    # the gather checks only the windows that could hold a cell, a range
+    # computed without the samples: compare with a plain scatter of the
+    # gradient to the argmaxes (np.add.at adds in the same order)
+    rng = np.random.default_rng(11)
+    for dtype in (np.float32, np.float64):
+        for _ in range(6):
+            k = tuple(int(v) for v in rng.integers(1, 6, 2))
+            size = tuple(int(v) for v in rng.integers(40, 400, 2))
+            out = tuple(int(rng.integers(2, n - kk + 2)) for n, kk in zip(size, k))
+            x = rng.integers(0, 4, (2, 1) + size).astype(dtype)  # ties: shared argmaxes
+            y, idx = P.fractional_max_pool2d(x, k, output_size=out, return_indices=True,
+                                             generator=rng)
+            g = rng.standard_normal(y.shape).astype(dtype)
+            want = np.zeros((2, size[0] * size[1]), dtype)
+            for p in range(2):
+                np.add.at(want[p], idx[p, 0].ravel(), g[p, 0].ravel())
+            got = P.fractional_max_pool2d_backward(g, idx, x.shape, k)
+            np.testing.assert_array_equal(got.reshape(2, -1), want)
+
+
 def test_fractional_gradient_matches_finite_differences():
     rng = np.random.default_rng(3)
     x = rng.permutation(2 * 9 * 8).reshape(2, 1, 9, 8) / 10.0
@@ -220,7 +241,8 @@ def test_fractional_gradient_matches_finite_differences():
     y, idx = P.fractional_max_pool2d(x, return_indices=True, **args)
     g = rng.standard_normal(y.shape)
     fd = finite_difference(lambda v: P.fractional_max_pool2d(v, **args), x, g)
-    np.testing.assert_allclose(P.fractional_max_pool2d_backward(g, idx, x.shape), fd, atol=1e-8)
+    np.testing.assert_allclose(P.fractional_max_pool2d_backward(g, idx, x.shape, (3, 2)), fd,
+                               atol=1e-8)
 
 
 # ---------------------------------------------------------------------------
