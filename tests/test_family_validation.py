@@ -77,7 +77,7 @@ def adaptive_sizes(nd):
 def test_adaptive_pooling_accepts_exactly_what_torch_accepts(nd, data, is_max):
     shape = data.draw(shapes(nd))
     assume(0 not in shape[-nd - 1:])  # empty planes: see test_deliberate_differences_from_torch
-    assume(is_max or nd < 3 or len(shape) != 3)  # a (D, H, W) quirk: see the same test
+    assume(is_max or len(shape) != nd)  # a quirk without C: see the same test
     output_size = data.draw(adaptive_sizes(nd))
     kind = "max" if is_max else "avg"
     ours = getattr(P, f"adaptive_{kind}_pool{nd}d")
@@ -161,9 +161,10 @@ def test_deliberate_differences_from_torch():
     # fractional pooling; adaptive_avg_pool1d of an empty signal to size 1
     # gives NaN, the mean of nothing); pooledu refuses every one
     assert F.adaptive_max_pool2d(torch.zeros(0, 3, 3), 2).shape == (0, 2, 2)
-    # adaptive_avg_pool3d to size 1 is a mean over the last three dimensions
-    # in PyTorch, so it takes a 3D input there (and only there)
+    # adaptive average pooling to size 1 is a mean over the last dimensions in
+    # PyTorch, so there (and only there) it takes an input without C
     assert F.adaptive_avg_pool3d(torch.zeros(2, 3, 4), 1).shape == (1, 1, 1)
+    assert F.adaptive_avg_pool2d(torch.zeros(2, 3), 1).shape == (1, 1)
     with pytest.raises(ValueError, match=r"\(C, D, H, W\)"):
         P.adaptive_avg_pool3d(np.zeros((2, 3, 4)), 1)
     assert torch.isnan(F.adaptive_avg_pool1d(torch.zeros(1, 0), 1)).all()
