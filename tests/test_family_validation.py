@@ -77,8 +77,11 @@ def adaptive_sizes(nd):
 def test_adaptive_pooling_accepts_exactly_what_torch_accepts(nd, data, is_max):
     shape = data.draw(shapes(nd))
     assume(0 not in shape[-nd - 1:])  # empty planes: see test_deliberate_differences_from_torch
-    assume(is_max or len(shape) != nd)  # a quirk without C: see the same test
     output_size = data.draw(adaptive_sizes(nd))
+    ones = output_size == 1 or (isinstance(output_size, tuple) and set(output_size) == {1})
+    # an average to size 1 is a mean in PyTorch, which takes any number of
+    # leading dimensions: see test_deliberate_differences_from_torch
+    assume(is_max or not ones or len(shape) in (nd + 1, nd + 2))
     kind = "max" if is_max else "avg"
     ours = getattr(P, f"adaptive_{kind}_pool{nd}d")
     theirs = getattr(F, f"adaptive_{kind}_pool{nd}d")
@@ -162,9 +165,11 @@ def test_deliberate_differences_from_torch():
     # gives NaN, the mean of nothing); pooledu refuses every one
     assert F.adaptive_max_pool2d(torch.zeros(0, 3, 3), 2).shape == (0, 2, 2)
     # adaptive average pooling to size 1 is a mean over the last dimensions in
-    # PyTorch, so there (and only there) it takes an input without C
+    # PyTorch, so there (and only there) it takes an input without C, or with
+    # extra leading dimensions
     assert F.adaptive_avg_pool3d(torch.zeros(2, 3, 4), 1).shape == (1, 1, 1)
     assert F.adaptive_avg_pool2d(torch.zeros(2, 3), 1).shape == (1, 1)
+    assert F.adaptive_avg_pool2d(torch.zeros(2, 1, 1, 2, 3), 1).shape == (2, 1, 1, 1, 1)
     with pytest.raises(ValueError, match=r"\(C, D, H, W\)"):
         P.adaptive_avg_pool3d(np.zeros((2, 3, 4)), 1)
     assert torch.isnan(F.adaptive_avg_pool1d(torch.zeros(1, 0), 1)).all()
