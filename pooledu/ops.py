@@ -223,8 +223,8 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False,
     Examples
     --------
     >>> x = np.array([[[0.1, 8.5], [0.2, 0.1]]])
-    >>> float(avg_pool2d(x, 2)[0, 0, 0])
-    2.225
+    >>> print(avg_pool2d(x, 2)[0, 0, 0])   # 2.225, up to float64 rounding of 0.1 and 0.2
+    2.2249999999999996
     """
     op = "avg_pool2d"
     x3 = _as_planes(x, op)
