@@ -18,9 +18,10 @@ def max_pool2d(x, y, idx, kh, kw, sh, sw, ph, pw, dh, dw):
     """y[p, i, j], idx[p, i, j] = max and argmax of window (i, j) of plane p."""
     P, OH, OW = y.shape
     for p in prange(P):
+        plane = x[p]  # one view per plane: a view per element would cost a refcount each
         for i in range(OH):
             for j in range(OW):
-                y[p, i, j], idx[p, i, j] = max_window(x[p], i, j, kh, kw, sh, sw, ph, pw, dh, dw)
+                y[p, i, j], idx[p, i, j] = max_window(plane, i, j, kh, kw, sh, sw, ph, pw, dh, dw)
 
 
 @njit(parallel=True, cache=True)
@@ -28,9 +29,10 @@ def max_pool2d_backward(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw):
     """gx[p, h, w] = sum of g over the windows of plane p whose argmax is (h, w)."""
     P, H, W = gx.shape
     for p in prange(P):
+        gp, ip = g[p], idx[p]
         for h in range(H):
             for w in range(W):
-                gx[p, h, w] = max_grad_cell(g[p], idx[p], h, w, W, kh, kw, sh, sw, ph, pw, dh, dw)
+                gx[p, h, w] = max_grad_cell(gp, ip, h, w, W, kh, kw, sh, sw, ph, pw, dh, dw)
 
 
 @njit(parallel=True, cache=True)
@@ -38,9 +40,10 @@ def avg_pool2d(x, y, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override
     """y[p, i, j] = mean of window (i, j) of plane p, with PyTorch's divisor rules."""
     P, OH, OW = y.shape
     for p in prange(P):
+        plane = x[p]
         for i in range(OH):
             for j in range(OW):
-                y[p, i, j] = avg_window(x[p], i, j, kh, kw, sh, sw, ph, pw,
+                y[p, i, j] = avg_window(plane, i, j, kh, kw, sh, sw, ph, pw,
                                         count_include_pad, divisor_override)
 
 
@@ -49,9 +52,10 @@ def avg_pool2d_backward(g, gx, kh, kw, sh, sw, ph, pw, count_include_pad, diviso
     """gx[p, h, w] = sum of g[p, i, j] / divisor(i, j) over the windows holding (h, w)."""
     P, H, W = gx.shape
     for p in prange(P):
+        gp = g[p]
         for h in range(H):
             for w in range(W):
-                gx[p, h, w] = avg_grad_cell(g[p], h, w, H, W, kh, kw, sh, sw, ph, pw,
+                gx[p, h, w] = avg_grad_cell(gp, h, w, H, W, kh, kw, sh, sw, ph, pw,
                                             count_include_pad, divisor_override)
 
 

@@ -16,7 +16,7 @@ ValueError or TypeError naming the argument, its value and the rule.
 
 import numpy as np
 
-from .backend import backend_for
+from .backend import backend_for, backend_of
 from .geometry import FLOAT_DTYPES, as_bool, as_int, pool_window
 
 
@@ -32,6 +32,12 @@ def _check_array(x, name, op, be=None):
     return be, be.asarray(x)
 
 
+def _planes(a, spatial=2, be=None):
+    """View an array as (P, *spatial dims), P the product of the leading dims (may be 0)."""
+    lead, dims = tuple(a.shape[:a.ndim - spatial]), tuple(a.shape[a.ndim - spatial:])
+    return (be or backend_of(a)).contiguous(a).reshape((int(np.prod(lead)),) + dims)
+
+
 def _as_planes(x, op, name="input", be=None):
     """Check a (C, H, W) or (N, C, H, W) float array and view it as (P, H, W) planes."""
     be, x = _check_array(x, name, op, be)
@@ -43,8 +49,7 @@ def _as_planes(x, op, name="input", be=None):
     if 0 in x.shape[-3:]:
         raise ValueError(f"{op}: {name} may be empty only along the batch dimension N, "
                          f"got shape {x.shape}")
-    x = be.contiguous(x)
-    return x.reshape((-1,) + x.shape[-2:])  # (P, H, W), P = N*C
+    return _planes(x, be=be)  # (P, H, W), P = N*C
 
 
 def _check_input_shape(input_shape, op):
@@ -58,7 +63,8 @@ def _check_input_shape(input_shape, op):
     return shape
 
 
-def _as_grad_planes(grad_output, expected_shape, dtype, op, name="grad_output", be=None):
+def _as_grad_planes(grad_output, expected_shape, dtype, op, name="grad_output", spatial=2,
+                    be=None):
     """Check a gradient (or indices) array against the shape the forward pass gives."""
     be, grad_output = _check_array(grad_output, name, op, be)
     if dtype is None:
@@ -69,8 +75,7 @@ def _as_grad_planes(grad_output, expected_shape, dtype, op, name="grad_output", 
     if tuple(grad_output.shape) != tuple(expected_shape):
         raise ValueError(f"{op}: {name} must have shape {tuple(expected_shape)} "
                          f"(the forward output for this input_shape), got {grad_output.shape}")
-    g = be.contiguous(grad_output)
-    return g.reshape((-1,) + g.shape[-2:])
+    return _planes(grad_output, spatial, be)
 
 
 def _check_indices(idx, plane_size, op, be):
@@ -195,7 +200,7 @@ def max_pool2d_backward(grad_output, indices, input_shape, kernel_size, stride=N
     out_shape = shape[:-2] + win.out_size
     be = backend_for(op, grad_output=grad_output, indices=indices)
     g = _as_grad_planes(grad_output, out_shape, None, op, be=be)
-    idx = _as_grad_planes(indices, out_shape, np.int64, op, "indices", be)
+    idx = _as_grad_planes(indices, out_shape, np.int64, op, "indices", be=be)
     _check_indices(idx, shape[-2] * shape[-1], op, be)
     gx = be.empty((g.shape[0],) + shape[-2:], g.dtype)
     be.max_pool2d_backward(g, idx, gx, *_flat(win))
@@ -233,8 +238,8 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False,
     Examples
     --------
     >>> x = np.array([[[0.1, 8.5], [0.2, 0.1]]])
-    >>> float(avg_pool2d(x, 2)[0, 0, 0])
-    2.225
+    >>> print(avg_pool2d(x, 2)[0, 0, 0])   # 2.225, up to float64 rounding of 0.1 and 0.2
+    2.2249999999999996
     """
     op = "avg_pool2d"
     be = backend_for(op, input=x)
@@ -286,8 +291,9 @@ def _global_grad(grad_output, shape, op, dtype=None, name="grad_output", be=None
     """Accept the gradient with or without the kept (1, 1) dimensions."""
     be, grad_output = _check_array(grad_output, name, op, be)
     keepdims = tuple(grad_output.shape) == _global_shape(shape, True)
-    g = _as_grad_planes(grad_output, _global_shape(shape, keepdims), dtype, op, name, be)
-    return g.reshape(-1)
+    g = _as_grad_planes(grad_output, _global_shape(shape, keepdims), dtype, op, name,
+                        spatial=2 if keepdims else 0, be=be)
+    return g.reshape(g.shape[0])  # (P,): one value per plane
 
 
 def global_avg_pool2d(x, keepdims=False):

@@ -1,0 +1,207 @@
+"""Kernel speed tests: pooledu against PyTorch, NumPy and the machine's copy bandwidth.
+
+Pooling moves bytes and does almost no arithmetic, so the honest yardstick is
+memory bandwidth: the time to read the input once and write the output (and
+indices) once, compared with a plain memory copy timed in the same run.
+This is a benchmark, not a test: it asserts nothing about times.
+"""
+
+import json
+import platform
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import ops
+
+
+@dataclass
+class Case:
+    """One layer shape from a well-known network."""
+    name: str
+    op: str                      # "max", "avg" or "global_avg"
+    shape: tuple                 # (C, H, W); the batch is added at run time
+    args: dict = field(default_factory=dict)
+    backward: bool = False
+
+
+CASES = [
+    Case("resnet stem max 3x3/2 p1", "max", (64, 112, 112), dict(kernel_size=3, stride=2, padding=1)),
+    Case("vgg max 2x2/2", "max", (128, 112, 112), dict(kernel_size=2, stride=2)),
+    Case("alexnet max 3x3/2", "max", (96, 55, 55), dict(kernel_size=3, stride=2)),
+    Case("densenet avg 2x2/2", "avg", (256, 56, 56), dict(kernel_size=2, stride=2)),
+    Case("inception avg 3x3/1 p1", "avg", (192, 28, 28), dict(kernel_size=3, stride=1, padding=1)),
+    Case("resnet50 global avg", "global_avg", (2048, 7, 7)),
+]
+CASES += [Case(c.name, c.op, c.shape, c.args, backward=True) for c in list(CASES)]
+
+
+def copy_bandwidth(nbytes=256 << 20, repeats=5):
+    """Bytes moved per second by ``np.copyto`` (read + write), best of ``repeats``."""
+    src = np.ones(nbytes // 8)
+    dst = np.empty_like(src)
+    best = _best_time(lambda: np.copyto(dst, src), repeats)
+    return 2 * src.nbytes / best
+
+
+def _best_time(fn, repeats, warmup=1):
+    for _ in range(warmup):
+        fn()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+# ---------------------------------------------------------------------------
+# the three implementations of each case
+
+def _pooledu(case, x, g, idx):
+    a = case.args
+    if case.op == "max":
+        if case.backward:
+            return lambda: ops.max_pool2d_backward(g, idx, x.shape, **a)
+        return lambda: ops.max_pool2d(x, return_indices=True, **a)
+    if case.op == "avg":
+        if case.backward:
+            return lambda: ops.avg_pool2d_backward(g, x.shape, **a)
+        return lambda: ops.avg_pool2d(x, **a)
+    if case.backward:
+        return lambda: ops.global_avg_pool2d_backward(g, x.shape)
+    return lambda: ops.global_avg_pool2d(x)
+
+
+def _torch(case, x, g, layout):
+    """PyTorch's own forward (or autograd backward) on the same data and memory layout."""
+    import torch
+    import torch.nn.functional as F
+    fmt = torch.channels_last if layout == "channels_last" else torch.contiguous_format
+    tx = torch.from_numpy(x).contiguous(memory_format=fmt)
+    a = case.args
+    if case.op == "max":
+        def forward(t):
+            return F.max_pool2d(t, return_indices=True, **a)[0]
+    elif case.op == "avg":
+        def forward(t):
+            return F.avg_pool2d(t, **a)
+    else:
+        def forward(t):
+            return F.adaptive_avg_pool2d(t, 1)
+    if not case.backward:
+        return lambda: forward(tx)
+    tx.requires_grad_(True)
+    ty = forward(tx)
+    tg = torch.from_numpy(g.reshape(ty.shape)).contiguous(memory_format=fmt)
+    return lambda: torch.autograd.grad(ty, tx, tg, retain_graph=True)
+
+
+def _numpy(case, x):
+    """A vectorised NumPy baseline (forward only): windows as a strided view."""
+    if case.backward:
+        return None
+    if case.op == "global_avg":
+        return lambda: x.mean(axis=(-2, -1))
+    k, s, p = (case.args.get(key, d) for key, d in (("kernel_size", 1), ("stride", None), ("padding", 0)))
+    s = s or k
+    fill = -np.inf if case.op == "max" else 0.0
+    reduce = np.max if case.op == "max" else np.mean
+
+    def run():
+        xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)), constant_values=fill) if p else x
+        windows = np.lib.stride_tricks.sliding_window_view(xp, (k, k), axis=(-2, -1))[:, :, ::s, ::s]
+        return reduce(windows, axis=(-2, -1))
+    return run
+
+
+def _bytes_moved(case, x, y, idx):
+    """Input read once, output (and indices) written once; reversed for backward."""
+    index_bytes = idx.nbytes if case.op == "max" else 0
+    return x.nbytes + y.nbytes + index_bytes
+
+
+# ---------------------------------------------------------------------------
+
+def run(batch=32, repeats=5, quick=False, layouts=("nchw",), progress=None):
+    """Time every case; returns a list of result rows (dicts)."""
+    try:
+        import torch
+        torch.set_num_threads(_threads())
+    except ImportError:
+        torch = None
+    if quick:
+        batch, repeats = 2, 3
+    rng = np.random.default_rng(0)
+    bandwidth = copy_bandwidth(64 << 20 if quick else 256 << 20)
+    rows = []
+    for case in CASES:
+        x = rng.standard_normal((batch,) + case.shape).astype(np.float32)
+        y, idx = _forward(case, x)
+        g = rng.standard_normal(y.shape).astype(np.float32)
+        seconds = _best_time(_pooledu(case, x, g, idx), repeats)
+        row = dict(case=case.name, pass_="backward" if case.backward else "forward",
+                   shape=[batch, *case.shape], pooledu_ms=seconds * 1e3,
+                   gb_per_s=_bytes_moved(case, x, y, idx) / seconds / 1e9)
+        row["copy_share"] = row["gb_per_s"] * 1e9 / bandwidth
+        if torch is not None:
+            for layout in layouts:
+                key = "torch_ms" if layout == "nchw" else "torch_channels_last_ms"
+                row[key] = _best_time(_torch(case, x, g, layout), repeats) * 1e3
+        baseline = _numpy(case, x)
+        row["numpy_ms"] = _best_time(baseline, repeats) * 1e3 if baseline else None
+        rows.append(row)
+        if progress:
+            progress(row)
+    return dict(machine=_machine(), batch=batch, copy_gb_per_s=bandwidth / 1e9, rows=rows)
+
+
+def _forward(case, x):
+    if case.op == "max":
+        return ops.max_pool2d(x, return_indices=True, **case.args)
+    if case.op == "avg":
+        return ops.avg_pool2d(x, **case.args), np.empty(0, np.int64)
+    return ops.global_avg_pool2d(x), np.empty(0, np.int64)
+
+
+def _threads():
+    import numba
+    return numba.get_num_threads()
+
+
+def _machine():
+    import numba
+    info = dict(platform=platform.platform(), processor=platform.processor() or platform.machine(),
+                numba_threads=numba.get_num_threads(), numba=numba.__version__, numpy=np.__version__)
+    try:
+        import torch
+        info["torch"] = torch.__version__
+        info["torch_threads"] = torch.get_num_threads()
+    except ImportError:
+        pass
+    return info
+
+
+def format_table(result):
+    """The results as a Markdown table."""
+    head = ["case", "pass", "pooledu ms", "torch ms", "numpy ms", "vs torch", "GB/s", "% of copy"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in result["rows"]:
+        torch_ms = r.get("torch_ms")
+        cells = [r["case"], r["pass_"], f"{r['pooledu_ms']:.2f}",
+                 f"{torch_ms:.2f}" if torch_ms else "-",
+                 f"{r['numpy_ms']:.2f}" if r["numpy_ms"] else "-",
+                 f"{torch_ms / r['pooledu_ms']:.2f}x" if torch_ms else "-",
+                 f"{r['gb_per_s']:.1f}", f"{100 * r['copy_share']:.0f}%"]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append(f"batch {result['batch']}, float32, NCHW; copy bandwidth {result['copy_gb_per_s']:.1f} GB/s "
+                 f"(np.copyto, read + write); {result['machine']['numba_threads']} Numba threads; "
+                 "'vs torch' > 1 means pooledu is faster")
+    return "\n".join(lines)
+
+
+def save(result, path):
+    with open(path, "w") as f:
+        json.dump(result, f, indent=2)
