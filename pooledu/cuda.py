@@ -31,13 +31,14 @@ import types
 
 import numpy as np
 from numba import cuda
-from numba.core import config
 
 from .backend import Backend
 from .formulas import (avg_grad_cell, avg_window, global_max, global_mean,
                        global_mean_grad, max_grad_cell, max_window)
 
-SIMULATOR = bool(config.ENABLE_CUDASIM)
+# cuda.jit comes from numba.cuda.simulator when the simulator is on (numba-cuda
+# and the built-in numba.cuda alike, whichever config module each reads).
+SIMULATOR = cuda.jit.__module__.startswith("numba.cuda.simulator")
 
 #: Threads per block: a multiple of the 32-thread warp, small enough for any GPU.
 THREADS_PER_BLOCK = 256

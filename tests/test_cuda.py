@@ -273,6 +273,16 @@ def test_an_op_without_a_cuda_kernel_says_so():
         pcuda.BACKEND.lp_pool2d
 
 
+def test_cuda_benchmark_runs_and_says_when_it_is_simulated(monkeypatch):
+    from pooledu import bench
+    monkeypatch.setattr(bench, "CASES", bench.CASES[:1] + bench.CASES[-1:])  # keep it short
+    result = bench.run_cuda(quick=True)
+    assert [r["pass_"] for r in result["rows"]] == ["forward", "backward"]
+    assert all(r["pooledu_ms"] > 0 and r["gb_per_s"] > 0 for r in result["rows"])
+    table = bench.format_table(result)
+    assert ("SIMULATOR" in table) == pcuda.SIMULATOR
+
+
 # ---------------------------------------------------------------------------
 # real GPU only
 
