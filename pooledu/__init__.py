@@ -2,10 +2,15 @@
 
 The public API, re-exported from the modules that own each idea:
 ``geometry`` (window sizes and rules), ``formulas`` (one scalar function per
-formula), ``cpu`` (parallel schedules over the formulas) and ``ops`` (the
-checked public functions).
+formula), ``cpu`` (parallel schedules over the formulas), ``ops`` (the checked public
+pooling functions), ``extra`` (max-broadcast and attention pooling) and
+``conv`` (strided convolution). ``nn``, ``data`` and ``experiments`` build
+small trainable networks on top; import them by name.
 """
 
+from .conv import conv2d, conv2d_backward
+from .extra import (attention_pool2d, attention_pool2d_backward, max_broadcast_pool2d,
+                    max_broadcast_pool2d_backward)
 from .geometry import pool_output_size
 from .ops import (avg_pool2d, avg_pool2d_backward, global_avg_pool2d,
                   global_avg_pool2d_backward, global_max_pool2d,
@@ -19,4 +24,7 @@ __all__ = [
     "avg_pool2d", "avg_pool2d_backward",
     "global_avg_pool2d", "global_avg_pool2d_backward",
     "global_max_pool2d", "global_max_pool2d_backward",
+    "max_broadcast_pool2d", "max_broadcast_pool2d_backward",
+    "attention_pool2d", "attention_pool2d_backward",
+    "conv2d", "conv2d_backward",
 ]
