@@ -115,7 +115,7 @@ print(f"  values: {before} -> {after}, {before / after:g} times fewer "
 # %%
 fig, ax = plt.subplots(figsize=(8, 3.6))
 draw_pooling_windows(ax, X, k, s)
-ax.set_title("2x2 max pooling, stride 2: each coloured window gives one output")
+ax.set_title("2x2 max pooling, stride 2: each coloured window gives one output", pad=28)
 path = OUT / "01_max_pooling_4x4.png"
 fig.savefig(path, dpi=120, bbox_inches="tight")
 plt.close(fig)

@@ -110,11 +110,11 @@ print("  so: max for sparse, strong detections (edges, parts); average for smoot
       "summaries and noisy signals")
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(13, 4))
+fig, axes = plt.subplots(1, 2, figsize=(15, 4.5))
 draw_pooling_windows(axes[0], patch[0], 2)
-axes[0].set_title("one edge patch: max keeps 8.5, the mean dilutes it")
-draw_pooling_windows(axes[1], np.round(edges[0], 2), 2)
-axes[1].set_title("an 8x8 vertical-edge response")
+axes[0].set_title("one edge patch: max keeps 8.5, the mean dilutes it", pad=28)
+draw_pooling_windows(axes[1], np.round(edges[0, :4, 2:6], 1), 2)  # a 4x4 crop across the edge
+axes[1].set_title("4x4 of the edge response (one decimal): the edge column", pad=28)
 path = OUT / "02_average_vs_max.png"
 fig.savefig(path, dpi=120, bbox_inches="tight")
 plt.close(fig)

@@ -131,15 +131,15 @@ print("  (differences of order 1e-10 are the rounding of the difference quotient
 # %%
 fig, axes = plt.subplots(2, 1, figsize=(11, 9))
 draw_max_routing(axes[0], X[0], 2, grad_output=G[0])
-axes[0].set_title("max pooling: each gradient goes to its window's winner")
+axes[0].set_title("max pooling: each gradient goes to its window's winner", pad=28)
 draw_avg_spread(axes[1], X.shape[1:], 2, grad_output=G[0])
-axes[1].set_title("average pooling: each gradient is spread as g / 4")
+axes[1].set_title("average pooling: each gradient is spread as g / 4", pad=28)
 path = OUT / "04_backpropagation.png"
 fig.savefig(path, dpi=110, bbox_inches="tight")
 plt.close(fig)
 fig, ax = plt.subplots(figsize=(11, 4.5))
 draw_max_routing(ax, X5[0].round(2), 3, 2, grad_output=G[0])
-ax.set_title("overlapping 3x3/2 windows: the centre wins all four, its gradients add up")
+ax.set_title("overlapping 3x3/2 windows: the centre wins all four, its gradients add up", pad=28)
 path_overlap = OUT / "04_backpropagation_overlap.png"
 fig.savefig(path_overlap, dpi=110, bbox_inches="tight")
 plt.close(fig)
