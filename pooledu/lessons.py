@@ -56,6 +56,19 @@ def list_lessons(directory=LESSON_DIR):
     return found
 
 
+def format_lessons(directory=LESSON_DIR):
+    """The lessons as lines ``NN  name  goal``: the text of ``pooledu lessons``.
+
+    Examples
+    --------
+    >>> print(format_lessons().splitlines()[0])  # doctest: +ELLIPSIS
+     1  max_pooling ...
+    """
+    found = list_lessons(directory)
+    width = max((len(lesson.name) for lesson in found), default=0)
+    return "\n".join(f"{lesson.number:>2}  {lesson.name:<{width}}  {lesson.goal}" for lesson in found)
+
+
 def find_lesson(number, directory=LESSON_DIR):
     """The lesson numbered ``number``, or a ValueError listing the ones there are."""
     lessons = list_lessons(directory)
