@@ -125,7 +125,7 @@ def fig_invariance_curve(out, name, max_shift, layers, kernel_size=2, seed=0):
     from .viz.invariance import draw_invariance_curve
     from .viz.photo import edge_map, load_photo
     noise = np.random.default_rng(seed).random((16, 32, 32 + max_shift))
-    edges = edge_map(load_photo())  # real features are smooth: shifts change less
+    edges = edge_map(load_photo())  # real features, beside i.i.d. noise
     photo = np.stack([edges[r:r + 64, :64 + max_shift] for r in range(0, 256, 64)])
     maps = {"random map": noise, "photo edge map": photo}
 

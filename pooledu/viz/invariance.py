@@ -37,6 +37,11 @@ def draw_shift_comparison(ax, x, shift, kernel_size=2, stride=None):
            "shifted": draw_grid(ax, b, (W + GAP, 0), name="shifted", text_colors=new),
            "titles": [panel_title(ax, W / 2, 0, "feature map"),
                       panel_title(ax, W + GAP + W / 2, 0, f"shifted right by {shift}")]}
+    for left in (0, W + GAP):  # the pooling windows, as thin grey blocks
+        for i in range(0, H - kernel_size + 1, stride or kernel_size):
+            for j in range(0, W - kernel_size + 1, stride or kernel_size):
+                art["titles"].append(outline(ax, i, j, kernel_size, kernel_size, MUTED,
+                                             (left, 0), inset=0.04, linewidth=1.8))
     top = H + 2.2
     n_rows, n_cols = ya.shape
     left_a, left_b = (W - n_cols) / 2, W + GAP + (W - n_cols) / 2
@@ -52,10 +57,11 @@ def draw_shift_comparison(ax, x, shift, kernel_size=2, stride=None):
     art["titles"] += [panel_title(ax, left_a + n_cols / 2, top, f"max pool {k}×{k}"),
                       panel_title(ax, left_b + n_cols / 2, top, f"max pool {k}×{k}"),
                       ax.text((2 * W + GAP) / 2, top + n_rows + 0.35,
-                              f"green: unchanged ({int(same.sum())} of {same.size} outputs)",
+                              f"green: unchanged ({int(same.sum())} of {same.size} outputs); "
+                              "grey digits: entered from the left",
                               ha="center", va="top", color=INK, fontsize=SMALL_SIZE + 1,
                               gid="caption")]
-    ax.plot([0, 0], [top + n_rows + 1.2] * 2, alpha=0)  # room for the caption
+    ax.plot([0, 0], [top + n_rows + 0.9] * 2, alpha=0)  # room for the caption
     finish_grid_axes(ax)
     return art
 
@@ -96,5 +102,5 @@ def draw_invariance_curve(ax, maps, max_shift, layers=(1, 2, 3), kernel_size=2,
     ax.set_xticks(shifts)
     ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper right")
+    ax.legend(loc="upper right", frameon=True, framealpha=0.95, edgecolor="none")
     return lines

@@ -174,7 +174,7 @@ def draw_pooling_windows(ax, x, kernel_size, stride=None, padding=0, dilation=1,
         top = _centred(y.shape[0], rows_total, 0)
         art[name] = draw_output(ax, y, (left, top), name=name)
         art["titles"].append(panel_title(ax, left + y.shape[1] / 2, top, title))
-        left += y.shape[1] + GAP
+        left += y.shape[1] + GAP + 0.6  # room for the two titles side by side
     if min(layout.lo) < 0 or max(h - n for h, n in zip(layout.hi, x.shape)) > 0:
         art["titles"].append(ax.text(
             0, rows_total + 0.35, "hatched: padding (-inf for max, 0 for average)",
