@@ -5,6 +5,7 @@ The outputs come from :func:`pooledu.max_pool2d`; the curves from
 """
 
 import numpy as np
+from matplotlib.lines import Line2D
 
 from ..analysis import invariance_curve, receptive_field, shifted_pair
 from ..ops import max_pool2d
@@ -61,7 +62,7 @@ def draw_shift_comparison(ax, x, shift, kernel_size=2, stride=None):
                               "grey digits: entered from the left",
                               ha="center", va="top", color=INK, fontsize=SMALL_SIZE + 1,
                               gid="caption")]
-    ax.plot([0, 0], [top + n_rows + 0.9] * 2, alpha=0)  # room for the caption
+    ax.plot([0, 0], [top + n_rows + 0.6] * 2, alpha=0)  # room for the caption
     finish_grid_axes(ax)
     return art
 
@@ -102,5 +103,9 @@ def draw_invariance_curve(ax, maps, max_shift, layers=(1, 2, 3), kernel_size=2,
     ax.set_xticks(shifts)
     ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper right", frameon=True, framealpha=0.95, edgecolor="none")
+    handles, _ = ax.get_legend_handles_labels()
+    handles.append(Line2D([], [], color=MUTED, linestyle=":", linewidth=1.5,
+                          label="shift of one output cell"))
+    ax.legend(handles=handles, loc="upper right", frameon=True, framealpha=0.95,
+              edgecolor="none")
     return lines
