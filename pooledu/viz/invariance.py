@@ -11,7 +11,7 @@ from ..analysis import invariance_curve, receptive_field, shifted_pair
 from ..ops import max_pool2d
 from .style import (INK, MUTED, OK_COLOR, SMALL_SIZE, draw_grid, finish_grid_axes, outline,
                     panel_title, tint, window_color)
-from .windows import GAP
+from .windows import GAP, window_layout
 
 
 def draw_shift_comparison(ax, x, shift, kernel_size=2, stride=None):
@@ -39,10 +39,9 @@ def draw_shift_comparison(ax, x, shift, kernel_size=2, stride=None):
            "titles": [panel_title(ax, W / 2, 0, "feature map"),
                       panel_title(ax, W + GAP + W / 2, 0, f"shifted right by {shift}")]}
     for left in (0, W + GAP):  # the pooling windows, as thin grey blocks
-        for i in range(0, H - kernel_size + 1, stride or kernel_size):
-            for j in range(0, W - kernel_size + 1, stride or kernel_size):
-                art["titles"].append(outline(ax, i, j, kernel_size, kernel_size, MUTED,
-                                             (left, 0), inset=0.04, linewidth=1.8))
+        for _, _, _, rows, cols in window_layout(a.shape, kernel_size, stride).windows():
+            art["titles"].append(outline(ax, rows[0], cols[0], len(rows), len(cols), MUTED,
+                                         (left, 0), inset=0.04, linewidth=1.8))
     top = H + 2.2
     n_rows, n_cols = ya.shape
     left_a, left_b = (W - n_cols) / 2, W + GAP + (W - n_cols) / 2
