@@ -107,6 +107,11 @@ class Field(NamedTuple):
     jump: int
     start: int
 
+    def span(self, o):
+        """Input cells ``[lo, hi)`` seen by output ``o`` of this layer."""
+        lo = o * self.jump - self.start
+        return lo, lo + self.size
+
 
 def receptive_field(layers):
     """Receptive field size after each layer of a stack of convolutions and poolings.

@@ -26,30 +26,33 @@ VGG_STACK = [("conv", 3, 1, 1), ("conv", 3, 1, 1), ("pool", 2, 2),
 CELL_INCHES = 0.62  # size of one grid cell on the page: large enough for a slide
 
 
-def _digits(shape, seed, peak=None):
-    """A plane of random whole numbers 0..9 (fixed seed); ``peak`` puts a 12 at one cell,
-    so that overlapping windows choose the same winner."""
-    x = np.random.default_rng(seed).integers(0, 10, shape).astype(np.float64)
+def _digits(shape, seed, peak=None, high=10):
+    """A plane of random whole numbers ``0 .. high-1`` (fixed seed); ``peak`` puts a
+    ``high + 2`` at one cell, so that overlapping windows choose the same winner."""
+    x = np.random.default_rng(seed).integers(0, high, shape).astype(np.float64)
     if peak is not None:
-        x[peak] = 12.0
+        x[peak] = high + 2.0
     return x
 
 
-def _window_title(kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
-    parts = [f"kernel {kernel_size}×{kernel_size}", f"stride {stride or kernel_size}"]
+def _window_title(kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                  ndim=2):
+    kernel = "×".join([str(kernel_size)] * ndim)
+    parts = [f"kernel {kernel}", f"stride {stride or kernel_size}"]
     parts += [f"padding {padding}"] if padding else []
     parts += [f"dilation {dilation}"] if dilation > 1 else []
     parts += ["ceil_mode"] if ceil_mode else []
     return ", ".join(parts)
 
 
-def _grid_png(path, draw, title=None):
+def _grid_png(path, draw, title=None, title_pad=28):
     """One axes of cells, the figure sized so every cell is CELL_INCHES wide."""
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots()
+    fig.subplots_adjust(0, 0, 1, 1)  # the axes is the figure: cells keep their size
     draw(ax)
     if title:
-        ax.set_title(title, pad=28)
+        ax.set_title(title, pad=title_pad)  # room for the panel titles
     x0, x1 = ax.get_xlim()
     y1, y0 = ax.get_ylim()
     fig.set_size_inches((x1 - x0) * CELL_INCHES, (y1 - y0) * CELL_INCHES)
@@ -103,7 +106,7 @@ def fig_output_size(out, name, n, kernel_size, stride=None, padding=0, dilation=
     from .viz.ruler import draw_output_size
     window = (kernel_size, stride, padding, dilation, ceil_mode)
     return _grid_png(out / f"{name}.png", lambda ax: draw_output_size(ax, n, *window),
-                     f"n = {n}: " + _window_title(*window))
+                     f"input size {n}: " + _window_title(*window, ndim=1), title_pad=6)
 
 
 def fig_sliding(out, name, size, kernel_size, stride=None, mode="max", seed=0):
@@ -114,7 +117,7 @@ def fig_sliding(out, name, size, kernel_size, stride=None, mode="max", seed=0):
 
 def fig_shift(out, name, size, shift, kernel_size=2, seed=0):
     from .viz.invariance import draw_shift_comparison
-    x = _digits((size, size + shift), seed)
+    x = _digits((size, size + shift), seed, high=100)  # 0..99: few ties, as in real maps
     return _grid_png(out / f"{name}.png",
                      lambda ax: draw_shift_comparison(ax, x, shift, kernel_size),
                      f"a shift of {shift} pixel{'s' * (shift > 1)} and "
@@ -125,7 +128,7 @@ def fig_invariance_curve(out, name, max_shift, layers, kernel_size=2, seed=0):
     from .viz.invariance import draw_invariance_curve
     from .viz.photo import edge_map, load_photo
     noise = np.random.default_rng(seed).random((16, 32, 32 + max_shift))
-    edges = edge_map(load_photo())  # real features are smooth: shifts change less
+    edges = edge_map(load_photo())  # real features, beside i.i.d. noise
     photo = np.stack([edges[r:r + 64, :64 + max_shift] for r in range(0, 256, 64)])
     maps = {"random map": noise, "photo edge map": photo}
 
@@ -156,8 +159,12 @@ def fig_cost(out, name, kind, **params):
 
 def fig_photo(out, name, sizes):
     from .viz.photo import draw_pooled_photo
-    return _plot_png(out / f"{name}.png", lambda axes: draw_pooled_photo(axes, sizes),
-                     (3.1 * (1 + len(sizes)), 7.4), ncols=1 + len(sizes), nrows=2)
+    def draw(axes):
+        draw_pooled_photo(axes, sizes)
+        axes[0, 0].figure.suptitle("one colour scale for every edge map:\nmax pooling keeps "
+                                   "an edge at full strength, average pooling dilutes it")
+    return _plot_png(out / f"{name}.png", draw, (3.1 * (1 + len(sizes)), 7.8),
+                     ncols=1 + len(sizes), nrows=2)
 
 
 # ---------------------------------------------------------------------------
@@ -187,7 +194,8 @@ FIGURES = {
                                                       dilation=2)),
     "sliding_max_6x6_k2_s2": (fig_sliding, dict(size=6, kernel_size=2, stride=2, seed=4)),
     "sliding_max_5x5_k3_s1": (fig_sliding, dict(size=5, kernel_size=3, stride=1, seed=1)),
-    "invariance_shift_6x6_k2_by1": (fig_shift, dict(size=6, shift=1, seed=5)),
+    # seed 1: 4 of 9 outputs unchanged, the typical count over seeds 0-11 (mean 4.25)
+    "invariance_shift_6x6_k2_by1": (fig_shift, dict(size=6, shift=1, seed=1)),
     "invariance_curve_k2_layers1-3": (fig_invariance_curve, dict(max_shift=9,
                                                                   layers=(1, 2, 3))),
     "receptive_field_vgg_conv3_pool2": (fig_receptive_field, dict(layers=VGG_STACK,

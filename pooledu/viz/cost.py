@@ -3,7 +3,10 @@
 Every bar's height comes from a function in :mod:`pooledu.analysis`.
 """
 
+import re
+
 from ..analysis import activation_counts, head_params, stem_flops
+from ..geometry import pool_output_size
 from .style import INK, SMALL_SIZE, window_color
 
 
@@ -36,13 +39,15 @@ def draw_activation_counts(ax, input_size=224, channels=64, layers=4):
     return art
 
 
-def draw_stem_flops(ax, image_size=224):
+def draw_stem_flops(ax, image_size=224, in_channels=3, channels=64, kernel_size=7):
     """FLOPs of a 7x7 stride-2 stem against stride 1 followed by 2x2/2 pooling."""
-    flops = stem_flops(image_size)
-    labels = [k.replace(" + ", "\n+ ") for k in flops]
+    flops = stem_flops(image_size, in_channels, channels, kernel_size)
+    labels = [re.sub(r"(\d)x(\d)", r"\1×\2", k).replace(" + ", "\n+ ") for k in flops]
     art = _bars(ax, labels, list(flops.values()), lambda v: f"{v / 1e6:,.0f} MFLOPs")
-    ax.set_title(f"same {image_size // 2}×{image_size // 2}×64 output from a "
-                 f"{image_size}×{image_size}×3 image")
+    n = pool_output_size(image_size, kernel_size, 2, kernel_size // 2)
+    ax.set_title(f"the same {n}×{n}×{channels} output from a "
+                 f"{image_size}×{image_size}×{in_channels} image\n"
+                 "(2 FLOPs per multiply-add, 1 per comparison)")
     return art
 
 

@@ -41,7 +41,8 @@ def draw_max_routing(ax, x, kernel_size, stride=None, padding=0, dilation=1, cei
     :func:`pooledu.max_pool2d_backward`, with an arrow from every output
     gradient to the input cell that won its window. Where overlapping windows
     chose the same cell the arrows meet and the gradients add up; every cell
-    that won nothing gets 0.
+    that won nothing gets 0. A window made only of padding (index -1) has no
+    winner and no arrow.
 
     Returns
     -------
@@ -73,6 +74,8 @@ def draw_max_routing(ax, x, kernel_size, stride=None, padding=0, dilation=1, cei
     W = x.shape[1]
     art["winners"], rings = [], {}
     for (a, b), flat in np.ndenumerate(idx):
+        if flat < 0:
+            continue  # a window made only of padding (dilation can do that): no winner
         i, j = divmod(int(flat), W)
         color = window_color(a * idx.shape[1] + b)
         # a ring around the winner in its window's colour; a cell that wins
@@ -92,6 +95,8 @@ def draw_max_routing(ax, x, kernel_size, stride=None, padding=0, dilation=1, cei
     gi_origin = (left, _centred(x.shape[0], rows_total, 0))
     faces = [["white"] * W for _ in range(x.shape[0])]
     for (a, b), flat in np.ndenumerate(idx):  # winners tinted like their (first) window
+        if flat < 0:
+            continue
         i, j = divmod(int(flat), W)
         if faces[i][j] == "white":
             faces[i][j] = tint(window_color(a * idx.shape[1] + b), 0.3)
@@ -99,11 +104,14 @@ def draw_max_routing(ax, x, kernel_size, stride=None, padding=0, dilation=1, cei
     art["titles"].append(panel_title(ax, left + W / 2, gi_origin[1], "grad_input"))
     art["arrows"] = []
     for (a, b), flat in np.ndenumerate(idx):
+        if flat < 0:
+            continue
         i, j = divmod(int(flat), W)
         start = _arrow_start(g_origin, a, b, g.shape[1])
         end = (gi_origin[0] + j + 0.5, gi_origin[1] + i + 0.5)
         art["arrows"].append(arrow(ax, start, end, color=window_color(a * idx.shape[1] + b),
-                                   rad=-0.15 if a % 2 else 0.15, shrink=13))
+                                   rad=-0.15 if a % 2 else 0.15, shrink=13,
+                                   zorder=3.5))  # under the values, whose boxes stay legible
     art["titles"].append(ax.text(
         gi_origin[0] + W / 2, gi_origin[1] + x.shape[0] + 0.35,
         "winners get the sum of their\ngradients, every other cell 0",
@@ -116,9 +124,10 @@ def draw_avg_spread(ax, input_shape, kernel_size, stride=None, padding=0, ceil_m
                     count_include_pad=True, grad_output=None, grad_scale=1):
     """Average pooling's backward pass: each output gradient spread evenly over its window.
 
-    Two panels: the output gradient, and the input gradient computed by
-    :func:`pooledu.avg_pool2d_backward` with the windows outlined; every cell
-    of a window receives ``g / divisor``, and overlapping windows add up.
+    Two panels: the output gradient, each cell in its window's colour, and the
+    input gradient computed by :func:`pooledu.avg_pool2d_backward` with the
+    windows outlined in the same colours; every cell of a window receives
+    ``g / divisor``, and overlapping windows add up.
     Nothing is sparse: every cell a window covers gets a share. Without
     ``grad_output`` the gradients are ``grad_scale * (1, 2, 3, ...)``; a
     ``grad_scale`` equal to the window area keeps every share a whole number.
@@ -149,18 +158,18 @@ def draw_avg_spread(ax, input_shape, kernel_size, stride=None, padding=0, ceil_m
                       for p in draw_padding(ax, [i], [j], origin)]
     overlapping = any(r1[-1] >= r2[0] for r1, r2 in zip(layout.rows, layout.rows[1:])) or \
         any(c1[-1] >= c2[0] for c1, c2 in zip(layout.cols, layout.cols[1:]))
-    art["windows"], art["arrows"] = [], []
+    art["windows"] = []
     for number, a, b, rows, cols in layout.windows():
         inset = window_inset(a, b, overlapping)
         color = window_color(number)
         art["windows"].append(outline(ax, rows[0], cols[0], len(rows), len(cols), color,
                                       origin, inset=inset, linewidth=3.0))
-        centre = (origin[0] + (cols[0] + cols[-1] + 1) / 2,
-                  origin[1] + (rows[0] + rows[-1] + 1) / 2)
-        art["arrows"].append(arrow(ax, _arrow_start((0, top), a, b, g.shape[1]), centre,
-                                   color=color,
-                                   rad=-0.15 if a % 2 else 0.15, shrink=13))
     width_gi = layout.hi[1] - layout.lo[1]
+    # one arrow for the whole pass: the colours pair each gradient with its window
+    art["arrows"] = [arrow(ax, (g.shape[1] + 0.3, rows_total / 2),
+                           (left - 0.3, rows_total / 2), linewidth=2.5)]
+    art["titles"].append(ax.text(g.shape[1] + GAP, rows_total / 2 - 0.2, "backward",
+                                 ha="center", va="bottom", fontsize=SMALL_SIZE, color=INK))
     art["titles"].append(panel_title(ax, left + width_gi / 2, 0, "grad_input"))
     art["titles"].append(ax.text(
         left + width_gi / 2, rows_total + 0.35,

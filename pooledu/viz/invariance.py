@@ -5,12 +5,13 @@ The outputs come from :func:`pooledu.max_pool2d`; the curves from
 """
 
 import numpy as np
+from matplotlib.lines import Line2D
 
 from ..analysis import invariance_curve, receptive_field, shifted_pair
 from ..ops import max_pool2d
 from .style import (INK, MUTED, OK_COLOR, SMALL_SIZE, draw_grid, finish_grid_axes, outline,
                     panel_title, tint, window_color)
-from .windows import GAP
+from .windows import GAP, window_layout
 
 
 def draw_shift_comparison(ax, x, shift, kernel_size=2, stride=None):
@@ -37,6 +38,10 @@ def draw_shift_comparison(ax, x, shift, kernel_size=2, stride=None):
            "shifted": draw_grid(ax, b, (W + GAP, 0), name="shifted", text_colors=new),
            "titles": [panel_title(ax, W / 2, 0, "feature map"),
                       panel_title(ax, W + GAP + W / 2, 0, f"shifted right by {shift}")]}
+    for left in (0, W + GAP):  # the pooling windows, as thin grey blocks
+        for _, _, _, rows, cols in window_layout(a.shape, kernel_size, stride).windows():
+            art["titles"].append(outline(ax, rows[0], cols[0], len(rows), len(cols), MUTED,
+                                         (left, 0), inset=0.04, linewidth=1.8))
     top = H + 2.2
     n_rows, n_cols = ya.shape
     left_a, left_b = (W - n_cols) / 2, W + GAP + (W - n_cols) / 2
@@ -52,10 +57,11 @@ def draw_shift_comparison(ax, x, shift, kernel_size=2, stride=None):
     art["titles"] += [panel_title(ax, left_a + n_cols / 2, top, f"max pool {k}×{k}"),
                       panel_title(ax, left_b + n_cols / 2, top, f"max pool {k}×{k}"),
                       ax.text((2 * W + GAP) / 2, top + n_rows + 0.35,
-                              f"green: unchanged ({int(same.sum())} of {same.size} outputs)",
+                              f"green: unchanged ({int(same.sum())} of {same.size} outputs); "
+                              "grey digits: entered from the left",
                               ha="center", va="top", color=INK, fontsize=SMALL_SIZE + 1,
                               gid="caption")]
-    ax.plot([0, 0], [top + n_rows + 1.2] * 2, alpha=0)  # room for the caption
+    ax.plot([0, 0], [top + n_rows + 0.6] * 2, alpha=0)  # room for the caption
     finish_grid_axes(ax)
     return art
 
@@ -96,5 +102,9 @@ def draw_invariance_curve(ax, maps, max_shift, layers=(1, 2, 3), kernel_size=2,
     ax.set_xticks(shifts)
     ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper right")
+    handles, _ = ax.get_legend_handles_labels()
+    handles.append(Line2D([], [], color=MUTED, linestyle=":", linewidth=1.5,
+                          label="shift of one output cell"))
+    ax.legend(handles=handles, loc="upper right", frameon=True, framealpha=0.95,
+              edgecolor="none")
     return lines

@@ -50,14 +50,14 @@ def draw_pooled_photo(axes, sizes=(2, 4, 8)):
     vmax = np.percentile(edges, 99.5)
     images = [axes[0, 0].imshow(photo, cmap="gray", vmin=0, vmax=1),
               axes[1, 0].imshow(edges, cmap="magma", vmin=0, vmax=vmax)]
-    axes[0, 0].set_title(f"photo {photo.shape[0]}×{photo.shape[1]}")
-    axes[1, 0].set_title(f"edges {edges.shape[0]}×{edges.shape[1]}")
+    axes[0, 0].set_title(f"photo\n{photo.shape[0]}×{photo.shape[1]}")
+    axes[1, 0].set_title(f"Sobel edges\n{edges.shape[0]}×{edges.shape[1]}")
     for col, k in enumerate(sizes, start=1):
         for row, (pool, name) in enumerate(((max_pool2d, "max"), (avg_pool2d, "avg"))):
             y = pool(edges[None], k)[0]
             images.append(axes[row, col].imshow(y, cmap="magma", vmin=0, vmax=vmax,
                                                 interpolation="nearest"))
-            axes[row, col].set_title(f"{name} {k}×{k} → {y.shape[0]}×{y.shape[1]}")
+            axes[row, col].set_title(f"{name} pool {k}×{k}\n→ {y.shape[0]}×{y.shape[1]}")
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])

@@ -7,6 +7,7 @@ formula.
 """
 
 import numpy as np
+from matplotlib.colors import LogNorm
 from matplotlib.patches import Rectangle
 
 from ..analysis import input_gradient, measured_receptive_field, receptive_field
@@ -14,15 +15,19 @@ from ..geometry import pool_output_size
 from .style import INK, SMALL_SIZE, window_color
 
 
-def _centre_spans(layers, input_size):
-    """Input span ``[lo, hi)`` of the centre unit after each layer (the unit
-    :func:`input_gradient` differentiates at the last layer)."""
-    fields, n, spans = receptive_field(layers), input_size, []
-    for layer, f in zip(layers, fields[1:]):
-        n = pool_output_size(n, layer[1], layer[2], layer[3] if len(layer) > 3 else 0)
-        lo = (n // 2) * f.jump - f.start
-        spans.append((lo, lo + f.size))
-    return spans
+def _nested_spans(layers, input_size):
+    """Input span ``[lo, hi)`` of one unit after each layer: for the last layer the
+    centre unit (the one :func:`input_gradient` differentiates), for every
+    earlier layer the unit whose field is centred closest to it, so the
+    squares nest as in textbook pictures."""
+    fields, sizes = receptive_field(layers)[1:], [input_size]
+    for layer in layers:
+        sizes.append(pool_output_size(sizes[-1], layer[1], layer[2],
+                                      layer[3] if len(layer) > 3 else 0))
+    last = fields[-1].span(sizes[-1] // 2)
+    target = sum(last) / 2
+    return [min((f.span(o) for o in range(n)), key=lambda sp: abs(sum(sp) / 2 - target))
+            for f, n in zip(fields, sizes[1:])]
 
 
 def draw_receptive_field(ax, layers, input_size):
@@ -34,22 +39,28 @@ def draw_receptive_field(ax, layers, input_size):
     list of Artist: the image, then one rectangle and one label per layer.
     """
     g = input_gradient(layers, input_size)
-    artists = [ax.imshow(np.where(g > 0, g, np.nan), cmap="Blues", vmin=0,
-                         extent=(0, input_size, input_size, 0), interpolation="nearest")]
+    # log colours: the gradient fades fast towards the edge of the field, but is
+    # non-zero on all of it
+    artists = [ax.imshow(np.where(g > 0, g, np.nan), cmap="Blues", interpolation="nearest",
+                         norm=LogNorm(g[g > 0].min() / 3, g.max()),
+                         extent=(0, input_size, input_size, 0))]
     ax.add_patch(Rectangle((0, 0), input_size, input_size, fill=False, edgecolor=INK))
     sizes = [f.size for f in receptive_field(layers)[1:]]
-    for depth, ((lo, hi), size) in enumerate(zip(_centre_spans(layers, input_size), sizes)):
-        if depth and size == sizes[depth - 1]:
-            continue  # same square as the layer before
-        color = window_color(depth)
+    for depth, ((lo, hi), size) in enumerate(zip(_nested_spans(layers, input_size), sizes)):
+        if depth + 1 < len(sizes) and sizes[depth + 1] == size:
+            continue  # the next layer draws the same square
         artists.append(ax.add_patch(Rectangle((lo, lo), hi - lo, hi - lo, fill=False,
-                                              edgecolor=color, linewidth=2)))
+                                              edgecolor=window_color(depth), linewidth=2.2)))
+    artists.append(ax.text(0, input_size + 1.5, "squares: the field after each layer "
+                           "(colours as on the right)\nshading: |d output / d input|, "
+                           "log scale", ha="left", va="top", fontsize=SMALL_SIZE,
+                           color=INK))
     ax.set_xlim(-0.5, input_size + 0.5)
     ax.set_ylim(input_size + 0.5, -0.5)
     ax.set_aspect("equal")
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.set_title(f"input {input_size}×{input_size}: what the last\nlayer's centre unit sees")
+    ax.set_title(f"input {input_size}×{input_size}: what the last layer's\ncentre unit sees")
     return artists
 
 

@@ -109,13 +109,19 @@ def draw_output_size(ax, input_size, kernel_size, stride=None, padding=0, dilati
         art["labels"].append(ax.text(lo - 0.25, y, label, ha="right", va="center",
                                      color=color, fontsize=SMALL_SIZE + 1, gid="label"))
 
+    y = 0.7 + (len(shown) + 1) * ROW
+    if any(not 0 <= t < n for ts in taps.values() for t in ts):
+        art["labels"].append(ax.text(lo, y - 0.05, "filled: the tap reads the input;  "
+                                     "hollow: it falls on padding or beyond",
+                                     ha="left", va="center", fontsize=SMALL_SIZE, color=INK,
+                                     gid="label"))
+        y += 0.6
     if formula:
-        y = 0.7 + (len(shown) + 1) * ROW
         for line in _formula_lines(n, k, s, p, d, ceil_mode):
             art["formula"].append(ax.text(lo, y, line, ha="left", va="top", color=INK,
                                           gid="formula"))
             y += 0.75
-        ax.plot([lo, lo], [y - 0.1, y - 0.1], alpha=0)  # include the text in the limits
+        ax.plot([lo, lo], [y - 0.5, y - 0.5], alpha=0)  # include the text in the limits
     finish_grid_axes(ax)
     return art
 

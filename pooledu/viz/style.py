@@ -129,7 +129,7 @@ def draw_grid(ax, values, origin=(0, 0), name="grid", faces=None, text_colors=No
             label = format_value(v)
             # long numbers shrink to fit; a backing box in the cell's colour keeps
             # window outlines from striking through the digits
-            size = fontsize * (0.8 if len(label) > 3 else 1.0)
+            size = fontsize * (0.8 if len(label) > 4 else 1.0)
             texts.append(ax.text(x0 + j + 0.5, y0 + i + 0.5, label, ha="center",
                                  va="center", fontsize=size, color=color, zorder=4,
                                  gid=name, bbox=dict(boxstyle="square,pad=0.05", fc=face,

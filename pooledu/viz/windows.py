@@ -115,17 +115,12 @@ def draw_input_with_windows(ax, x, layout, origin=(0, 0), name="input", fill=Tru
 
 
 def draw_output(ax, y, origin=(0, 0), name="output", colored=True):
-    """An output grid, each cell tinted and edged in the colour of its window."""
+    """An output grid, each cell filled with a tint of its window's colour."""
     y = np.asarray(y)
     n_cols = y.shape[1]
-    faces = [[tint(window_color(i * n_cols + j), 0.3) if colored else "white"
+    faces = [[tint(window_color(i * n_cols + j), 0.45) if colored else "white"
               for j in range(n_cols)] for i in range(y.shape[0])]
-    artists = draw_grid(ax, y, origin, name=name, faces=faces)
-    if colored:
-        for (i, j), _ in np.ndenumerate(y):
-            artists.append(outline(ax, i, j, 1, 1, window_color(i * n_cols + j), origin,
-                                   inset=0.07, linewidth=2.5))
-    return artists
+    return draw_grid(ax, y, origin, name=name, faces=faces)
 
 
 def _centred(panel_rows, total_rows, top):
@@ -174,11 +169,17 @@ def draw_pooling_windows(ax, x, kernel_size, stride=None, padding=0, dilation=1,
         top = _centred(y.shape[0], rows_total, 0)
         art[name] = draw_output(ax, y, (left, top), name=name)
         art["titles"].append(panel_title(ax, left + y.shape[1] / 2, top, title))
-        left += y.shape[1] + GAP
+        left += y.shape[1] + GAP + 0.6  # room for the two titles side by side
+    notes = []
     if min(layout.lo) < 0 or max(h - n for h, n in zip(layout.hi, x.shape)) > 0:
-        art["titles"].append(ax.text(
-            0, rows_total + 0.35, "hatched: padding (-inf for max, 0 for average)",
-            ha="left", va="top", fontsize=SMALL_SIZE, color=INK, gid="caption"))
+        notes.append("hatched: padding (-inf for max, 0 for average)")
+    if max(win.dilation) > 1:
+        notes.append(f"dilation {max(win.dilation)}: a window reads cells "
+                     f"{max(win.dilation)} apart (its outlined cells)")
+    if notes:
+        art["titles"].append(ax.text(0, rows_total + 0.35, "\n".join(notes), ha="left",
+                                     va="top", fontsize=SMALL_SIZE, color=INK,
+                                     gid="caption"))
     finish_grid_axes(ax)
     return art
 
