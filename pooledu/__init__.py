@@ -2,8 +2,10 @@
 
 The public API, re-exported from the modules that own each idea:
 ``geometry`` (window sizes and rules), ``formulas`` (one scalar function per
-formula), ``cpu`` (parallel schedules over the formulas) and ``ops`` (the
-checked public functions).
+formula), ``cpu`` (parallel schedules over the formulas), ``cuda`` (GPU
+schedules over the same formulas, imported only when a device array arrives),
+``backend`` (which of the two runs a call) and ``ops`` (the checked public
+functions).
 """
 
 from .geometry import pool_output_size

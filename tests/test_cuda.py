@@ -69,6 +69,34 @@ def grad_like(y, seed=3):
     return np.random.default_rng(seed).standard_normal(y.shape).astype(y.dtype)
 
 
+def check_max_pool2d(x, args, wrap=lambda a: a):
+    """max_pool2d and its backward give on the device exactly what they give on the CPU.
+
+    ``wrap`` hands the device arrays in another form (e.g. a foreign
+    ``__cuda_array_interface__`` object).
+    """
+    y, idx = P.max_pool2d(x, return_indices=True, **args)
+    dx, = on_device(x)
+    dy, didx = P.max_pool2d(wrap(dx), return_indices=True, **args)
+    assert_same(host(dy), y)
+    assert_same(host(didx), idx)
+    g = grad_like(y)
+    dg, = on_device(g)
+    assert_same(host(P.max_pool2d_backward(wrap(dg), didx, x.shape, **args)),
+                P.max_pool2d_backward(g, idx, x.shape, **args))
+
+
+def check_avg_pool2d(x, args):
+    """avg_pool2d and its backward agree on the device and the CPU to a few ulps."""
+    y = P.avg_pool2d(x, **args)
+    dx, = on_device(x)
+    assert_ulps(host(P.avg_pool2d(dx, **args)), y)
+    g = grad_like(y)
+    dg, = on_device(g)
+    assert_ulps(host(P.avg_pool2d_backward(dg, x.shape, **args)),
+                P.avg_pool2d_backward(g, x.shape, **args))
+
+
 # ---------------------------------------------------------------------------
 # max pooling: bit for bit
 
@@ -88,17 +116,7 @@ MAX_CASES = [
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape, args", MAX_CASES)
 def test_max_pool2d_forward_and_backward_equal_cpu(shape, args, dtype):
-    x = special_input(shape, dtype)
-    y, idx = P.max_pool2d(x, return_indices=True, **args)
-    (dx,) = on_device(x)
-    dy, didx = P.max_pool2d(dx, return_indices=True, **args)
-    assert_same(host(dy), y)
-    assert_same(host(didx), idx)
-
-    g = grad_like(y)
-    gx = P.max_pool2d_backward(g, idx, shape, **args)
-    dg, = on_device(g)
-    assert_same(host(P.max_pool2d_backward(dg, didx, shape, **args)), gx)
+    check_max_pool2d(special_input(shape, dtype), args)
 
 
 # ---------------------------------------------------------------------------
@@ -118,15 +136,7 @@ AVG_CASES = [
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape, args", AVG_CASES)
 def test_avg_pool2d_forward_and_backward_match_cpu(shape, args, dtype):
-    x = special_input(shape, dtype)
-    y = P.avg_pool2d(x, **args)
-    (dx,) = on_device(x)
-    assert_ulps(host(P.avg_pool2d(dx, **args)), y)
-
-    g = grad_like(y)
-    gx = P.avg_pool2d_backward(g, shape, **args)
-    dg, = on_device(g)
-    assert_ulps(host(P.avg_pool2d_backward(dg, shape, **args)), gx)
+    check_avg_pool2d(special_input(shape, dtype), args)
 
 
 # ---------------------------------------------------------------------------
@@ -136,7 +146,7 @@ def test_avg_pool2d_forward_and_backward_match_cpu(shape, args, dtype):
 @pytest.mark.parametrize("shape", [(2, 3, 4, 5), (3, 1, 1)])
 def test_global_pooling_equal_cpu(shape, keepdims):
     x = special_input(shape)
-    (dx,) = on_device(x)
+    dx, = on_device(x)
     assert_ulps(host(P.global_avg_pool2d(dx, keepdims)), P.global_avg_pool2d(x, keepdims))
     y, idx = P.global_max_pool2d(x, keepdims, return_indices=True)
     dy, didx = P.global_max_pool2d(dx, keepdims, return_indices=True)
@@ -158,24 +168,10 @@ def test_global_pooling_equal_cpu(shape, keepdims):
 def test_random_max_and_avg_cases_equal_cpu(data, case):
     shape, args, dtype = case
     x = data.draw(values(shape, dtype))
-    (dx,) = on_device(x)
-    y, idx = P.max_pool2d(x, return_indices=True, **args)
-    dy, didx = P.max_pool2d(dx, return_indices=True, **args)
-    assert_same(host(dy), y)
-    assert_same(host(didx), idx)
-    g = grad_like(y)
-    dg, = on_device(g)
-    assert_same(host(P.max_pool2d_backward(dg, didx, shape, **args)),
-                P.max_pool2d_backward(g, idx, shape, **args))
-
+    check_max_pool2d(x, args)
     del args["dilation"]  # undilated windows are smaller, so they fit too
     args["count_include_pad"] = data.draw(st.booleans())
-    y = P.avg_pool2d(x, **args)
-    assert_ulps(host(P.avg_pool2d(dx, **args)), y)
-    g = grad_like(y)
-    dg, = on_device(g)
-    assert_ulps(host(P.avg_pool2d_backward(dg, shape, **args)),
-                P.avg_pool2d_backward(g, shape, **args))
+    check_avg_pool2d(x, args)
 
 
 # ---------------------------------------------------------------------------
@@ -185,22 +181,13 @@ def test_grid_stride_loop_covers_more_elements_than_threads(monkeypatch):
     """One block of 32 threads for 180 outputs: each thread takes several elements."""
     monkeypatch.setattr(pcuda, "MAX_BLOCKS", 1)
     monkeypatch.setattr(pcuda, "THREADS_PER_BLOCK", 32)
-    x = special_input((2, 3, 10, 12))
-    (dx,) = on_device(x)
-    y, idx = P.max_pool2d(x, 2, return_indices=True)
-    dy, didx = P.max_pool2d(dx, 2, return_indices=True)
-    assert_same(host(dy), y)
-    assert_same(host(didx), idx)
-    g = grad_like(y)
-    dg, = on_device(g)
-    assert_same(host(P.max_pool2d_backward(dg, didx, x.shape, 2)),
-                P.max_pool2d_backward(g, idx, x.shape, 2))
+    check_max_pool2d(special_input((2, 3, 10, 12)), dict(kernel_size=2))
 
 
 @pytest.mark.parametrize("view", ["strided_w", "channels_last", "plane_3d"])
 def test_non_contiguous_device_input_is_copied_on_the_device(view):
     x = special_input((2, 3, 4, 10))
-    (dx,) = on_device(x)
+    dx, = on_device(x)
     if view == "strided_w":
         hx, dv = x[..., ::2], dx[:, :, :, ::2]
     elif view == "channels_last":  # NCHW values, NHWC memory
@@ -226,7 +213,7 @@ def test_empty_batch_on_device():
 
 def test_device_arrays_in_device_arrays_out():
     x = special_input((1, 2, 4, 4))
-    (dx,) = on_device(x)
+    dx, = on_device(x)
     outputs = [*P.max_pool2d(dx, 2, return_indices=True), P.avg_pool2d(dx, 2),
                *P.global_max_pool2d(dx, return_indices=True), P.global_avg_pool2d(dx)]
     for out in outputs:
@@ -289,18 +276,9 @@ def test_cuda_benchmark_runs_and_says_when_it_is_simulated(monkeypatch):
 @pytest.mark.gpu
 def test_cuda_array_interface_objects_are_used_in_place():
     """Any object exposing __cuda_array_interface__ (CuPy, PyTorch CUDA) is accepted."""
-    x = special_input((2, 3, 6, 6))
-    (dx,) = on_device(x)
-    foreign = types.SimpleNamespace(__cuda_array_interface__=dx.__cuda_array_interface__)
-    y, idx = P.max_pool2d(foreign, 2, return_indices=True)
-    want_y, want_idx = P.max_pool2d(x, 2, return_indices=True)
-    assert_same(host(y), want_y)
-    assert_same(host(idx), want_idx)
-    g = grad_like(want_y)
-    dg, = on_device(g)
-    foreign_g = types.SimpleNamespace(__cuda_array_interface__=dg.__cuda_array_interface__)
-    assert_same(host(P.max_pool2d_backward(foreign_g, idx, x.shape, 2)),
-                P.max_pool2d_backward(g, want_idx, x.shape, 2))
+    def foreign(a):  # an object that is nothing but the interface
+        return types.SimpleNamespace(__cuda_array_interface__=a.__cuda_array_interface__)
+    check_max_pool2d(special_input((2, 3, 6, 6)), dict(kernel_size=2), wrap=foreign)
 
 
 @pytest.mark.gpu
