@@ -260,6 +260,15 @@ def test_an_op_without_a_cuda_kernel_says_so():
         pcuda.BACKEND.lp_pool2d
 
 
+def test_an_array_that_refuses_to_share_its_memory_gets_a_type_error():
+    class RequiresGrad:  # behaves like a PyTorch CUDA tensor with requires_grad=True
+        @property
+        def __cuda_array_interface__(self):
+            raise RuntimeError("Can't get __cuda_array_interface__ on Variable that requires grad")
+    with pytest.raises(TypeError, match=r"max_pool2d: input is a RequiresGrad .*detach\(\)"):
+        P.max_pool2d(RequiresGrad(), 2)
+
+
 def test_cuda_benchmark_runs_and_says_when_it_is_simulated(monkeypatch):
     from pooledu import bench
     monkeypatch.setattr(bench, "CASES", bench.CASES[:1] + bench.CASES[-1:])  # keep it short
@@ -293,3 +302,4 @@ def test_torch_cuda_tensors_and_a_large_batch_on_the_gpu():
     assert_same(host(y), want_y)
     assert_same(host(idx), want_idx)
     assert_ulps(host(P.avg_pool2d(tx, 3, 2, 1)), P.avg_pool2d(x, 3, 2, 1))
+
