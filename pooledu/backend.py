@@ -74,11 +74,6 @@ def _cuda_backend():
     return cuda.BACKEND
 
 
-def backend_of(a):
-    """The backend of an array already accepted by :func:`backend_for`."""
-    return _cuda_backend() if is_device_array(a) else CPU
-
-
 def backend_for(op, **arrays):
     """The backend all the named ``arrays`` live on.
 

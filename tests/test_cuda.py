@@ -11,6 +11,7 @@ it on): every GPU thread is a Python thread, so the shapes are tiny. Tests
 marked ``gpu`` need the real thing.
 """
 
+import os
 import subprocess
 import sys
 import types
@@ -255,7 +256,12 @@ def test_validation_is_the_same_on_the_device():
         P.avg_pool2d_backward(g, (1, 2, 6, 6), 2)
 
 
-def test_an_op_without_a_cuda_kernel_says_so():
+def test_an_op_without_a_cuda_version_refuses_device_arrays():
+    """Functions that never ask backend_for (no CUDA kernel yet) stay NumPy-only."""
+    from pooledu.ops import _as_planes
+    dx, = on_device(np.zeros((1, 4, 4)))
+    with pytest.raises(TypeError, match=r"lp_pool2d: input must be a NumPy array \(lp_pool2d has no CUDA"):
+        _as_planes(dx, "lp_pool2d")
     with pytest.raises(TypeError, match="no cuda kernel yet"):
         pcuda.BACKEND.lp_pool2d
 
@@ -267,6 +273,50 @@ def test_an_array_that_refuses_to_share_its_memory_gets_a_type_error():
             raise RuntimeError("Can't get __cuda_array_interface__ on Variable that requires grad")
     with pytest.raises(TypeError, match=r"max_pool2d: input is a RequiresGrad .*detach\(\)"):
         P.max_pool2d(RequiresGrad(), 2)
+
+
+# Compiles every kernel to PTX for sm_80 with NVVM, in a process without the
+# simulator: the typing and code generation a real GPU would run, checked on a
+# machine without one. numba-cuda asks the current device for its compute
+# capability when it compiles a device function (our formulas), so the check
+# answers for it. Exit code 3: no numba-cuda or no NVVM here.
+PTX_CHECK = """
+import sys, types
+try:
+    from numba import cuda
+    if getattr(cuda, "implementation", "") != "NVIDIA":
+        raise RuntimeError("this is Numba's deprecated built-in CUDA target, not numba-cuda")
+    import numba.cuda.dispatcher as dispatcher
+    from numba.cuda.cudadrv.libs import get_libdevice
+    if get_libdevice() is None:
+        raise RuntimeError("libdevice not found")
+except Exception as err:
+    print(err); sys.exit(3)
+dispatcher.get_current_device = lambda: types.SimpleNamespace(compute_capability=(8, 0))
+from numba import cuda, types as t
+from pooledu import cuda as pc
+for F in (t.float32, t.float64):
+    A3, A1, I3, I1 = t.Array(F, 3, "A"), t.Array(F, 1, "A"), t.Array(t.int64, 3, "A"), t.Array(t.int64, 1, "A")
+    avg = (t.int64,) * 6 + (t.boolean, t.int64)
+    for kernel, sig in [(pc._max_pool2d, (A3, A3, I3) + (t.int64,) * 8),
+                        (pc._max_pool2d_backward, (A3, I3, A3) + (t.int64,) * 8),
+                        (pc._avg_pool2d, (A3, A3) + avg), (pc._avg_pool2d_backward, (A3, A3) + avg),
+                        (pc._global_avg_pool2d, (A3, A1)), (pc._global_avg_pool2d_backward, (A1, A3)),
+                        (pc._global_max_pool2d, (A3, A1, I1)),
+                        (pc._copy4d, (t.Array(F, 4, "A"), t.Array(F, 4, "A")))]:
+        ptx, _ = cuda.compile_ptx(kernel.py_func, sig, cc=(8, 0))
+        # no fused multiply-adds: the GPU must round like the CPU kernels
+        assert "fma." not in ptx, kernel
+"""
+
+
+def test_kernels_compile_for_a_real_gpu():
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="0")
+    done = subprocess.run([sys.executable, "-c", PTX_CHECK], env=env, capture_output=True, text=True)
+    if done.returncode == 3:
+        pytest.skip(f"cannot compile CUDA here ({done.stdout.strip()[:100]}); "
+                    "pip install 'numba-cuda[cu13]' to run this check")
+    assert done.returncode == 0, done.stderr[-3000:]
 
 
 def test_cuda_benchmark_runs_and_says_when_it_is_simulated(monkeypatch):
