@@ -48,6 +48,16 @@ def on_device(*arrays):
     return [cuda.to_device(np.ascontiguousarray(a)) for a in arrays]
 
 
+def permuted(d, axes):
+    """A device view of ``d`` with its axes permuted, no copy (as a channels_last tensor is)."""
+    if pcuda.SIMULATOR:
+        return d.transpose(axes)
+    # Numba device arrays transpose only in 2D; describe the view by its interface
+    cai = dict(d.__cuda_array_interface__, shape=tuple(d.shape[a] for a in axes),
+               strides=tuple(d.strides[a] for a in axes))
+    return cuda.as_cuda_array(types.SimpleNamespace(__cuda_array_interface__=cai))
+
+
 def host(a):
     assert getattr(a, "__cuda_ndarray__", False), f"expected a device array, got {type(a)}"
     return a.copy_to_host()
@@ -192,8 +202,8 @@ def test_non_contiguous_device_input_is_copied_on_the_device(view):
     if view == "strided_w":
         hx, dv = x[..., ::2], dx[:, :, :, ::2]
     elif view == "channels_last":  # NCHW values, NHWC memory
-        nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
-        hx, dv = x, cuda.to_device(nhwc).transpose((0, 3, 1, 2))
+        nhwc, = on_device(x.transpose(0, 2, 3, 1))
+        hx, dv = x, permuted(nhwc, (0, 3, 1, 2))
     else:
         hx, dv = x[1][:, ::2], dx[1][:, ::2]
     assert not dv.is_c_contiguous()
