@@ -2,7 +2,9 @@
 
 The public API, re-exported from the modules that own each idea:
 ``geometry`` (window sizes and rules), ``formulas`` (one scalar function per
-formula), ``cpu`` (parallel schedules over the formulas), ``ops`` (the checked public
+formula), ``cpu`` (parallel schedules over the formulas), ``cuda`` (GPU
+schedules over the same formulas, imported only when a device array arrives),
+``backend`` (which of the two runs a call), ``ops`` (the checked public
 pooling functions), ``extra`` (max-broadcast and attention pooling),
 ``conv`` (strided convolution) and ``analysis`` (the measurements behind the
 figures). ``nn``, ``data`` and ``experiments`` build small trainable networks

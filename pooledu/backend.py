@@ -74,11 +74,6 @@ def _cuda_backend():
     return cuda.BACKEND
 
 
-def backend_of(a):
-    """The backend of an array already accepted by :func:`backend_for`."""
-    return _cuda_backend() if is_device_array(a) else CPU
-
-
 def backend_for(op, **arrays):
     """The backend all the named ``arrays`` live on.
 
@@ -91,7 +86,12 @@ def backend_for(op, **arrays):
     """
     where = {}
     for name, a in arrays.items():
-        if is_device_array(a):
+        try:
+            on_device = is_device_array(a)
+        except Exception as err:  # PyTorch: RuntimeError for a CUDA tensor that requires grad
+            raise TypeError(f"{op}: {name} is a {type(a).__name__} that does not share its CUDA "
+                            f"memory ({err}); for a PyTorch tensor, pass tensor.detach()") from None
+        if on_device:
             where[name] = "a CUDA device"
         elif isinstance(a, np.ndarray):
             where[name] = "the host (NumPy)"

@@ -22,8 +22,8 @@ This module is imported only when a device array reaches ``pooledu.ops``
 ``NUMBA_ENABLE_CUDASIM=1`` before ``numba.cuda`` is first imported to run the
 kernels in Numba's CUDA simulator (plain Python threads; slow, for testing).
 
-For the host functions at the bottom (same names and signatures as the
-``cpu.py`` kernels) see :data:`BACKEND`.
+At the bottom, each kernel is wrapped in a host function with the name and
+signature of its ``cpu.py`` twin; :data:`BACKEND` hands them to ``ops.py``.
 """
 
 import sys
@@ -104,7 +104,7 @@ def _avg_pool2d(x, y, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_overrid
 
 @cuda.jit
 def _avg_pool2d_backward(g, gx, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override):
-    """gx[p, h, w] = sum of g[p, i, j] / divisor(i, j) over the windows holding (h, w); a thread per (p, h, w)."""
+    """gx[p, h, w] = sum of g[p, i, j] / divisor(i, j) over windows holding (h, w); a thread per (p, h, w)."""
     P, H, W = gx.shape
     for t in range(cuda.grid(1), P * H * W, cuda.gridsize(1)):
         p, h, w = unravel(t, H, W)
@@ -175,6 +175,9 @@ def as_device_array(x):
     """A Numba device array viewing ``x``'s memory (CuPy, PyTorch CUDA, ...); no copy."""
     if getattr(x, "__cuda_ndarray__", False):
         return x
+    if SIMULATOR:
+        raise TypeError(f"the CUDA simulator cannot read a {type(x).__name__}'s "
+                        "__cuda_array_interface__; pass numba.cuda device arrays")
     return cuda.as_cuda_array(x)
 
 

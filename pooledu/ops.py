@@ -16,7 +16,7 @@ ValueError or TypeError naming the argument, its value and the rule.
 
 import numpy as np
 
-from .backend import backend_for, backend_of
+from .backend import CPU, backend_for
 from .geometry import FLOAT_DTYPES, as_bool, as_int, pool_window
 
 
@@ -24,18 +24,23 @@ from .geometry import FLOAT_DTYPES, as_bool, as_int, pool_window
 # shared checks
 
 def _check_array(x, name, op, be=None):
-    """(backend, array) for ``x``: a NumPy array, or a device array as a Numba one.
+    """(backend, array) for ``x``, a NumPy array or (as a Numba one) a device array.
 
-    ``be`` is looked up if not given; a TypeError if ``x`` is neither.
+    Without ``be`` only NumPy arrays pass: a function accepts device arrays by
+    asking ``backend_for`` first and passing the backend it gets.
     """
-    be = be or backend_for(op, **{name: x})
+    if be is None:
+        be = backend_for(op, **{name: x})
+        if be is not CPU:
+            raise TypeError(f"{op}: {name} must be a NumPy array ({op} has no CUDA version "
+                            f"yet), got {type(x).__name__}")
     return be, be.asarray(x)
 
 
-def _planes(a, spatial=2, be=None):
+def _planes(a, spatial=2, be=CPU):
     """View an array as (P, *spatial dims), P the product of the leading dims (may be 0)."""
     lead, dims = tuple(a.shape[:a.ndim - spatial]), tuple(a.shape[a.ndim - spatial:])
-    return (be or backend_of(a)).contiguous(a).reshape((int(np.prod(lead)),) + dims)
+    return be.contiguous(a).reshape((int(np.prod(lead)),) + dims)
 
 
 def _as_planes(x, op, name="input", be=None):

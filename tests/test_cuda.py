@@ -11,6 +11,7 @@ it on): every GPU thread is a Python thread, so the shapes are tiny. Tests
 marked ``gpu`` need the real thing.
 """
 
+import os
 import subprocess
 import sys
 import types
@@ -47,6 +48,16 @@ def on_device(*arrays):
     return [cuda.to_device(np.ascontiguousarray(a)) for a in arrays]
 
 
+def permuted(d, axes):
+    """A device view of ``d`` with its axes permuted, no copy (as a channels_last tensor is)."""
+    if pcuda.SIMULATOR:
+        return d.transpose(axes)
+    # Numba device arrays transpose only in 2D; describe the view by its interface
+    cai = dict(d.__cuda_array_interface__, shape=tuple(d.shape[a] for a in axes),
+               strides=tuple(d.strides[a] for a in axes))
+    return cuda.as_cuda_array(types.SimpleNamespace(__cuda_array_interface__=cai))
+
+
 def host(a):
     assert getattr(a, "__cuda_ndarray__", False), f"expected a device array, got {type(a)}"
     return a.copy_to_host()
@@ -69,6 +80,34 @@ def grad_like(y, seed=3):
     return np.random.default_rng(seed).standard_normal(y.shape).astype(y.dtype)
 
 
+def check_max_pool2d(x, args, wrap=lambda a: a):
+    """max_pool2d and its backward give on the device exactly what they give on the CPU.
+
+    ``wrap`` hands the device arrays in another form (e.g. a foreign
+    ``__cuda_array_interface__`` object).
+    """
+    y, idx = P.max_pool2d(x, return_indices=True, **args)
+    dx, = on_device(x)
+    dy, didx = P.max_pool2d(wrap(dx), return_indices=True, **args)
+    assert_same(host(dy), y)
+    assert_same(host(didx), idx)
+    g = grad_like(y)
+    dg, = on_device(g)
+    assert_same(host(P.max_pool2d_backward(wrap(dg), didx, x.shape, **args)),
+                P.max_pool2d_backward(g, idx, x.shape, **args))
+
+
+def check_avg_pool2d(x, args):
+    """avg_pool2d and its backward agree on the device and the CPU to a few ulps."""
+    y = P.avg_pool2d(x, **args)
+    dx, = on_device(x)
+    assert_ulps(host(P.avg_pool2d(dx, **args)), y)
+    g = grad_like(y)
+    dg, = on_device(g)
+    assert_ulps(host(P.avg_pool2d_backward(dg, x.shape, **args)),
+                P.avg_pool2d_backward(g, x.shape, **args))
+
+
 # ---------------------------------------------------------------------------
 # max pooling: bit for bit
 
@@ -88,17 +127,7 @@ MAX_CASES = [
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape, args", MAX_CASES)
 def test_max_pool2d_forward_and_backward_equal_cpu(shape, args, dtype):
-    x = special_input(shape, dtype)
-    y, idx = P.max_pool2d(x, return_indices=True, **args)
-    (dx,) = on_device(x)
-    dy, didx = P.max_pool2d(dx, return_indices=True, **args)
-    assert_same(host(dy), y)
-    assert_same(host(didx), idx)
-
-    g = grad_like(y)
-    gx = P.max_pool2d_backward(g, idx, shape, **args)
-    dg, = on_device(g)
-    assert_same(host(P.max_pool2d_backward(dg, didx, shape, **args)), gx)
+    check_max_pool2d(special_input(shape, dtype), args)
 
 
 # ---------------------------------------------------------------------------
@@ -118,15 +147,7 @@ AVG_CASES = [
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape, args", AVG_CASES)
 def test_avg_pool2d_forward_and_backward_match_cpu(shape, args, dtype):
-    x = special_input(shape, dtype)
-    y = P.avg_pool2d(x, **args)
-    (dx,) = on_device(x)
-    assert_ulps(host(P.avg_pool2d(dx, **args)), y)
-
-    g = grad_like(y)
-    gx = P.avg_pool2d_backward(g, shape, **args)
-    dg, = on_device(g)
-    assert_ulps(host(P.avg_pool2d_backward(dg, shape, **args)), gx)
+    check_avg_pool2d(special_input(shape, dtype), args)
 
 
 # ---------------------------------------------------------------------------
@@ -136,7 +157,7 @@ def test_avg_pool2d_forward_and_backward_match_cpu(shape, args, dtype):
 @pytest.mark.parametrize("shape", [(2, 3, 4, 5), (3, 1, 1)])
 def test_global_pooling_equal_cpu(shape, keepdims):
     x = special_input(shape)
-    (dx,) = on_device(x)
+    dx, = on_device(x)
     assert_ulps(host(P.global_avg_pool2d(dx, keepdims)), P.global_avg_pool2d(x, keepdims))
     y, idx = P.global_max_pool2d(x, keepdims, return_indices=True)
     dy, didx = P.global_max_pool2d(dx, keepdims, return_indices=True)
@@ -158,24 +179,10 @@ def test_global_pooling_equal_cpu(shape, keepdims):
 def test_random_max_and_avg_cases_equal_cpu(data, case):
     shape, args, dtype = case
     x = data.draw(values(shape, dtype))
-    (dx,) = on_device(x)
-    y, idx = P.max_pool2d(x, return_indices=True, **args)
-    dy, didx = P.max_pool2d(dx, return_indices=True, **args)
-    assert_same(host(dy), y)
-    assert_same(host(didx), idx)
-    g = grad_like(y)
-    dg, = on_device(g)
-    assert_same(host(P.max_pool2d_backward(dg, didx, shape, **args)),
-                P.max_pool2d_backward(g, idx, shape, **args))
-
+    check_max_pool2d(x, args)
     del args["dilation"]  # undilated windows are smaller, so they fit too
     args["count_include_pad"] = data.draw(st.booleans())
-    y = P.avg_pool2d(x, **args)
-    assert_ulps(host(P.avg_pool2d(dx, **args)), y)
-    g = grad_like(y)
-    dg, = on_device(g)
-    assert_ulps(host(P.avg_pool2d_backward(dg, shape, **args)),
-                P.avg_pool2d_backward(g, shape, **args))
+    check_avg_pool2d(x, args)
 
 
 # ---------------------------------------------------------------------------
@@ -185,27 +192,18 @@ def test_grid_stride_loop_covers_more_elements_than_threads(monkeypatch):
     """One block of 32 threads for 180 outputs: each thread takes several elements."""
     monkeypatch.setattr(pcuda, "MAX_BLOCKS", 1)
     monkeypatch.setattr(pcuda, "THREADS_PER_BLOCK", 32)
-    x = special_input((2, 3, 10, 12))
-    (dx,) = on_device(x)
-    y, idx = P.max_pool2d(x, 2, return_indices=True)
-    dy, didx = P.max_pool2d(dx, 2, return_indices=True)
-    assert_same(host(dy), y)
-    assert_same(host(didx), idx)
-    g = grad_like(y)
-    dg, = on_device(g)
-    assert_same(host(P.max_pool2d_backward(dg, didx, x.shape, 2)),
-                P.max_pool2d_backward(g, idx, x.shape, 2))
+    check_max_pool2d(special_input((2, 3, 10, 12)), dict(kernel_size=2))
 
 
 @pytest.mark.parametrize("view", ["strided_w", "channels_last", "plane_3d"])
 def test_non_contiguous_device_input_is_copied_on_the_device(view):
     x = special_input((2, 3, 4, 10))
-    (dx,) = on_device(x)
+    dx, = on_device(x)
     if view == "strided_w":
         hx, dv = x[..., ::2], dx[:, :, :, ::2]
     elif view == "channels_last":  # NCHW values, NHWC memory
-        nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
-        hx, dv = x, cuda.to_device(nhwc).transpose((0, 3, 1, 2))
+        nhwc, = on_device(x.transpose(0, 2, 3, 1))
+        hx, dv = x, permuted(nhwc, (0, 3, 1, 2))
     else:
         hx, dv = x[1][:, ::2], dx[1][:, ::2]
     assert not dv.is_c_contiguous()
@@ -226,7 +224,7 @@ def test_empty_batch_on_device():
 
 def test_device_arrays_in_device_arrays_out():
     x = special_input((1, 2, 4, 4))
-    (dx,) = on_device(x)
+    dx, = on_device(x)
     outputs = [*P.max_pool2d(dx, 2, return_indices=True), P.avg_pool2d(dx, 2),
                *P.global_max_pool2d(dx, return_indices=True), P.global_avg_pool2d(dx)]
     for out in outputs:
@@ -268,9 +266,67 @@ def test_validation_is_the_same_on_the_device():
         P.avg_pool2d_backward(g, (1, 2, 6, 6), 2)
 
 
-def test_an_op_without_a_cuda_kernel_says_so():
+def test_an_op_without_a_cuda_version_refuses_device_arrays():
+    """Functions that never ask backend_for (no CUDA kernel yet) stay NumPy-only."""
+    from pooledu.ops import _as_planes
+    dx, = on_device(np.zeros((1, 4, 4)))
+    with pytest.raises(TypeError, match=r"lp_pool2d: input must be a NumPy array \(lp_pool2d has no CUDA"):
+        _as_planes(dx, "lp_pool2d")
     with pytest.raises(TypeError, match="no cuda kernel yet"):
         pcuda.BACKEND.lp_pool2d
+
+
+def test_an_array_that_refuses_to_share_its_memory_gets_a_type_error():
+    class RequiresGrad:  # behaves like a PyTorch CUDA tensor with requires_grad=True
+        @property
+        def __cuda_array_interface__(self):
+            raise RuntimeError("Can't get __cuda_array_interface__ on Variable that requires grad")
+    with pytest.raises(TypeError, match=r"max_pool2d: input is a RequiresGrad .*detach\(\)"):
+        P.max_pool2d(RequiresGrad(), 2)
+
+
+# Compiles every kernel to PTX for sm_80 with NVVM, in a process without the
+# simulator: the typing and code generation a real GPU would run, checked on a
+# machine without one. numba-cuda asks the current device for its compute
+# capability when it compiles a device function (our formulas), so the check
+# answers for it. Exit code 3: no numba-cuda or no NVVM here.
+PTX_CHECK = """
+import sys, types
+try:
+    from numba import cuda
+    if getattr(cuda, "implementation", "") != "NVIDIA":
+        raise RuntimeError("this is Numba's deprecated built-in CUDA target, not numba-cuda")
+    import numba.cuda.dispatcher as dispatcher
+    from numba.cuda.cudadrv.libs import get_libdevice
+    if get_libdevice() is None:
+        raise RuntimeError("libdevice not found")
+except Exception as err:
+    print(err); sys.exit(3)
+dispatcher.get_current_device = lambda: types.SimpleNamespace(compute_capability=(8, 0))
+from numba import cuda, types as t
+from pooledu import cuda as pc
+for F in (t.float32, t.float64):
+    A3, A1, I3, I1 = t.Array(F, 3, "A"), t.Array(F, 1, "A"), t.Array(t.int64, 3, "A"), t.Array(t.int64, 1, "A")
+    avg = (t.int64,) * 6 + (t.boolean, t.int64)
+    for kernel, sig in [(pc._max_pool2d, (A3, A3, I3) + (t.int64,) * 8),
+                        (pc._max_pool2d_backward, (A3, I3, A3) + (t.int64,) * 8),
+                        (pc._avg_pool2d, (A3, A3) + avg), (pc._avg_pool2d_backward, (A3, A3) + avg),
+                        (pc._global_avg_pool2d, (A3, A1)), (pc._global_avg_pool2d_backward, (A1, A3)),
+                        (pc._global_max_pool2d, (A3, A1, I1)),
+                        (pc._copy4d, (t.Array(F, 4, "A"), t.Array(F, 4, "A")))]:
+        ptx, _ = cuda.compile_ptx(kernel.py_func, sig, cc=(8, 0))
+        # no fused multiply-adds: the GPU must round like the CPU kernels
+        assert "fma." not in ptx, kernel
+"""
+
+
+def test_kernels_compile_for_a_real_gpu():
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="0")
+    done = subprocess.run([sys.executable, "-c", PTX_CHECK], env=env, capture_output=True, text=True)
+    if done.returncode == 3:
+        pytest.skip(f"cannot compile CUDA here ({done.stdout.strip()[:100]}); "
+                    "pip install 'numba-cuda[cu13]' to run this check")
+    assert done.returncode == 0, done.stderr[-3000:]
 
 
 def test_cuda_benchmark_runs_and_says_when_it_is_simulated(monkeypatch):
@@ -289,18 +345,9 @@ def test_cuda_benchmark_runs_and_says_when_it_is_simulated(monkeypatch):
 @pytest.mark.gpu
 def test_cuda_array_interface_objects_are_used_in_place():
     """Any object exposing __cuda_array_interface__ (CuPy, PyTorch CUDA) is accepted."""
-    x = special_input((2, 3, 6, 6))
-    (dx,) = on_device(x)
-    foreign = types.SimpleNamespace(__cuda_array_interface__=dx.__cuda_array_interface__)
-    y, idx = P.max_pool2d(foreign, 2, return_indices=True)
-    want_y, want_idx = P.max_pool2d(x, 2, return_indices=True)
-    assert_same(host(y), want_y)
-    assert_same(host(idx), want_idx)
-    g = grad_like(want_y)
-    dg, = on_device(g)
-    foreign_g = types.SimpleNamespace(__cuda_array_interface__=dg.__cuda_array_interface__)
-    assert_same(host(P.max_pool2d_backward(foreign_g, idx, x.shape, 2)),
-                P.max_pool2d_backward(g, want_idx, x.shape, 2))
+    def foreign(a):  # an object that is nothing but the interface
+        return types.SimpleNamespace(__cuda_array_interface__=a.__cuda_array_interface__)
+    check_max_pool2d(special_input((2, 3, 6, 6)), dict(kernel_size=2), wrap=foreign)
 
 
 @pytest.mark.gpu
@@ -315,3 +362,4 @@ def test_torch_cuda_tensors_and_a_large_batch_on_the_gpu():
     assert_same(host(y), want_y)
     assert_same(host(idx), want_idx)
     assert_ulps(host(P.avg_pool2d(tx, 3, 2, 1)), P.avg_pool2d(x, 3, 2, 1))
+
