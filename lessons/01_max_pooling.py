@@ -87,15 +87,20 @@ print(schedule_source)
 # %% [markdown]
 # ## Step 5: nothing to learn
 #
-# A convolution layer carries weights that training adjusts. Max pooling's
-# only inputs are the data and the fixed window settings: its signature has no
-# weight, so there are zero parameters.
+# A convolution layer carries weights that training adjusts: they are
+# arguments of `pooledu.conv2d`. Max pooling's only inputs are the data and
+# the fixed window settings, so it has zero parameters.
 
 # %%
-signature = inspect.signature(pooledu.max_pool2d)
-n_params = sum(name in ("weight", "bias") for name in signature.parameters)
-print(f"\nStep 5. pooledu.max_pool2d{signature}")
-print(f"  learnable parameters: {n_params} (the window size and stride are chosen, not learned)")
+learnable = ("weight", "bias")
+pool_args = list(inspect.signature(pooledu.max_pool2d).parameters)
+conv_args = list(inspect.signature(pooledu.conv2d).parameters)
+n_params = sum(name in learnable for name in pool_args)
+print(f"\nStep 5. pooledu.max_pool2d takes {pool_args}")
+print(f"  pooledu.conv2d takes      {conv_args}")
+print(f"  learnable arguments: max pooling {n_params}, convolution "
+      f"{sum(name in learnable for name in conv_args)} (the window size and stride are chosen, "
+      "not learned)")
 
 # %% [markdown]
 # ## Step 6: a 26x26 map

@@ -103,9 +103,15 @@ for (name, parallel), kernel in schedules.items():
 numba.set_num_threads(threads)
 slowdown = timings[("rows outer", False, 1)] / timings[("planes outer", False, 1)]
 speedup = timings[("planes outer", True, threads)] / timings[("planes outer", False, 1)]
-print(f"\n  serial, rows outer is {slowdown:.1f}x the time of planes outer (memory order matters);")
+print(f"\n  serial, rows outer takes {slowdown:.1f}x the time of planes outer: "
+      + ("the order of the loops decides how far apart in memory consecutive reads are"
+         if slowdown > 1.2 else "in this run the memory order made little difference"))
 print(f"  planes outer with prange on {threads} thread(s) takes {speedup:.2f}x the serial time; "
       f"on {threads} idle cores the ideal is 1/{threads} = {1 / threads:.2f}.")
+parallel_overhead = timings[("planes outer", True, 1)] / timings[("planes outer", False, 1)]
+print(f"  prange on a single thread takes {parallel_overhead:.2f}x the serial time: "
+      + ("the cost of the parallel machinery itself (splitting the loop, waking the threads)"
+         if parallel_overhead > 1.05 else "the parallel machinery cost nothing measurable here"))
 if speedup > 1:
     print("  Here the parallel version was slower: starting the threads costs time, and the cores "
           "were busy with other work while this ran. Run it on an idle machine to see the gain.")
@@ -224,7 +230,8 @@ plt.close(fig)
 print(f"\nFigure saved: {path}")
 
 RESULTS = dict(timings={f"{a} {'prange' if b else 'serial'} {c}": t for (a, b, c), t in timings.items()},
-               rows_outer_slowdown=slowdown, prange_speedup=speedup, threads=threads,
+               rows_outer_slowdown=slowdown, prange_speedup=speedup,
+               parallel_overhead=parallel_overhead, threads=threads,
                compile_seconds={f"{a} {'prange' if b else 'serial'}": t
                                 for (a, b), t in compile_seconds.items()},
                cache_runs=cache_runs, cuda_mode=cuda_mode, cuda_same=cuda_same,
