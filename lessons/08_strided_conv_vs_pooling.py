@@ -119,6 +119,7 @@ for i, (params, flops) in enumerate(layers.values()):
     ax.text(i, flops, f"{flops / 1e6:.2f} M ops\n{params:,} params", ha="center", va="bottom",
             fontsize=8)
 ax.set_yscale("log")
+ax.set_ylim(top=6 * max(f for _, f in layers.values()))  # room for the labels on a log axis
 ax.set_xticks(range(len(names)), names, fontsize=8)
 ax.set_title(f"downsampling {H}x{H}x{C} to {out}x{out}x{C}: operations (log scale)")
 path = OUT / "08_strided_conv_vs_pooling.png"
