@@ -97,10 +97,10 @@ def sliding_animation(fig, ax, x, kernel_size, stride=None, padding=0, mode="max
 
 # Font Awesome icons of matplotlib's player, as plain characters: the page must
 # work offline, without the stylesheet it would fetch from a CDN.
-_ICONS = {"fa-minus": "&minus;", "fa-fast-backward": "&#x23EE;",
-          "fa-step-backward": "&#x23F4;&#x23F4;", "fa-play fa-flip-horizontal": "&#x25C0;",
-          "fa-pause": "&#x23F8;", "fa-play": "&#x25B6;", "fa-step-forward": "&#x23F5;&#x23F5;",
-          "fa-fast-forward": "&#x23ED;", "fa-plus": "+"}
+_ICONS = {"fa-minus": "&minus;", "fa-fast-backward": "&#x21E4;",  # ⇤
+          "fa-step-backward": "&#x2039;", "fa-play fa-flip-horizontal": "&#x25C0;",  # ‹ ◀
+          "fa-pause": "&#x2016;", "fa-play": "&#x25B6;", "fa-step-forward": "&#x203A;",  # ‖ ▶ ›
+          "fa-fast-forward": "&#x21E5;", "fa-plus": "+"}  # ⇥
 
 
 def self_contained_html(html, title, anim_id):
