@@ -97,10 +97,10 @@ def sliding_animation(fig, ax, x, kernel_size, stride=None, padding=0, mode="max
 
 # Font Awesome icons of matplotlib's player, as plain characters: the page must
 # work offline, without the stylesheet it would fetch from a CDN.
-_ICONS = {"fa-minus": "&minus;", "fa-fast-backward": "&#x23EE;",
-          "fa-step-backward": "&#x23F4;&#x23F4;", "fa-play fa-flip-horizontal": "&#x25C0;",
-          "fa-pause": "&#x23F8;", "fa-play": "&#x25B6;", "fa-step-forward": "&#x23F5;&#x23F5;",
-          "fa-fast-forward": "&#x23ED;", "fa-plus": "+"}
+_ICONS = {"fa-minus": "&minus;", "fa-fast-backward": "&#x21E4;",  # ⇤
+          "fa-step-backward": "&#x2039;", "fa-play fa-flip-horizontal": "&#x25C0;",  # ‹ ◀
+          "fa-pause": "&#x2016;", "fa-play": "&#x25B6;", "fa-step-forward": "&#x203A;",  # ‖ ▶ ›
+          "fa-fast-forward": "&#x21E5;", "fa-plus": "+"}  # ⇥
 
 
 def self_contained_html(html, title, anim_id):
@@ -118,7 +118,7 @@ def self_contained_html(html, title, anim_id):
 
 
 def save_sliding(x, kernel_size, stride=None, padding=0, mode="max", out="figures",
-                 name="sliding", figsize=(7.5, 4.6), dpi=80):
+                 name="sliding", cell_inches=0.55, dpi=90):
     """Write ``name.gif``, ``name.html`` (play/pause/step controls) and ``name.png`` (all frames).
 
     Returns
@@ -130,7 +130,13 @@ def save_sliding(x, kernel_size, stride=None, padding=0, mode="max", out="figure
     x = np.asarray(x, dtype=np.float64)
     y = pooled(x, mode, kernel_size, stride, padding)
 
-    fig, ax = plt.subplots(figsize=figsize, dpi=dpi)
+    # size the frame to its content: one cell is cell_inches wide, plus room for titles
+    fig, ax = plt.subplots(dpi=dpi)
+    draw_sliding_step(ax, x, 0, kernel_size, stride, padding, mode)
+    (x0, x1), (y1, y0) = ax.get_xlim(), ax.get_ylim()
+    figsize = ((x1 - x0) * cell_inches / 0.96, (y1 - y0) * cell_inches / 0.86)
+    fig.set_size_inches(figsize)
+    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=0.88)
     anim = sliding_animation(fig, ax, x, kernel_size, stride, padding, mode)
     gif = out / f"{name}.gif"
     anim.save(gif, writer=PillowWriter(fps=1), dpi=dpi)
@@ -142,8 +148,8 @@ def save_sliding(x, kernel_size, stride=None, padding=0, mode="max", out="figure
     plt.close(fig)
 
     n_rows, n_cols = y.shape
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(figsize[0] * n_cols * 0.7,
-                                                      figsize[1] * n_rows * 0.7),
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(figsize[0] * n_cols * 0.85,
+                                                      figsize[1] * n_rows * 0.85),
                              squeeze=False)
     for step, ax in enumerate(axes.flat):
         draw_sliding_step(ax, x, step, kernel_size, stride, padding, mode,
