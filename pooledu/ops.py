@@ -9,10 +9,46 @@ Every argument is checked here, before any kernel runs, and a bad one raises
 ValueError or TypeError naming the argument, its value and the rule.
 """
 
+from contextlib import contextmanager
+
 import numpy as np
 
-from . import cpu
+from . import cpu, fast
 from .geometry import FLOAT_DTYPES, as_bool, as_int, pool_window
+
+# ---------------------------------------------------------------------------
+# CPU schedules: the readable reference (one output at a time, as the formula
+# reads) and the fast loop order (one tap at a time across a row). Both give
+# the same bits; the fast one is the default.
+
+SCHEDULES = {"fast": fast, "reference": cpu}
+_active = {"schedule": "fast"}
+
+
+@contextmanager
+def schedule(name):
+    """Run the CPU kernels of one schedule inside a ``with`` block.
+
+    Examples
+    --------
+    >>> x = np.random.default_rng(0).standard_normal((1, 8, 8))
+    >>> with schedule("reference"):
+    ...     slow = max_pool2d(x, 2)
+    >>> bool((slow == max_pool2d(x, 2)).all())
+    True
+    """
+    if name not in SCHEDULES:
+        raise ValueError(f"schedule: name must be one of {sorted(SCHEDULES)}, got {name!r}")
+    previous = _active["schedule"]
+    _active["schedule"] = name
+    try:
+        yield
+    finally:
+        _active["schedule"] = previous
+
+
+def _kernels():
+    return SCHEDULES[_active["schedule"]]
 
 
 # ---------------------------------------------------------------------------
@@ -140,7 +176,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     return_indices = as_bool(return_indices, "return_indices", op)
     y = np.empty((x3.shape[0],) + win.out_size, x3.dtype)
     idx = np.empty(y.shape, np.int64)
-    cpu.max_pool2d(x3, y, idx, *_flat(win))
+    _kernels().max_pool2d(x3, y, idx, *_flat(win))
     out_shape = x.shape[:-2] + win.out_size
     y = y.reshape(out_shape)
     return (y, idx.reshape(out_shape)) if return_indices else y
@@ -188,7 +224,7 @@ def max_pool2d_backward(grad_output, indices, input_shape, kernel_size, stride=N
     idx = _as_grad_planes(indices, out_shape, np.int64, op, "indices")
     _check_indices(idx, shape[-2] * shape[-1], op)
     gx = np.empty((g.shape[0],) + shape[-2:], g.dtype)
-    cpu.max_pool2d_backward(g, idx, gx, *_flat(win))
+    _kernels().max_pool2d_backward(g, idx, gx, *_flat(win))
     return gx.reshape(shape)
 
 
@@ -233,7 +269,7 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False,
     divisor = _divisor(divisor_override, op)
     y = np.empty((x3.shape[0],) + win.out_size, x3.dtype)
     kh, kw, sh, sw, ph, pw, _, _ = _flat(win)
-    cpu.avg_pool2d(x3, y, kh, kw, sh, sw, ph, pw, count_include_pad, divisor)
+    _kernels().avg_pool2d(x3, y, kh, kw, sh, sw, ph, pw, count_include_pad, divisor)
     return y.reshape(x.shape[:-2] + win.out_size)
 
 
@@ -259,7 +295,7 @@ def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padd
     g = _as_grad_planes(grad_output, shape[:-2] + win.out_size, None, op)
     gx = np.empty((g.shape[0],) + shape[-2:], g.dtype)
     kh, kw, sh, sw, ph, pw, _, _ = _flat(win)
-    cpu.avg_pool2d_backward(g, gx, kh, kw, sh, sw, ph, pw, count_include_pad, divisor)
+    _kernels().avg_pool2d_backward(g, gx, kh, kw, sh, sw, ph, pw, count_include_pad, divisor)
     return gx.reshape(shape)
 
 
