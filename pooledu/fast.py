@@ -20,7 +20,7 @@ owns whole planes, each input row collects the contributions of the output
 rows that can reach it, and every cell receives its contributions in the
 same row-major window order as the reference gather.
 
-Scratch rows (the phases) are allocated once per call, one set per chunk of
+Scratch (one row's phases) is allocated once per call, one row per chunk of
 planes; the parallel loop runs over those chunks and allocates nothing.
 Index arithmetic in the sweeps is unsigned (``uint64``): with signed indices
 Numba adds a negative-index check to every access, which blocks vectorisation.
@@ -104,9 +104,7 @@ def max_plane(x, y, idx, phases, kh, kw, sh, sw, ph, pw, dh, dw):
     """One plane of max pooling: each tap (u, v) swept across output row i."""
     H, W = x.shape
     OH, OW = y.shape
-    L = phases.shape[1] // sw
-    for h in range(H):
-        split_phases(x[h], phases[h], sw, L)
+    L = phases.shape[0] // sw
     for i in range(OH):
         best, arg = y[i], idx[i]
         best[:] = -math.inf
@@ -115,11 +113,12 @@ def max_plane(x, y, idx, phases, kh, kw, sh, sw, ph, pw, dh, dw):
             h = sh * i - ph + dh * u
             if h < 0 or h >= H:
                 continue
+            split_phases(x[h], phases, sw, L)
             for v in range(kw):
                 off = dw * v - pw
                 j0, j1, start = tap_columns(off, sw, W, OW)
                 if j0 < j1:
-                    max_sweep(phases[h, start:], best[j0:], arg[j0:], j1 - j0,
+                    max_sweep(phases[start:], best[j0:], arg[j0:], j1 - j0,
                               h * W + sw * j0 + off, sw)
 
 
@@ -128,7 +127,7 @@ def max_pool2d(x, y, idx, kh, kw, sh, sw, ph, pw, dh, dw):
     """y, idx of max pooling, tap by tap across output rows; chunks of planes in parallel."""
     P, H, W = x.shape
     chunks = min(P, CHUNKS)
-    scratch = np.empty((chunks, H, sw * ((W + sw - 1) // sw)), x.dtype)
+    scratch = np.empty((chunks, sw * ((W + sw - 1) // sw)), x.dtype)  # one row's phases
     for c in prange(chunks):
         first, stop = chunk(c, chunks, P)
         for p in range(first, stop):
@@ -160,9 +159,7 @@ def avg_plane(x, y, phases, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_o
     """One plane of average pooling: window sums tap by tap, then one division per output."""
     H, W = x.shape
     OH, OW = y.shape
-    L = phases.shape[1] // sw
-    for h in range(H):
-        split_phases(x[h], phases[h], sw, L)
+    L = phases.shape[0] // sw
     for i in range(OH):
         acc = y[i]
         acc[:] = 0
@@ -170,10 +167,11 @@ def avg_plane(x, y, phases, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_o
             h = sh * i - ph + u
             if h < 0 or h >= H:
                 continue
+            split_phases(x[h], phases, sw, L)
             for v in range(kw):
                 j0, j1, start = tap_columns(v - pw, sw, W, OW)
                 if j0 < j1:
-                    add_sweep(phases[h, start:], acc[j0:], j1 - j0)
+                    add_sweep(phases[start:], acc[j0:], j1 - j0)
         h0, h1, hpad = avg_span(i, kh, sh, ph, H)
         for j in range(OW):
             w0, w1, wpad = avg_span(j, kw, sw, pw, W)
@@ -188,7 +186,7 @@ def avg_pool2d(x, y, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override
     """y of average pooling, tap by tap across output rows; chunks of planes in parallel."""
     P, H, W = x.shape
     chunks = min(P, CHUNKS)
-    scratch = np.empty((chunks, H, sw * ((W + sw - 1) // sw)), x.dtype)
+    scratch = np.empty((chunks, sw * ((W + sw - 1) // sw)), x.dtype)  # one row's phases
     for c in prange(chunks):
         first, stop = chunk(c, chunks, P)
         for p in range(first, stop):
@@ -236,3 +234,103 @@ def avg_pool2d_backward(g, gx, kh, kw, sh, sw, ph, pw, count_include_pad, diviso
         for p in range(first, stop):
             avg_grad_plane(g[p], gx[p], acc[c], share[c], kh, kw, sh, sw, ph, pw,
                            count_include_pad, divisor_override)
+
+
+# ---------------------------------------------------------------------------
+# channels-last: (N, H, W, C) memory, the channel vector is the contiguous run.
+# The window loops are the formula's own; the innermost loop runs over C.
+
+@register_jitable
+def gather_sweep(src, src_idx, acc, n, target):
+    """acc[t] += src[t] where src_idx[t] == target (adding +0.0 elsewhere changes no bit)."""
+    for t in range(uint64(n)):
+        acc[t] += src[t] if src_idx[t] == target else src.dtype.type(0)
+
+
+@register_jitable
+def scaled_add_sweep(src, acc, n, divisor):
+    """acc[t] += src[t] / divisor."""
+    for t in range(uint64(n)):
+        acc[t] += src[t] / divisor
+
+
+@njit(parallel=True, cache=True)
+def max_pool2d_nhwc(x, y, idx, kh, kw, sh, sw, ph, pw, dh, dw):
+    """Max pooling on (N, H, W, C) memory: every tap updates a whole channel vector."""
+    N, H, W, C = x.shape
+    OH, OW = y.shape[1:3]
+    for q in prange(N * OH):
+        n, i = q // OH, q % OH
+        for j in range(OW):
+            best, arg = y[n, i, j], idx[n, i, j]
+            best[:] = -math.inf
+            arg[:] = -1
+            for u in range(kh):
+                h = sh * i - ph + dh * u
+                if h < 0 or h >= H:
+                    continue
+                for v in range(kw):
+                    w = sw * j - pw + dw * v
+                    if 0 <= w < W:
+                        max_sweep(x[n, h, w], best, arg, C, h * W + w, 0)
+
+
+@njit(parallel=True, cache=True)
+def max_pool2d_backward_nhwc(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw):
+    """The max gather on (N, H, W, C) memory, one channel vector per input cell."""
+    N, H, W, C = gx.shape
+    OH, OW = g.shape[1:3]
+    for q in prange(N * H):
+        n, h = q // H, q % H
+        i0, i1 = windows_touching(h, kh, sh, ph, dh, OH)
+        for w in range(W):
+            acc = gx[n, h, w]
+            acc[:] = 0
+            j0, j1 = windows_touching(w, kw, sw, pw, dw, OW)
+            for i in range(i0, i1):
+                for j in range(j0, j1):
+                    gather_sweep(g[n, i, j], idx[n, i, j], acc, C, h * W + w)
+
+
+@njit(parallel=True, cache=True)
+def avg_pool2d_nhwc(x, y, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override):
+    """Average pooling on (N, H, W, C) memory: window sums of channel vectors."""
+    N, H, W, C = x.shape
+    OH, OW = y.shape[1:3]
+    for q in prange(N * OH):
+        n, i = q // OH, q % OH
+        h0, h1, hpad = avg_span(i, kh, sh, ph, H)
+        for j in range(OW):
+            acc = y[n, i, j]
+            acc[:] = 0
+            w0, w1, wpad = avg_span(j, kw, sw, pw, W)
+            if h0 >= h1 or w0 >= w1:
+                continue  # a window of padding only stays 0
+            for h in range(h0, h1):
+                for w in range(w0, w1):
+                    add_sweep(x[n, h, w], acc, C)
+            divisor = x.dtype.type(avg_divisor(h0, h1, hpad, w0, w1, wpad, count_include_pad,
+                                               divisor_override))
+            for t in range(uint64(C)):
+                acc[t] = acc[t] / divisor
+
+
+@njit(parallel=True, cache=True)
+def avg_pool2d_backward_nhwc(g, gx, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override):
+    """The average-pooling gather on (N, H, W, C) memory."""
+    N, H, W, C = gx.shape
+    OH, OW = g.shape[1:3]
+    for q in prange(N * H):
+        n, h = q // H, q % H
+        i0, i1 = windows_touching(h, kh, sh, ph, 1, OH)
+        for w in range(W):
+            acc = gx[n, h, w]
+            acc[:] = 0
+            j0, j1 = windows_touching(w, kw, sw, pw, 1, OW)
+            for i in range(i0, i1):
+                a0, a1, apad = avg_span(i, kh, sh, ph, H)
+                for j in range(j0, j1):
+                    b0, b1, bpad = avg_span(j, kw, sw, pw, W)
+                    divisor = avg_divisor(a0, a1, apad, b0, b1, bpad, count_include_pad,
+                                          divisor_override)
+                    scaled_add_sweep(g[n, i, j], acc, C, g.dtype.type(divisor))

@@ -65,8 +65,8 @@ def _planes(a, spatial=2):
     return np.ascontiguousarray(a).reshape((int(np.prod(lead)),) + a.shape[a.ndim - spatial:])
 
 
-def _as_planes(x, op, name="input"):
-    """Check a (C, H, W) or (N, C, H, W) float array and view it as (P, H, W) planes."""
+def _check_input(x, op, name="input"):
+    """Check a (C, H, W) or (N, C, H, W) float array."""
     _check_array(x, name, op)
     if x.dtype not in FLOAT_DTYPES:
         raise TypeError(f"{op}: {name} must be float32 or float64, got dtype {x.dtype}")
@@ -76,7 +76,32 @@ def _as_planes(x, op, name="input"):
     if 0 in x.shape[-3:]:
         raise ValueError(f"{op}: {name} may be empty only along the batch dimension N, "
                          f"got shape {x.shape}")
-    return _planes(x)  # (P, H, W), P = N*C
+    return x
+
+
+def _as_planes(x, op, name="input"):
+    return _planes(_check_input(x, op, name))  # (P, H, W), P = N*C
+
+
+def _channels_last(a):
+    """True for an (N, C, H, W) array whose memory is (N, H, W, C), PyTorch's channels_last.
+
+    Such arrays run the channels-last kernels and give channels-last outputs, so
+    nothing is converted. (An array that is both, such as C = 1, counts as NCHW.)
+    """
+    return (a.ndim == 4 and not a.flags.c_contiguous and a.transpose(0, 2, 3, 1).flags.c_contiguous
+            and _active["schedule"] == "fast")
+
+
+def _nhwc(a):
+    """(N, C, H, W) channels-last array -> its (N, H, W, C) C-contiguous view (no copy)."""
+    return a.transpose(0, 2, 3, 1)
+
+
+def _empty_channels_last(shape, dtype):
+    """An uninitialised (N, C, H, W) array with channels-last memory."""
+    n, c, h, w = shape
+    return np.empty((n, h, w, c), dtype).transpose(0, 3, 1, 2)
 
 
 def _check_input_shape(input_shape, op):
@@ -90,7 +115,7 @@ def _check_input_shape(input_shape, op):
     return shape
 
 
-def _as_grad_planes(grad_output, expected_shape, dtype, op, name="grad_output", spatial=2):
+def _check_grad(grad_output, expected_shape, dtype, op, name="grad_output"):
     """Check a gradient (or indices) array against the shape the forward pass gives."""
     _check_array(grad_output, name, op)
     if dtype is None:
@@ -101,7 +126,11 @@ def _as_grad_planes(grad_output, expected_shape, dtype, op, name="grad_output", 
     if tuple(grad_output.shape) != tuple(expected_shape):
         raise ValueError(f"{op}: {name} must have shape {tuple(expected_shape)} "
                          f"(the forward output for this input_shape), got {grad_output.shape}")
-    return _planes(grad_output, spatial)
+    return grad_output
+
+
+def _as_grad_planes(grad_output, expected_shape, dtype, op, name="grad_output", spatial=2):
+    return _planes(_check_grad(grad_output, expected_shape, dtype, op, name), spatial)
 
 
 def _check_indices(idx, plane_size, op):
@@ -171,15 +200,18 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
            [13, 15]])
     """
     op = "max_pool2d"
-    x3 = _as_planes(x, op)
-    win = pool_window(op, x3.shape[1:], kernel_size, stride, padding, dilation, ceil_mode)
+    _check_input(x, op)
+    win = pool_window(op, x.shape[-2:], kernel_size, stride, padding, dilation, ceil_mode)
     return_indices = as_bool(return_indices, "return_indices", op)
-    y = np.empty((x3.shape[0],) + win.out_size, x3.dtype)
-    idx = np.empty(y.shape, np.int64)
-    _kernels().max_pool2d(x3, y, idx, *_flat(win))
     out_shape = x.shape[:-2] + win.out_size
-    y = y.reshape(out_shape)
-    return (y, idx.reshape(out_shape)) if return_indices else y
+    if _channels_last(x):
+        y = _empty_channels_last(out_shape, x.dtype)
+        idx = _empty_channels_last(out_shape, np.int64)
+        fast.max_pool2d_nhwc(_nhwc(x), _nhwc(y), _nhwc(idx), *_flat(win))
+    else:
+        y, idx = np.empty(out_shape, x.dtype), np.empty(out_shape, np.int64)
+        _kernels().max_pool2d(_planes(x), _planes(y), _planes(idx), *_flat(win))
+    return (y, idx) if return_indices else y
 
 
 def max_pool2d_backward(grad_output, indices, input_shape, kernel_size, stride=None,
@@ -220,12 +252,17 @@ def max_pool2d_backward(grad_output, indices, input_shape, kernel_size, stride=N
     shape = _check_input_shape(input_shape, op)
     win = pool_window(op, shape[-2:], kernel_size, stride, padding, dilation, ceil_mode)
     out_shape = shape[:-2] + win.out_size
-    g = _as_grad_planes(grad_output, out_shape, None, op)
-    idx = _as_grad_planes(indices, out_shape, np.int64, op, "indices")
+    g = _check_grad(grad_output, out_shape, None, op)
+    idx = _check_grad(indices, out_shape, np.int64, op, "indices")
     _check_indices(idx, shape[-2] * shape[-1], op)
-    gx = np.empty((g.shape[0],) + shape[-2:], g.dtype)
-    _kernels().max_pool2d_backward(g, idx, gx, *_flat(win))
-    return gx.reshape(shape)
+    if _channels_last(g):
+        gx = _empty_channels_last(shape, g.dtype)
+        idx = np.ascontiguousarray(_nhwc(idx))  # a copy only if indices are not channels-last too
+        fast.max_pool2d_backward_nhwc(_nhwc(g), idx, _nhwc(gx), *_flat(win))
+    else:
+        gx = np.empty(shape, g.dtype)
+        _kernels().max_pool2d_backward(_planes(g), _planes(idx), _planes(gx), *_flat(win))
+    return gx
 
 
 # ---------------------------------------------------------------------------
@@ -263,14 +300,20 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False,
     2.2249999999999996
     """
     op = "avg_pool2d"
-    x3 = _as_planes(x, op)
-    win = pool_window(op, x3.shape[1:], kernel_size, stride, padding, 1, ceil_mode)
+    _check_input(x, op)
+    win = pool_window(op, x.shape[-2:], kernel_size, stride, padding, 1, ceil_mode)
     count_include_pad = as_bool(count_include_pad, "count_include_pad", op)
     divisor = _divisor(divisor_override, op)
-    y = np.empty((x3.shape[0],) + win.out_size, x3.dtype)
     kh, kw, sh, sw, ph, pw, _, _ = _flat(win)
-    _kernels().avg_pool2d(x3, y, kh, kw, sh, sw, ph, pw, count_include_pad, divisor)
-    return y.reshape(x.shape[:-2] + win.out_size)
+    out_shape = x.shape[:-2] + win.out_size
+    if _channels_last(x):
+        y = _empty_channels_last(out_shape, x.dtype)
+        fast.avg_pool2d_nhwc(_nhwc(x), _nhwc(y), kh, kw, sh, sw, ph, pw, count_include_pad, divisor)
+    else:
+        y = np.empty(out_shape, x.dtype)
+        _kernels().avg_pool2d(_planes(x), _planes(y), kh, kw, sh, sw, ph, pw,
+                              count_include_pad, divisor)
+    return y
 
 
 def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0,
@@ -292,11 +335,17 @@ def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padd
     win = pool_window(op, shape[-2:], kernel_size, stride, padding, 1, ceil_mode)
     count_include_pad = as_bool(count_include_pad, "count_include_pad", op)
     divisor = _divisor(divisor_override, op)
-    g = _as_grad_planes(grad_output, shape[:-2] + win.out_size, None, op)
-    gx = np.empty((g.shape[0],) + shape[-2:], g.dtype)
+    g = _check_grad(grad_output, shape[:-2] + win.out_size, None, op)
     kh, kw, sh, sw, ph, pw, _, _ = _flat(win)
-    _kernels().avg_pool2d_backward(g, gx, kh, kw, sh, sw, ph, pw, count_include_pad, divisor)
-    return gx.reshape(shape)
+    if _channels_last(g):
+        gx = _empty_channels_last(shape, g.dtype)
+        fast.avg_pool2d_backward_nhwc(_nhwc(g), _nhwc(gx), kh, kw, sh, sw, ph, pw,
+                                      count_include_pad, divisor)
+    else:
+        gx = np.empty(shape, g.dtype)
+        _kernels().avg_pool2d_backward(_planes(g), _planes(gx), kh, kw, sh, sw, ph, pw,
+                                       count_include_pad, divisor)
+    return gx
 
 
 # ---------------------------------------------------------------------------

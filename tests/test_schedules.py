@@ -45,6 +45,33 @@ def test_avg_schedules_agree(data, case, count_include_pad, divisor_override):
     same_bits(*both(lambda: P.avg_pool2d_backward(g, x.shape, **args)))
 
 
+def channels_last(a):
+    return np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+
+
+def test_channels_last_in_channels_last_out():
+    x = channels_last(np.random.default_rng(0).standard_normal((2, 8, 9, 9)).astype(np.float32))
+    y, idx = P.max_pool2d(x, 3, 2, 1, return_indices=True)
+    for a in (y, idx, P.avg_pool2d(x, 2), P.max_pool2d_backward(channels_last(y), idx, x.shape, 3, 2, 1),
+              P.avg_pool2d_backward(channels_last(y), x.shape, 3, 2, 1)):
+        assert not a.flags.c_contiguous and a.transpose(0, 2, 3, 1).flags.c_contiguous
+
+
+@pytest.mark.parametrize("layout", ["nchw", "channels_last"])
+def test_no_hidden_copies(layout):
+    """Peak extra memory of a forward pass is its output and indices, nothing more."""
+    import tracemalloc
+    x = np.random.default_rng(0).standard_normal((4, 16, 64, 64)).astype(np.float32)
+    if layout == "channels_last":
+        x = channels_last(x)
+    P.max_pool2d(x, 2, return_indices=True)  # compile outside the measurement
+    tracemalloc.start()
+    y, idx = P.max_pool2d(x, 2, return_indices=True)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 1.1 * (y.nbytes + idx.nbytes) + 64 * 1024
+
+
 def test_unknown_schedule_is_refused():
     with pytest.raises(ValueError, match="schedule"):
         with P.schedule("turbo"):
