@@ -124,8 +124,16 @@ def _bytes_moved(case, x, y, idx):
 
 # ---------------------------------------------------------------------------
 
-def run(batch=32, repeats=5, quick=False, layouts=("nchw",), progress=None):
-    """Time every case; returns a list of result rows (dicts)."""
+def channels_last(a):
+    """The same values in channels-last memory: an (N, C, H, W) view of (N, H, W, C)."""
+    return np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+
+
+LAYOUTS = {"nchw": lambda a: a, "channels_last": channels_last}
+
+
+def run(batch=32, repeats=5, quick=False, layouts=("nchw", "channels_last"), progress=None):
+    """Time every case in every layout; returns the machine, the copy bandwidth and the rows."""
     try:
         import torch
         torch.set_num_threads(_threads())
@@ -140,21 +148,25 @@ def run(batch=32, repeats=5, quick=False, layouts=("nchw",), progress=None):
         x = rng.standard_normal((batch,) + case.shape).astype(np.float32)
         y, idx = _forward(case, x)
         g = rng.standard_normal(y.shape).astype(np.float32)
-        seconds = _best_time(_pooledu(case, x, g, idx), repeats)
         row = dict(case=case.name, pass_="backward" if case.backward else "forward",
-                   shape=[batch, *case.shape], pooledu_ms=seconds * 1e3,
-                   gb_per_s=_bytes_moved(case, x, y, idx) / seconds / 1e9)
-        row["copy_share"] = row["gb_per_s"] * 1e9 / bandwidth
-        if torch is not None:
-            for layout in layouts:
-                key = "torch_ms" if layout == "nchw" else "torch_channels_last_ms"
-                row[key] = _best_time(_torch(case, x, g, layout), repeats) * 1e3
+                   shape=[batch, *case.shape])
+        for layout in layouts:
+            to_layout = LAYOUTS[layout] if case.op != "global_avg" else LAYOUTS["nchw"]
+            xl, gl = to_layout(x), (to_layout(g) if g.ndim == 4 else g)
+            il = to_layout(idx) if case.op == "max" else idx
+            seconds = _best_time(_pooledu(case, xl, gl, il), repeats)
+            row[f"pooledu_{layout}_ms"] = seconds * 1e3
+            row[f"gb_per_s_{layout}"] = _bytes_moved(case, x, y, idx) / seconds / 1e9
+            row[f"copy_share_{layout}"] = row[f"gb_per_s_{layout}"] * 1e9 / bandwidth
+            if torch is not None:
+                row[f"torch_{layout}_ms"] = _best_time(_torch(case, x, g, layout), repeats) * 1e3
         baseline = _numpy(case, x)
         row["numpy_ms"] = _best_time(baseline, repeats) * 1e3 if baseline else None
         rows.append(row)
         if progress:
             progress(row)
-    return dict(machine=_machine(), batch=batch, copy_gb_per_s=bandwidth / 1e9, rows=rows)
+    return dict(machine=_machine(), batch=batch, layouts=list(layouts),
+                copy_gb_per_s=bandwidth / 1e9, rows=rows)
 
 
 def _forward(case, x):
@@ -184,21 +196,29 @@ def _machine():
 
 
 def format_table(result):
-    """The results as a Markdown table."""
-    head = ["case", "pass", "pooledu ms", "torch ms", "numpy ms", "vs torch", "GB/s", "% of copy"]
+    """The results as a Markdown table: per layout, pooledu and PyTorch side by side."""
+    head = ["case", "pass"]
+    for layout in result["layouts"]:
+        tag = "NCHW" if layout == "nchw" else "channels-last"
+        head += [f"pooledu {tag} ms", f"torch {tag} ms", "speed-up", "GB/s", "% of copy"]
+    head.append("numpy ms")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in result["rows"]:
-        torch_ms = r.get("torch_ms")
-        cells = [r["case"], r["pass_"], f"{r['pooledu_ms']:.2f}",
-                 f"{torch_ms:.2f}" if torch_ms else "-",
-                 f"{r['numpy_ms']:.2f}" if r["numpy_ms"] else "-",
-                 f"{torch_ms / r['pooledu_ms']:.2f}x" if torch_ms else "-",
-                 f"{r['gb_per_s']:.1f}", f"{100 * r['copy_share']:.0f}%"]
+        cells = [r["case"], r["pass_"]]
+        for layout in result["layouts"]:
+            ours, theirs = r[f"pooledu_{layout}_ms"], r.get(f"torch_{layout}_ms")
+            cells += [f"{ours:.2f}", f"{theirs:.2f}" if theirs else "-",
+                      f"{theirs / ours:.2f}x" if theirs else "-",
+                      f"{r[f'gb_per_s_{layout}']:.1f}", f"{100 * r[f'copy_share_{layout}']:.0f}%"]
+        cells.append(f"{r['numpy_ms']:.2f}" if r["numpy_ms"] else "-")
         lines.append("| " + " | ".join(cells) + " |")
-    lines.append("")
-    lines.append(f"batch {result['batch']}, float32, NCHW; copy bandwidth {result['copy_gb_per_s']:.1f} GB/s "
-                 f"(np.copyto, read + write); {result['machine']['numba_threads']} Numba threads; "
-                 "'vs torch' > 1 means pooledu is faster")
+    m = result["machine"]
+    lines += ["", f"batch {result['batch']}, float32; copy bandwidth {result['copy_gb_per_s']:.1f} GB/s "
+              f"(np.copyto, bytes read + written), measured in the same run; "
+              f"{m['numba_threads']} Numba threads, {m.get('torch_threads', '-')} PyTorch threads; "
+              "speed-up > 1 means pooledu is faster; GB/s counts the input read once and the output "
+              "and indices written once (backward: grad_output and indices read, grad_input written); "
+              "global average pooling runs on NCHW in both layouts"]
     return "\n".join(lines)
 
 
