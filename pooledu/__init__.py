@@ -9,14 +9,14 @@ functions).
 """
 
 from .geometry import pool_output_size
-from .ops import (avg_pool2d, avg_pool2d_backward, global_avg_pool2d,
+from .ops import (schedule, avg_pool2d, avg_pool2d_backward, global_avg_pool2d,
                   global_avg_pool2d_backward, global_max_pool2d,
                   global_max_pool2d_backward, max_pool2d, max_pool2d_backward)
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "pool_output_size",
+    "pool_output_size", "schedule",
     "max_pool2d", "max_pool2d_backward",
     "avg_pool2d", "avg_pool2d_backward",
     "global_avg_pool2d", "global_avg_pool2d_backward",
