@@ -18,14 +18,14 @@ from .conv import conv2d, conv2d_backward
 from .extra import (attention_pool2d, attention_pool2d_backward, max_broadcast_pool2d,
                     max_broadcast_pool2d_backward)
 from .geometry import ceil_mode_windows, pool_output_size
-from .ops import (avg_pool2d, avg_pool2d_backward, global_avg_pool2d,
+from .ops import (schedule, avg_pool2d, avg_pool2d_backward, global_avg_pool2d,
                   global_avg_pool2d_backward, global_max_pool2d,
                   global_max_pool2d_backward, max_pool2d, max_pool2d_backward)
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "pool_output_size", "ceil_mode_windows",
+    "pool_output_size", "ceil_mode_windows", "schedule",
     "max_pool2d", "max_pool2d_backward",
     "avg_pool2d", "avg_pool2d_backward",
     "global_avg_pool2d", "global_avg_pool2d_backward",

@@ -74,6 +74,11 @@ def _cuda_backend():
     return cuda.BACKEND
 
 
+def backend_of(a):
+    """The backend of an array that :func:`backend_for` already accepted."""
+    return CPU if isinstance(a, np.ndarray) else _cuda_backend()
+
+
 def backend_for(op, **arrays):
     """The backend all the named ``arrays`` live on.
 

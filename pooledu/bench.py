@@ -127,8 +127,16 @@ def _bytes_moved(case, x, y, idx):
 
 # ---------------------------------------------------------------------------
 
-def run(batch=32, repeats=5, quick=False, layouts=("nchw",), progress=None):
-    """Time every case; returns a list of result rows (dicts)."""
+def channels_last(a):
+    """The same values in channels-last memory: an (N, C, H, W) view of (N, H, W, C)."""
+    return np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+
+
+LAYOUTS = {"nchw": lambda a: a, "channels_last": channels_last}
+
+
+def run(batch=32, repeats=5, quick=False, layouts=("nchw", "channels_last"), progress=None):
+    """Time every case in every layout; returns the machine, the copy bandwidth and the rows."""
     try:
         import torch
         torch.set_num_threads(_threads())
@@ -143,21 +151,25 @@ def run(batch=32, repeats=5, quick=False, layouts=("nchw",), progress=None):
         x = rng.standard_normal((batch,) + case.shape).astype(np.float32)
         y, idx = _forward(case, x)
         g = rng.standard_normal(y.shape).astype(np.float32)
-        seconds = _best_time(_pooledu(case, x, g, idx), repeats)
         row = dict(case=case.name, pass_="backward" if case.backward else "forward",
-                   shape=[batch, *case.shape], pooledu_ms=seconds * 1e3,
-                   gb_per_s=_bytes_moved(case, x, y, idx) / seconds / 1e9)
-        row["copy_share"] = row["gb_per_s"] * 1e9 / bandwidth
-        if torch is not None:
-            for layout in layouts:
-                key = "torch_ms" if layout == "nchw" else "torch_channels_last_ms"
-                row[key] = _best_time(_torch(case, x, g, layout), repeats) * 1e3
+                   shape=[batch, *case.shape])
+        for layout in layouts:
+            to_layout = LAYOUTS[layout] if case.op != "global_avg" else LAYOUTS["nchw"]
+            xl, gl = to_layout(x), (to_layout(g) if g.ndim == 4 else g)
+            il = to_layout(idx) if case.op == "max" else idx
+            seconds = _best_time(_pooledu(case, xl, gl, il), repeats)
+            row[f"pooledu_{layout}_ms"] = seconds * 1e3
+            row[f"gb_per_s_{layout}"] = _bytes_moved(case, x, y, idx) / seconds / 1e9
+            row[f"copy_share_{layout}"] = row[f"gb_per_s_{layout}"] * 1e9 / bandwidth
+            if torch is not None:
+                row[f"torch_{layout}_ms"] = _best_time(_torch(case, x, g, layout), repeats) * 1e3
         baseline = _numpy(case, x)
         row["numpy_ms"] = _best_time(baseline, repeats) * 1e3 if baseline else None
         rows.append(row)
         if progress:
             progress(row)
-    return dict(machine=_machine(), batch=batch, copy_gb_per_s=bandwidth / 1e9, rows=rows)
+    return dict(machine=_machine(), batch=batch, layouts=list(layouts),
+                copy_gb_per_s=bandwidth / 1e9, rows=rows)
 
 
 # ---------------------------------------------------------------------------
@@ -186,8 +198,8 @@ def _gpu_best_time(fn, repeats, new_event, warmup=2):
 def run_cuda(batch=32, repeats=20, quick=False, progress=None):
     """Time every case on the GPU: pooledu's CUDA kernels and PyTorch CUDA, same data, same run.
 
-    Returns the same result layout as :func:`run` (``format_table`` prints
-    both). Under Numba's CUDA simulator (no GPU) the cases shrink to a few
+    Returns the same result layout as :func:`run`, NCHW only (``format_table``
+    prints both). Under Numba's CUDA simulator (no GPU) the cases shrink to a few
     hundred elements, times come from the host clock and mean nothing; the
     result says so.
     """
@@ -218,18 +230,20 @@ def run_cuda(batch=32, repeats=20, quick=False, progress=None):
         y, idx = _forward(case, dx)
         g = rng.standard_normal(y.shape).astype(np.float32)
         seconds = time_gpu(_pooledu(case, dx, cuda.to_device(g), idx), repeats)
+        # the keys of run()'s rows, for the one layout timed here
         row = dict(case=case.name, pass_="backward" if case.backward else "forward",
-                   shape=[batch, *case.shape], pooledu_ms=seconds * 1e3,
-                   gb_per_s=_bytes_moved(case, dx, y, idx) / seconds / 1e9, numpy_ms=None)
-        row["copy_share"] = row["gb_per_s"] * 1e9 / bandwidth
+                   shape=[batch, *case.shape], pooledu_nchw_ms=seconds * 1e3,
+                   gb_per_s_nchw=_bytes_moved(case, dx, y, idx) / seconds / 1e9, numpy_ms=None)
+        row["copy_share_nchw"] = row["gb_per_s_nchw"] * 1e9 / bandwidth
         if torch is not None:
-            row["torch_ms"] = _gpu_best_time(_torch(case, x, g, "nchw", "cuda"), repeats,
-                                             lambda: torch.cuda.Event(enable_timing=True)) * 1e3
+            row["torch_nchw_ms"] = _gpu_best_time(_torch(case, x, g, "nchw", "cuda"), repeats,
+                                                  lambda: torch.cuda.Event(enable_timing=True)) * 1e3
         rows.append(row)
         if progress:
             progress(row)
     return dict(machine=_gpu_machine(cuda, SIMULATOR, torch), device="cuda", simulator=SIMULATOR,
-                batch=batch, repeats=repeats, copy_gb_per_s=bandwidth / 1e9, rows=rows)
+                batch=batch, repeats=repeats, layouts=["nchw"], copy_gb_per_s=bandwidth / 1e9,
+                rows=rows)
 
 
 def _torch_cuda():
@@ -280,31 +294,38 @@ def _machine():
 
 
 def format_table(result):
-    """The results as a Markdown table."""
-    head = ["case", "pass", "pooledu ms", "torch ms", "numpy ms", "vs torch", "GB/s", "% of copy"]
+    """The results as a Markdown table: per layout, pooledu and PyTorch side by side."""
+    head = ["case", "pass"]
+    for layout in result["layouts"]:
+        tag = "NCHW" if layout == "nchw" else "channels-last"
+        head += [f"pooledu {tag} ms", f"torch {tag} ms", "speed-up", "GB/s", "% of copy"]
+    head.append("numpy ms")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in result["rows"]:
-        torch_ms = r.get("torch_ms")
-        cells = [r["case"], r["pass_"], f"{r['pooledu_ms']:.2f}",
-                 f"{torch_ms:.2f}" if torch_ms else "-",
-                 f"{r['numpy_ms']:.2f}" if r["numpy_ms"] else "-",
-                 f"{torch_ms / r['pooledu_ms']:.2f}x" if torch_ms else "-",
-                 f"{r['gb_per_s']:.1f}", f"{100 * r['copy_share']:.0f}%"]
+        cells = [r["case"], r["pass_"]]
+        for layout in result["layouts"]:
+            ours, theirs = r[f"pooledu_{layout}_ms"], r.get(f"torch_{layout}_ms")
+            cells += [f"{ours:.2f}", f"{theirs:.2f}" if theirs else "-",
+                      f"{theirs / ours:.2f}x" if theirs else "-",
+                      f"{r[f'gb_per_s_{layout}']:.1f}", f"{100 * r[f'copy_share_{layout}']:.0f}%"]
+        cells.append(f"{r['numpy_ms']:.2f}" if r["numpy_ms"] else "-")
         lines.append("| " + " | ".join(cells) + " |")
-    lines.append("")
+    m = result["machine"]
     if result.get("device") == "cuda":
-        lines.append(f"batch {result['batch']}, float32, NCHW, on {result['machine']['gpu']}; "
-                     f"device-to-device copy {result['copy_gb_per_s']:.1f} GB/s (read + write); "
-                     f"{'host clock' if result['simulator'] else 'CUDA events'}, "
-                     f"best of {result['repeats']} after warm-up; "
-                     "'vs torch' > 1 means pooledu is faster")
+        lines += ["", f"batch {result['batch']}, float32, NCHW, on {m['gpu']}; device-to-device copy "
+                  f"{result['copy_gb_per_s']:.1f} GB/s (bytes read + written), measured in the same run; "
+                  f"{'host clock' if result['simulator'] else 'CUDA events'}, best of "
+                  f"{result['repeats']} after warm-up; speed-up > 1 means pooledu is faster"]
         if result["simulator"]:
-            lines.append("SIMULATOR: no GPU, tiny shapes, host-clock times; these numbers "
-                         "mean nothing about speed")
+            lines.append("SIMULATOR: no GPU, tiny shapes, host-clock times; these numbers mean "
+                         "nothing about speed")
         return "\n".join(lines)
-    lines.append(f"batch {result['batch']}, float32, NCHW; copy bandwidth {result['copy_gb_per_s']:.1f} GB/s "
-                 f"(np.copyto, read + write); {result['machine']['numba_threads']} Numba threads; "
-                 "'vs torch' > 1 means pooledu is faster")
+    lines += ["", f"batch {result['batch']}, float32; copy bandwidth {result['copy_gb_per_s']:.1f} GB/s "
+              f"(np.copyto, bytes read + written), measured in the same run; "
+              f"{m['numba_threads']} Numba threads, {m.get('torch_threads', '-')} PyTorch threads; "
+              "speed-up > 1 means pooledu is faster; GB/s counts the input read once and the output "
+              "and indices written once (backward: grad_output and indices read, grad_input written); "
+              "global average pooling runs on NCHW in both layouts"]
     return "\n".join(lines)
 
 

@@ -38,7 +38,7 @@ def _cmd_bench(args):
           "best of several runs each", file=sys.stderr)
     result = bench.run(quick=args.quick,
                        progress=lambda row: print(f"  {row['case']} ({row['pass_']}): "
-                                                  f"{row['pooledu_ms']:.2f} ms", file=sys.stderr))
+                                                  f"{row['pooledu_nchw_ms']:.2f} ms", file=sys.stderr))
     print(bench.format_table(result))
     bench.save(result, args.json)
     print(f"\nwrote {args.json}", file=sys.stderr)

@@ -187,8 +187,8 @@ _max = cuda.reduce(lambda a, b: max(a, b))
 
 
 def value_range(a):
-    """(min, max) of a non-empty C-contiguous int64 device array, as Python ints."""
-    flat = a.reshape(a.size)
+    """(min, max) of a non-empty int64 device array, as Python ints."""
+    flat = contiguous(a).reshape(a.size)
     return (int(_min(flat, init=np.int64(_INT64.max))),
             int(_max(flat, init=np.int64(_INT64.min))))
 

@@ -23,6 +23,13 @@ from .geometry import tap_span, windows_touching
 # max pooling
 
 @register_jitable
+def max_wins(val, best, arg):
+    """The max rule: a tap wins if nothing was taken yet (arg < 0), if it is
+    larger, or if it is NaN (so NaN propagates and ties keep the first)."""
+    return (arg < 0) | (val > best) | math.isnan(val)
+
+
+@register_jitable
 def max_window(x, i, j, kh, kw, sh, sw, ph, pw, dh, dw):
     """y[i, j] = max over (u, v) of x[sh*i - ph + dh*u, sw*j - pw + dw*v].
 
@@ -43,7 +50,7 @@ def max_window(x, i, j, kh, kw, sh, sw, ph, pw, dh, dw):
             if w < 0 or w >= W:
                 continue
             val = x[h, w]
-            if arg < 0 or val > best or math.isnan(val):
+            if max_wins(val, best, arg):
                 best = val
                 arg = h * W + w
     return best, arg

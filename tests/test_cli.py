@@ -47,7 +47,10 @@ def test_bench_quick_prints_and_saves_a_table(tmp_path, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "| resnet stem max 3x3/2 p1 | forward |" in out
     rows = json.loads(path.read_text())["rows"]
-    assert len(rows) == 2 and all(r["pooledu_ms"] > 0 and r["torch_ms"] > 0 for r in rows)
+    assert len(rows) == 2
+    for r in rows:
+        assert r["pooledu_nchw_ms"] > 0 and r["torch_nchw_ms"] > 0
+        assert r["pooledu_channels_last_ms"] > 0 and r["torch_channels_last_ms"] > 0
 
 
 @pytest.mark.parametrize("argv", [["explain"], ["nonsense"]])

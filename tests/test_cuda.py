@@ -334,7 +334,7 @@ def test_cuda_benchmark_runs_and_says_when_it_is_simulated(monkeypatch):
     monkeypatch.setattr(bench, "CASES", bench.CASES[:1] + bench.CASES[-1:])  # keep it short
     result = bench.run_cuda(quick=True)
     assert [r["pass_"] for r in result["rows"]] == ["forward", "backward"]
-    assert all(r["pooledu_ms"] > 0 and r["gb_per_s"] > 0 for r in result["rows"])
+    assert all(r["pooledu_nchw_ms"] > 0 and r["gb_per_s_nchw"] > 0 for r in result["rows"])
     table = bench.format_table(result)
     assert ("SIMULATOR" in table) == pcuda.SIMULATOR
 
