@@ -72,16 +72,18 @@ print("  winners (row, col):", [divmod(int(f), X.shape[1]) for f in idx.ravel()]
 # %% [markdown]
 # ## Step 4: the kernel's own source
 #
-# The formula lives once, in `pooledu.formulas.max_window`; the CPU schedule
-# in `pooledu.cpu` only loops over planes and output positions and calls it.
-# (It also handles padding, dilation, NaN and ties, which the next lessons use.)
+# The formula lives once, in `pooledu.formulas.max_window`; the reference CPU
+# schedule in `pooledu.cpu` only loops over planes and output positions and
+# calls it. (It also handles padding, dilation, NaN and ties, which the next
+# lessons use.) The default schedule, `pooledu.fast`, visits the same taps in
+# a faster loop order and gives the same bits; lesson 10 times both.
 
 # %%
 formula_source = inspect.getsource(formulas.max_window)
 schedule_source = inspect.getsource(cpu.max_pool2d.py_func)
 print("\nStep 4. The formula as pooledu compiles it (pooledu/formulas.py):\n")
 print(formula_source)
-print("and the loop that calls it for every output (pooledu/cpu.py):\n")
+print("and the reference loop that calls it for every output (pooledu/cpu.py):\n")
 print(schedule_source)
 
 # %% [markdown]

@@ -13,11 +13,14 @@ Run it as ``python lessons/10_fast_loops.py [--out DIR]``.
 # %% [markdown]
 # ## Step 1: two loop orders over the same formula
 #
-# Both schedules below call the same scalar formula for every output value;
-# they differ only in the order of the loops. Planes outer: one thread works
-# through one contiguous (H, W) plane at a time. Rows outer: for every output
-# position the loop jumps across all planes, touching a different block of
-# memory at every step.
+# pooledu has two CPU schedules for every pooling kernel, and both apply the
+# same max rule to the same taps in the same order, so they agree bit for bit.
+# The *reference* schedule (`pooledu/cpu.py`) reads like the formula: for each
+# output, scan its window. The *fast* schedule (`pooledu/fast.py`, the
+# default) turns the loops around: for each output row, take one window tap
+# (u, v) at a time and sweep it across the whole row of outputs. The inner
+# loop then runs over contiguous memory, and the compiler turns it into SIMD
+# instructions. Both run their (n, c) planes in parallel with `prange`.
 
 # %%
 import ast
@@ -33,37 +36,19 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numba
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 import pooledu
-from pooledu import bench, cpu
-from pooledu.formulas import max_window
+from pooledu import bench, cpu, fast
 from pooledu.lessons import output_dir
 
 OUT = output_dir()
 rng = np.random.default_rng(10)
 
-
-def planes_outer(x, y, k):
-    P, OH, OW = y.shape
-    for p in prange(P):
-        plane = x[p]
-        for i in range(OH):
-            for j in range(OW):
-                y[p, i, j] = max_window(plane, i, j, k, k, k, k, 0, 0, 1, 1)[0]
-
-
-def rows_outer(x, y, k):
-    P, OH, OW = y.shape
-    for i in prange(OH):
-        for j in range(OW):
-            for p in range(P):
-                y[p, i, j] = max_window(x[p], i, j, k, k, k, k, 0, 0, 1, 1)[0]
-
-
-print("Step 1. The two schedules:\n")
-print(inspect.getsource(planes_outer))
-print(inspect.getsource(rows_outer))
+print("Step 1. The reference schedule, one output at a time (pooledu/cpu.py):\n")
+print(inspect.getsource(cpu.max_pool2d.py_func))
+print("The fast schedule's loop over one plane, tap by tap (pooledu/fast.py):\n")
+print(inspect.getsource(fast.max_plane))
 
 
 def best_time(fn, repeats=5):
@@ -76,60 +61,62 @@ def best_time(fn, repeats=5):
     return min(times)
 
 
-# the same Python source, compiled twice: prange is a plain range without parallel=True
-schedules = {}
-compile_seconds = {}
-for name, fn in (("planes outer", planes_outer), ("rows outer", rows_outer)):
-    for parallel in (False, True):
-        kernel = njit(parallel=parallel)(fn)
-        x_small, y_small = np.zeros((1, 2, 2)), np.zeros((1, 1, 1))
-        start = time.perf_counter()
-        kernel(x_small, y_small, 2)  # first call: Numba compiles for these argument types
-        compile_seconds[(name, parallel)] = time.perf_counter() - start
-        schedules[(name, parallel)] = kernel
-
 x = rng.standard_normal((64, 112, 112)).astype(np.float32)
-y = np.empty((64, 56, 56), np.float32)
 reference = pooledu.max_pool2d(x, 2)
 threads = numba.config.NUMBA_NUM_THREADS
-timings = {}
-for (name, parallel), kernel in schedules.items():
-    for n in ([1] if not parallel else sorted({1, threads})):
+
+# The reference kernel's Python source compiled a second time without
+# parallel=True: prange then runs as a plain range, on one thread.
+start = time.perf_counter()
+serial_kernel = njit(cpu.max_pool2d.py_func)
+y, idx = np.empty((64, 56, 56), np.float32), np.empty((64, 56, 56), np.int64)
+serial_kernel(x, y, idx, 2, 2, 2, 2, 0, 0, 1, 1)  # first call: Numba compiles it
+compile_serial = time.perf_counter() - start
+
+timings = {("reference", "serial", 1): best_time(
+    lambda: serial_kernel(x, y, idx, 2, 2, 2, 2, 0, 0, 1, 1))}
+equal = {("reference", "serial", 1): bool(np.array_equal(y, reference))}
+for name in ("reference", "fast"):
+    for n in sorted({1, threads}):
         numba.set_num_threads(n)
-        timings[(name, parallel, n)] = best_time(lambda: kernel(x, y, 2))
-        equal = np.array_equal(y, reference)
-        print(f"  {name:<12} {'prange' if parallel else 'serial':<6} {n} thread(s): "
-              f"{timings[(name, parallel, n)] * 1e3:7.2f} ms  (equals pooledu.max_pool2d: {equal})")
+        with pooledu.schedule(name):
+            timings[(name, "prange", n)] = best_time(lambda: pooledu.max_pool2d(x, 2))
+            equal[(name, "prange", n)] = bool(np.array_equal(pooledu.max_pool2d(x, 2), reference))
 numba.set_num_threads(threads)
-slowdown = timings[("rows outer", False, 1)] / timings[("planes outer", False, 1)]
-speedup = timings[("planes outer", True, threads)] / timings[("planes outer", False, 1)]
-print(f"\n  serial, rows outer takes {slowdown:.1f}x the time of planes outer: "
-      + ("the order of the loops decides how far apart in memory consecutive reads are"
-         if slowdown > 1.2 else "in this run the memory order made little difference"))
-print(f"  planes outer with prange on {threads} thread(s) takes {speedup:.2f}x the serial time; "
+print("2x2 max pooling of a 64x112x112 float32 array, best of 5:")
+for key, seconds in timings.items():
+    print(f"  {key[0]:<9} {key[1]:<6} {key[2]} thread(s): {seconds * 1e3:7.2f} ms  "
+          f"(equal to the default result: {equal[key]})")
+
+gain = timings[("reference", "prange", 1)] / timings[("fast", "prange", 1)]
+speedup = timings[("fast", "prange", threads)] / timings[("fast", "prange", 1)]
+parallel_overhead = timings[("reference", "prange", 1)] / timings[("reference", "serial", 1)]
+print(f"\n  on one thread the fast loop order takes 1/{gain:.1f} of the reference time")
+print(f"  the fast schedule on {threads} thread(s) takes {speedup:.2f}x its one-thread time; "
       f"on {threads} idle cores the ideal is 1/{threads} = {1 / threads:.2f}.")
-parallel_overhead = timings[("planes outer", True, 1)] / timings[("planes outer", False, 1)]
-print(f"  prange on a single thread takes {parallel_overhead:.2f}x the serial time: "
+if speedup > 1:
+    print(f"  Here {threads} threads were slower than one: the cores were busy with other work "
+          "while this ran, so the threads waited for each other. Run it on an idle machine.")
+elif speedup > 0.9:
+    print("  Here the threads gained little: the cores were busy with other work while this "
+          "ran. Run it on an idle machine to see the gain.")
+print(f"  prange on one thread takes {parallel_overhead:.2f}x a plain serial loop: "
       + ("the cost of the parallel machinery itself (splitting the loop, waking the threads)"
          if parallel_overhead > 1.05 else "the parallel machinery cost nothing measurable here"))
-if speedup > 1:
-    print("  Here the parallel version was slower: starting the threads costs time, and the cores "
-          "were busy with other work while this ran. Run it on an idle machine to see the gain.")
 
 # %% [markdown]
 # ## Step 2: compilation and the cache
 #
 # Numba compiles a function for each new combination of argument types on its
-# first call. The four schedules above compiled in
-# the times printed below. pooledu's own kernels are compiled with
+# first call; the serial copy above paid that on its first call. pooledu's own kernels are compiled with
 # `cache=True`: the machine code is saved to disk, and a new Python process
 # loads it instead of compiling again. To measure that honestly we start two
 # fresh processes that share an empty cache directory: the first compiles and
 # saves, the second loads.
 
 # %%
-for (name, parallel), seconds in compile_seconds.items():
-    print(f"Step 2. compile {name} ({'prange' if parallel else 'serial'}): {seconds:.2f} s")
+print(f"Step 2. compiling the serial copy of the reference kernel took {compile_serial:.2f} s "
+      "(its first call)")
 
 probe = textwrap.dedent("""
     import time, numpy as np
@@ -211,28 +198,26 @@ else:
 # %%
 cases, bench.CASES = bench.CASES, [c for c in bench.CASES if not c.backward][:3]
 try:
-    result = bench.run(quick=True)
+    result = bench.run(quick=True, layouts=("nchw",))
 finally:
     bench.CASES = cases
 print("\nStep 4.\n" + bench.format_table(result))
 
 # %%
 fig, ax = plt.subplots(figsize=(8, 4))
-labels = [f"{name}\n{'prange' if par else 'serial'}, {n} thr" for name, par, n in timings]
+labels = [f"{name}\n{kind}, {n} thr" for name, kind, n in timings]
 ax.bar(range(len(timings)), [t * 1e3 for t in timings.values()],
-       color=["#0072B2" if "planes" in lab else "#E69F00" for lab in labels])
+       color=["#0072B2" if lab.startswith("fast") else "#E69F00" for lab in labels])
 ax.set_xticks(range(len(timings)), labels, fontsize=8)
 ax.set_ylabel("ms (best of 5)")
-ax.set_title("2x2 max pooling of 64x112x112 float32: same formula, different schedules")
+ax.set_title("2x2 max pooling of 64x112x112 float32: same formula, different loop orders")
 path = OUT / "10_fast_loops.png"
 fig.savefig(path, dpi=110, bbox_inches="tight")
 plt.close(fig)
 print(f"\nFigure saved: {path}")
 
-RESULTS = dict(timings={f"{a} {'prange' if b else 'serial'} {c}": t for (a, b, c), t in timings.items()},
-               rows_outer_slowdown=slowdown, prange_speedup=speedup,
-               parallel_overhead=parallel_overhead, threads=threads,
-               compile_seconds={f"{a} {'prange' if b else 'serial'}": t
-                                for (a, b), t in compile_seconds.items()},
+RESULTS = dict(timings={f"{a} {b} {c}": t for (a, b, c), t in timings.items()},
+               equal=all(equal.values()), fast_gain=gain, prange_speedup=speedup,
+               parallel_overhead=parallel_overhead, threads=threads, compile_serial=compile_serial,
                cache_runs=cache_runs, cuda_mode=cuda_mode, cuda_same=cuda_same,
                bench=result, figure=str(path))

@@ -142,8 +142,8 @@ def test_09_modern_alternatives(tmp_path):
 
 def test_10_fast_loops(tmp_path):
     r = run(10, tmp_path)
-    assert len(r["timings"]) == 6 and all(t > 0 for t in r["timings"].values())
-    assert "equals pooledu.max_pool2d: False" not in r["text"]
+    assert len(r["timings"]) >= 4 and all(t > 0 for t in r["timings"].values())
+    assert r["equal"] and "default result: False" not in r["text"]  # every schedule, same bits
     assert len(r["cache_runs"]) == 2 and all(t > 0 for run_ in r["cache_runs"] for t in run_)
     assert r["cuda_same"] and r["cuda_mode"] in ("simulator", "gpu")
     assert [row["case"] for row in r["bench"]["rows"]][0] == "resnet stem max 3x3/2 p1"
