@@ -2,21 +2,27 @@
 
 The public API, re-exported from the modules that own each idea:
 ``geometry`` (window sizes and rules), ``formulas`` (one scalar function per
-formula), ``cpu`` (parallel schedules over the formulas) and ``ops`` (the
-checked public functions).
+formula), ``cpu`` (parallel schedules over the formulas), ``ops`` (the
+checked public functions) and ``analysis`` (the measurements behind the
+figures). ``pooledu.viz`` (matplotlib helpers) and ``pooledu.figures`` (the
+figure table) are imported on demand.
 """
 
-from .geometry import pool_output_size
-from .ops import (schedule, avg_pool2d, avg_pool2d_backward, global_avg_pool2d,
+from .analysis import (activation_counts, head_params, invariance_curve,
+                       measured_receptive_field, receptive_field, stem_flops)
+from .geometry import ceil_mode_windows, pool_output_size
+from .ops import (avg_pool2d, avg_pool2d_backward, global_avg_pool2d,
                   global_avg_pool2d_backward, global_max_pool2d,
-                  global_max_pool2d_backward, max_pool2d, max_pool2d_backward)
+                  global_max_pool2d_backward, max_pool2d, max_pool2d_backward, schedule)
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "pool_output_size", "schedule",
+    "pool_output_size", "ceil_mode_windows", "schedule",
     "max_pool2d", "max_pool2d_backward",
     "avg_pool2d", "avg_pool2d_backward",
     "global_avg_pool2d", "global_avg_pool2d_backward",
     "global_max_pool2d", "global_max_pool2d_backward",
+    "invariance_curve", "receptive_field", "measured_receptive_field",
+    "activation_counts", "stem_flops", "head_params",
 ]

@@ -1,4 +1,4 @@
-"""The ``pooledu`` command: explain output sizes, benchmark the kernels."""
+"""The ``pooledu`` command: explain output sizes, benchmark the kernels, draw the figures."""
 
 import argparse
 import sys
@@ -45,6 +45,17 @@ def _cmd_bench(args):
     return 0
 
 
+def _cmd_figures(args):
+    from . import figures
+    if args.list:
+        print("\n".join(figures.FIGURES))
+        return 0
+    announce_compilation()
+    paths = figures.build_figures(args.names or None, out=args.out, progress=True)
+    print(f"wrote {len(paths)} files to {args.out}/")
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="pooledu", description=(
         "Pooling in convolutional networks, as readable loops that match PyTorch."))
@@ -66,6 +77,12 @@ def build_parser():
     p.add_argument("--threads", type=int, default=None, help="Numba and PyTorch threads")
     p.add_argument("--json", default="bench_results.json", help="where to write the results")
     p.set_defaults(func=_cmd_bench)
+
+    p = sub.add_parser("figures", help="rebuild the figures from what the kernels compute")
+    p.add_argument("names", nargs="*", metavar="NAME", help="figures to build (default: all)")
+    p.add_argument("--out", default="figures", help="output folder (default: figures/)")
+    p.add_argument("--list", action="store_true", help="list the figure names and stop")
+    p.set_defaults(func=_cmd_figures)
     return parser
 
 

@@ -175,9 +175,15 @@ def pool_output_size(input_size, kernel_size, stride=None, padding=0, dilation=1
     return _output_size(n, k, s, p, d, ceil_mode, op)
 
 
-def _output_size(n, k, s, p, d, ceil_mode, op, axis=""):
+def _rounded_count(n, k, s, p, d, ceil_mode):
+    """``floor`` (or ``ceil``) of ``(n + 2p - d(k-1) - 1) / s``, plus 1: the count
+    before ceil_mode's rule drops a window that would start in the right padding."""
     span = n + 2 * p - d * (k - 1) - 1
-    out = (span + (s - 1 if ceil_mode else 0)) // s + 1
+    return (span + (s - 1 if ceil_mode else 0)) // s + 1
+
+
+def _output_size(n, k, s, p, d, ceil_mode, op, axis=""):
+    out = _rounded_count(n, k, s, p, d, ceil_mode)
     if ceil_mode and (out - 1) * s >= n + p:
         out -= 1  # the last window would start inside the right padding
     if out < 1:
@@ -225,3 +231,23 @@ def window_taps(o, k, s, p, d, n):
     """
     taps = [o * s - p + d * t for t in range(k)]
     return taps, [0 <= t < n for t in taps]
+
+
+def ceil_mode_windows(input_size, kernel_size, stride=None, padding=0, dilation=1):
+    """How ``ceil_mode`` changes the windows along one dimension.
+
+    Returns ``(floor_count, ceil_count, dropped)``: the output sizes without and
+    with ``ceil_mode`` (both from :func:`pool_output_size`), and the index of
+    the window that rounding up would add but PyTorch drops because it would
+    start in the right padding (``None`` when no window is dropped).
+
+    >>> ceil_mode_windows(5, 2, padding=1)
+    (3, 3, 3)
+    >>> ceil_mode_windows(6, 3, 2)
+    (2, 3, None)
+    """
+    floor_count = pool_output_size(input_size, kernel_size, stride, padding, dilation, False)
+    ceil_count = pool_output_size(input_size, kernel_size, stride, padding, dilation, True)
+    s = kernel_size if stride is None else stride
+    rounded = _rounded_count(input_size, kernel_size, s, padding, dilation, True)
+    return floor_count, ceil_count, (rounded - 1 if rounded > ceil_count else None)
