@@ -2,7 +2,9 @@
 
 The public API, re-exported from the modules that own each idea:
 ``geometry`` (window sizes and rules), ``formulas`` (one scalar function per
-formula), ``cpu`` (parallel schedules over the formulas), ``ops`` (the
+formula), ``cpu`` and ``fast`` (readable and fast CPU schedules over the
+formulas), ``cuda`` (GPU schedules over the same formulas, imported only when
+a device array arrives), ``backend`` (which of them runs a call), ``ops`` (the
 checked public functions) and ``analysis`` (the measurements behind the
 figures). ``pooledu.viz`` (matplotlib helpers) and ``pooledu.figures`` (the
 figure table) are imported on demand.

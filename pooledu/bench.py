@@ -4,6 +4,9 @@ Pooling moves bytes and does almost no arithmetic, so the honest yardstick is
 memory bandwidth: the time to read the input once and write the output (and
 indices) once, compared with a plain memory copy timed in the same run.
 This is a benchmark, not a test: it asserts nothing about times.
+
+:func:`run` times the CPU kernels; :func:`run_cuda` the same cases on a GPU
+(CUDA kernels against PyTorch CUDA, yardstick a device-to-device copy).
 """
 
 import json
@@ -74,12 +77,12 @@ def _pooledu(case, x, g, idx):
     return lambda: ops.global_avg_pool2d(x)
 
 
-def _torch(case, x, g, layout):
+def _torch(case, x, g, layout, device="cpu"):
     """PyTorch's own forward (or autograd backward) on the same data and memory layout."""
     import torch
     import torch.nn.functional as F
     fmt = torch.channels_last if layout == "channels_last" else torch.contiguous_format
-    tx = torch.from_numpy(x).contiguous(memory_format=fmt)
+    tx = torch.from_numpy(x).to(device).contiguous(memory_format=fmt)
     a = case.args
     if case.op == "max":
         def forward(t):
@@ -94,7 +97,7 @@ def _torch(case, x, g, layout):
         return lambda: forward(tx)
     tx.requires_grad_(True)
     ty = forward(tx)
-    tg = torch.from_numpy(g.reshape(ty.shape)).contiguous(memory_format=fmt)
+    tg = torch.from_numpy(g.reshape(ty.shape)).to(device).contiguous(memory_format=fmt)
     return lambda: torch.autograd.grad(ty, tx, tg, retain_graph=True)
 
 
@@ -169,6 +172,101 @@ def run(batch=32, repeats=5, quick=False, layouts=("nchw", "channels_last"), pro
                 copy_gb_per_s=bandwidth / 1e9, rows=rows)
 
 
+# ---------------------------------------------------------------------------
+# the GPU
+
+def _gpu_best_time(fn, repeats, new_event, warmup=2):
+    """Best of ``repeats`` GPU intervals (seconds) between events recorded around ``fn()``.
+
+    The warm-up calls compile the kernels. An interval covers everything the
+    GPU waits for between the two events, pooledu's host-side checks and
+    launches included, as in a real call.
+    """
+    for _ in range(warmup):
+        fn()
+    best = float("inf")
+    for _ in range(repeats):
+        start, end = new_event(), new_event()
+        start.record()
+        fn()
+        end.record()
+        end.synchronize()
+        best = min(best, start.elapsed_time(end) / 1e3)  # elapsed_time is in ms
+    return best
+
+
+def run_cuda(batch=32, repeats=20, quick=False, progress=None):
+    """Time every case on the GPU: pooledu's CUDA kernels and PyTorch CUDA, same data, same run.
+
+    Returns the same result layout as :func:`run`, NCHW only (``format_table``
+    prints both). Under Numba's CUDA simulator (no GPU) the cases shrink to a few
+    hundred elements, times come from the host clock and mean nothing; the
+    result says so.
+    """
+    from numba import cuda
+
+    from .cuda import SIMULATOR
+    if not SIMULATOR and not cuda.is_available():
+        raise RuntimeError("no CUDA GPU found (numba.cuda.is_available() is False); "
+                           "NUMBA_ENABLE_CUDASIM=1 runs the simulator instead, for a smoke test")
+    if quick:
+        batch, repeats = 2, 5
+    cases = CASES
+    if SIMULATOR:  # every simulated GPU thread is a Python thread: tiny shapes only
+        batch, repeats = 1, 1
+        cases = [Case(c.name, c.op, (2, 8, 8), c.args, c.backward) for c in CASES]
+
+    def time_gpu(fn, n):  # the simulator's events measure nothing: use the host clock there
+        return _best_time(fn, n) if SIMULATOR else _gpu_best_time(fn, n, cuda.event)
+    torch = _torch_cuda()
+    rng = np.random.default_rng(0)
+    nbytes = (1 << 20) if SIMULATOR else (64 << 20 if quick else 256 << 20)
+    src, dst = cuda.device_array(nbytes // 8), cuda.device_array(nbytes // 8)
+    bandwidth = 2 * nbytes / time_gpu(lambda: dst.copy_to_device(src), max(repeats, 3))
+    rows = []
+    for case in cases:
+        x = rng.standard_normal((batch,) + case.shape).astype(np.float32)
+        dx = cuda.to_device(x)
+        y, idx = _forward(case, dx)
+        g = rng.standard_normal(y.shape).astype(np.float32)
+        seconds = time_gpu(_pooledu(case, dx, cuda.to_device(g), idx), repeats)
+        # the keys of run()'s rows, for the one layout timed here
+        row = dict(case=case.name, pass_="backward" if case.backward else "forward",
+                   shape=[batch, *case.shape], pooledu_nchw_ms=seconds * 1e3,
+                   gb_per_s_nchw=_bytes_moved(case, dx, y, idx) / seconds / 1e9, numpy_ms=None)
+        row["copy_share_nchw"] = row["gb_per_s_nchw"] * 1e9 / bandwidth
+        if torch is not None:
+            row["torch_nchw_ms"] = _gpu_best_time(_torch(case, x, g, "nchw", "cuda"), repeats,
+                                                  lambda: torch.cuda.Event(enable_timing=True)) * 1e3
+        rows.append(row)
+        if progress:
+            progress(row)
+    return dict(machine=_gpu_machine(cuda, SIMULATOR, torch), device="cuda", simulator=SIMULATOR,
+                batch=batch, repeats=repeats, layouts=["nchw"], copy_gb_per_s=bandwidth / 1e9,
+                rows=rows)
+
+
+def _torch_cuda():
+    """The torch module if it can run on the GPU, else None (then pooledu is timed alone)."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch if torch.cuda.is_available() else None
+
+
+def _gpu_machine(cuda, simulator, torch):
+    import numba
+    info = dict(platform=platform.platform(), numba=numba.__version__, numpy=np.__version__)
+    if simulator:
+        info["gpu"] = "Numba CUDA simulator (no GPU)"
+    else:
+        name = cuda.get_current_device().name
+        info["gpu"] = name.decode() if isinstance(name, bytes) else name
+    info["torch"] = torch.__version__ if torch is not None else "no CUDA PyTorch"
+    return info
+
+
 def _forward(case, x):
     if case.op == "max":
         return ops.max_pool2d(x, return_indices=True, **case.args)
@@ -213,6 +311,15 @@ def format_table(result):
         cells.append(f"{r['numpy_ms']:.2f}" if r["numpy_ms"] else "-")
         lines.append("| " + " | ".join(cells) + " |")
     m = result["machine"]
+    if result.get("device") == "cuda":
+        lines += ["", f"batch {result['batch']}, float32, NCHW, on {m['gpu']}; device-to-device copy "
+                  f"{result['copy_gb_per_s']:.1f} GB/s (bytes read + written), measured in the same run; "
+                  f"{'host clock' if result['simulator'] else 'CUDA events'}, best of "
+                  f"{result['repeats']} after warm-up; speed-up > 1 means pooledu is faster"]
+        if result["simulator"]:
+            lines.append("SIMULATOR: no GPU, tiny shapes, host-clock times; these numbers mean "
+                         "nothing about speed")
+        return "\n".join(lines)
     lines += ["", f"batch {result['batch']}, float32; copy bandwidth {result['copy_gb_per_s']:.1f} GB/s "
               f"(np.copyto, bytes read + written), measured in the same run; "
               f"{m['numba_threads']} Numba threads, {m.get('torch_threads', '-')} PyTorch threads; "

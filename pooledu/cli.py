@@ -36,9 +36,14 @@ def _cmd_bench(args):
     announce_compilation()
     print(f"timing {len(bench.CASES)} cases ({'quick: batch 2' if args.quick else 'batch 32'}); "
           "best of several runs each", file=sys.stderr)
-    result = bench.run(quick=args.quick,
-                       progress=lambda row: print(f"  {row['case']} ({row['pass_']}): "
-                                                  f"{row['pooledu_nchw_ms']:.2f} ms", file=sys.stderr))
+    runner = bench.run_cuda if args.device == "cuda" else bench.run
+    try:
+        result = runner(quick=args.quick,
+                        progress=lambda row: print(f"  {row['case']} ({row['pass_']}): "
+                                                   f"{row['pooledu_nchw_ms']:.2f} ms", file=sys.stderr))
+    except RuntimeError as err:  # --device cuda without a GPU
+        print(f"pooledu bench: {err}", file=sys.stderr)
+        return 1
     print(bench.format_table(result))
     bench.save(result, args.json)
     print(f"\nwrote {args.json}", file=sys.stderr)
@@ -75,6 +80,8 @@ def build_parser():
     p = sub.add_parser("bench", help="time the kernels against PyTorch and the copy bandwidth")
     p.add_argument("--quick", action="store_true", help="batch 2 instead of 32, fewer repeats")
     p.add_argument("--threads", type=int, default=None, help="Numba and PyTorch threads")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                   help="cuda: the CUDA kernels against PyTorch CUDA (pip install 'pooledu[cuda]')")
     p.add_argument("--json", default="bench_results.json", help="where to write the results")
     p.set_defaults(func=_cmd_bench)
 

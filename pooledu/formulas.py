@@ -13,6 +13,7 @@ windows that contain it, so no two threads ever write the same cell.
 
 import math
 
+import numpy as np
 from numba.extending import register_jitable
 
 from .geometry import windows_touching
@@ -140,7 +141,9 @@ def avg_grad_cell(g, h, w, H, W, kh, kw, sh, sw, ph, pw, count_include_pad, divi
 def global_mean(x):
     """y = (1 / (H*W)) * sum over (h, w) of x[h, w], summed in float64."""
     H, W = x.shape
-    total = 0.0
+    # np.float64, not 0.0: compiled, both are float64, but in plain Python
+    # (the CUDA simulator) NumPy 2 would keep adding a 0.0 in float32.
+    total = np.float64(0.0)
     for h in range(H):
         for w in range(W):
             total += x[h, w]

@@ -5,6 +5,12 @@ NumPy in and NumPy out; inputs are (C, H, W) or (N, C, H, W), float32 or
 float64; outputs keep the input's dtype and indices are int64, flat per
 (n, c) plane (``h * W + w``), as in PyTorch.
 
+Device arrays (Numba device arrays, CuPy arrays, PyTorch CUDA tensors: any
+``__cuda_array_interface__``) run the CUDA kernels instead and return Numba
+device arrays, with no copy to the host: each function asks ``backend_for``
+(``backend.py``) where its arrays live, allocates with that backend and runs
+its kernels.
+
 Every argument is checked here, before any kernel runs, and a bad one raises
 ValueError or TypeError naming the argument, its value and the rule.
 """
@@ -14,6 +20,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from . import cpu, fast
+from .backend import CPU, backend_for, backend_of
 from .geometry import FLOAT_DTYPES, as_bool, as_int, pool_window
 
 # ---------------------------------------------------------------------------
@@ -47,27 +54,37 @@ def schedule(name):
         _active["schedule"] = previous
 
 
-def _kernels():
-    return SCHEDULES[_active["schedule"]]
+def _kernels(be=CPU):
+    """The kernels that run: the active CPU schedule, or a device backend's own."""
+    return SCHEDULES[_active["schedule"]] if be is CPU else be
 
 
 # ---------------------------------------------------------------------------
 # shared checks
 
-def _check_array(x, name, op):
-    if not isinstance(x, np.ndarray):
-        raise TypeError(f"{op}: {name} must be a NumPy array, got {type(x).__name__}")
+def _check_array(x, name, op, be=None):
+    """``x`` as an array of backend ``be``: a NumPy array, or a device array as a Numba one.
+
+    Without ``be`` only NumPy arrays pass: a function accepts device arrays by
+    asking ``backend_for`` first and passing the backend it gets.
+    """
+    if be is None:
+        be = backend_for(op, **{name: x})
+        if be is not CPU:
+            raise TypeError(f"{op}: {name} must be a NumPy array ({op} has no CUDA version "
+                            f"yet), got {type(x).__name__}")
+    return be.asarray(x)
 
 
 def _planes(a, spatial=2):
     """View an array as (P, *spatial dims), P the product of the leading dims (may be 0)."""
-    lead = a.shape[:a.ndim - spatial]
-    return np.ascontiguousarray(a).reshape((int(np.prod(lead)),) + a.shape[a.ndim - spatial:])
+    lead, dims = tuple(a.shape[:a.ndim - spatial]), tuple(a.shape[a.ndim - spatial:])
+    return backend_of(a).contiguous(a).reshape((int(np.prod(lead)),) + dims)
 
 
-def _check_input(x, op, name="input"):
+def _check_input(x, op, name="input", be=None):
     """Check a (C, H, W) or (N, C, H, W) float array."""
-    _check_array(x, name, op)
+    x = _check_array(x, name, op, be)
     if x.dtype not in FLOAT_DTYPES:
         raise TypeError(f"{op}: {name} must be float32 or float64, got dtype {x.dtype}")
     if x.ndim not in (3, 4):
@@ -79,8 +96,8 @@ def _check_input(x, op, name="input"):
     return x
 
 
-def _as_planes(x, op, name="input"):
-    return _planes(_check_input(x, op, name))  # (P, H, W), P = N*C
+def _as_planes(x, op, name="input", be=None):
+    return _planes(_check_input(x, op, name, be))  # (P, H, W), P = N*C
 
 
 def _channels_last(a):
@@ -89,8 +106,8 @@ def _channels_last(a):
     Such arrays run the channels-last kernels and give channels-last outputs, so
     nothing is converted. (An array that is both, such as C = 1, counts as NCHW.)
     """
-    return (a.ndim == 4 and not a.flags.c_contiguous and a.transpose(0, 2, 3, 1).flags.c_contiguous
-            and _active["schedule"] == "fast")
+    return (isinstance(a, np.ndarray) and a.ndim == 4 and not a.flags.c_contiguous  # host only
+            and a.transpose(0, 2, 3, 1).flags.c_contiguous and _active["schedule"] == "fast")
 
 
 def _nhwc(a):
@@ -115,9 +132,9 @@ def _check_input_shape(input_shape, op):
     return shape
 
 
-def _check_grad(grad_output, expected_shape, dtype, op, name="grad_output"):
+def _check_grad(grad_output, expected_shape, dtype, op, name="grad_output", be=None):
     """Check a gradient (or indices) array against the shape the forward pass gives."""
-    _check_array(grad_output, name, op)
+    grad_output = _check_array(grad_output, name, op, be)
     if dtype is None:
         if grad_output.dtype not in FLOAT_DTYPES:
             raise TypeError(f"{op}: {name} must be float32 or float64, got dtype {grad_output.dtype}")
@@ -129,15 +146,19 @@ def _check_grad(grad_output, expected_shape, dtype, op, name="grad_output"):
     return grad_output
 
 
-def _as_grad_planes(grad_output, expected_shape, dtype, op, name="grad_output", spatial=2):
-    return _planes(_check_grad(grad_output, expected_shape, dtype, op, name), spatial)
+def _as_grad_planes(grad_output, expected_shape, dtype, op, name="grad_output", spatial=2,
+                    be=None):
+    return _planes(_check_grad(grad_output, expected_shape, dtype, op, name, be), spatial)
 
 
 def _check_indices(idx, plane_size, op):
     """Indices come from a forward pass: each is -1 (empty window) or inside the plane."""
-    if idx.size and (idx.min() < -1 or idx.max() >= plane_size):
+    if idx.size == 0:
+        return
+    lo, hi = backend_of(idx).value_range(idx)
+    if lo < -1 or hi >= plane_size:
         raise ValueError(f"{op}: indices must lie in [-1, {plane_size}) for an input plane "
-                         f"of {plane_size} cells, got values from {idx.min()} to {idx.max()}")
+                         f"of {plane_size} cells, got values from {lo} to {hi}")
 
 
 def _divisor(divisor_override, op):
@@ -200,7 +221,8 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
            [13, 15]])
     """
     op = "max_pool2d"
-    _check_input(x, op)
+    be = backend_for(op, input=x)
+    x = _check_input(x, op, be=be)
     win = pool_window(op, x.shape[-2:], kernel_size, stride, padding, dilation, ceil_mode)
     return_indices = as_bool(return_indices, "return_indices", op)
     out_shape = x.shape[:-2] + win.out_size
@@ -209,8 +231,8 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
         idx = _empty_channels_last(out_shape, np.int64)
         fast.max_pool2d_nhwc(_nhwc(x), _nhwc(y), _nhwc(idx), *_flat(win))
     else:
-        y, idx = np.empty(out_shape, x.dtype), np.empty(out_shape, np.int64)
-        _kernels().max_pool2d(_planes(x), _planes(y), _planes(idx), *_flat(win))
+        y, idx = be.empty(out_shape, x.dtype), be.empty(out_shape, np.int64)
+        _kernels(be).max_pool2d(_planes(x), _planes(y), _planes(idx), *_flat(win))
     return (y, idx) if return_indices else y
 
 
@@ -252,16 +274,17 @@ def max_pool2d_backward(grad_output, indices, input_shape, kernel_size, stride=N
     shape = _check_input_shape(input_shape, op)
     win = pool_window(op, shape[-2:], kernel_size, stride, padding, dilation, ceil_mode)
     out_shape = shape[:-2] + win.out_size
-    g = _check_grad(grad_output, out_shape, None, op)
-    idx = _check_grad(indices, out_shape, np.int64, op, "indices")
+    be = backend_for(op, grad_output=grad_output, indices=indices)
+    g = _check_grad(grad_output, out_shape, None, op, be=be)
+    idx = _check_grad(indices, out_shape, np.int64, op, "indices", be=be)
     _check_indices(idx, shape[-2] * shape[-1], op)
     if _channels_last(g):
         gx = _empty_channels_last(shape, g.dtype)
         idx = np.ascontiguousarray(_nhwc(idx))  # a copy only if indices are not channels-last too
         fast.max_pool2d_backward_nhwc(_nhwc(g), idx, _nhwc(gx), *_flat(win))
     else:
-        gx = np.empty(shape, g.dtype)
-        _kernels().max_pool2d_backward(_planes(g), _planes(idx), _planes(gx), *_flat(win))
+        gx = be.empty(shape, g.dtype)
+        _kernels(be).max_pool2d_backward(_planes(g), _planes(idx), _planes(gx), *_flat(win))
     return gx
 
 
@@ -300,7 +323,8 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False,
     2.2249999999999996
     """
     op = "avg_pool2d"
-    _check_input(x, op)
+    be = backend_for(op, input=x)
+    x = _check_input(x, op, be=be)
     win = pool_window(op, x.shape[-2:], kernel_size, stride, padding, 1, ceil_mode)
     count_include_pad = as_bool(count_include_pad, "count_include_pad", op)
     divisor = _divisor(divisor_override, op)
@@ -310,9 +334,9 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False,
         y = _empty_channels_last(out_shape, x.dtype)
         fast.avg_pool2d_nhwc(_nhwc(x), _nhwc(y), kh, kw, sh, sw, ph, pw, count_include_pad, divisor)
     else:
-        y = np.empty(out_shape, x.dtype)
-        _kernels().avg_pool2d(_planes(x), _planes(y), kh, kw, sh, sw, ph, pw,
-                              count_include_pad, divisor)
+        y = be.empty(out_shape, x.dtype)
+        _kernels(be).avg_pool2d(_planes(x), _planes(y), kh, kw, sh, sw, ph, pw,
+                                count_include_pad, divisor)
     return y
 
 
@@ -335,16 +359,17 @@ def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padd
     win = pool_window(op, shape[-2:], kernel_size, stride, padding, 1, ceil_mode)
     count_include_pad = as_bool(count_include_pad, "count_include_pad", op)
     divisor = _divisor(divisor_override, op)
-    g = _check_grad(grad_output, shape[:-2] + win.out_size, None, op)
+    be = backend_for(op, grad_output=grad_output)
+    g = _check_grad(grad_output, shape[:-2] + win.out_size, None, op, be=be)
     kh, kw, sh, sw, ph, pw, _, _ = _flat(win)
     if _channels_last(g):
         gx = _empty_channels_last(shape, g.dtype)
         fast.avg_pool2d_backward_nhwc(_nhwc(g), _nhwc(gx), kh, kw, sh, sw, ph, pw,
                                       count_include_pad, divisor)
     else:
-        gx = np.empty(shape, g.dtype)
-        _kernels().avg_pool2d_backward(_planes(g), _planes(gx), kh, kw, sh, sw, ph, pw,
-                                       count_include_pad, divisor)
+        gx = be.empty(shape, g.dtype)
+        _kernels(be).avg_pool2d_backward(_planes(g), _planes(gx), kh, kw, sh, sw, ph, pw,
+                                         count_include_pad, divisor)
     return gx
 
 
@@ -355,12 +380,12 @@ def _global_shape(shape, keepdims):
     return shape[:-2] + ((1, 1) if keepdims else ())
 
 
-def _global_grad(grad_output, shape, op, dtype=None, name="grad_output"):
+def _global_grad(grad_output, shape, op, dtype=None, name="grad_output", be=None):
     """Accept the gradient with or without the kept (1, 1) dimensions."""
-    _check_array(grad_output, name, op)
-    keepdims = grad_output.shape == _global_shape(shape, True)
+    grad_output = _check_array(grad_output, name, op, be)
+    keepdims = tuple(grad_output.shape) == _global_shape(shape, True)
     g = _as_grad_planes(grad_output, _global_shape(shape, keepdims), dtype, op, name,
-                        spatial=2 if keepdims else 0)
+                        spatial=2 if keepdims else 0, be=be)
     return g.reshape(g.shape[0])  # (P,): one value per plane
 
 
@@ -376,10 +401,11 @@ def global_avg_pool2d(x, keepdims=False):
     (2, 512)
     """
     op = "global_avg_pool2d"
-    x3 = _as_planes(x, op)
+    be = backend_for(op, input=x)
+    x3 = _as_planes(x, op, be=be)
     keepdims = as_bool(keepdims, "keepdims", op)
-    y = np.empty(x3.shape[0], x3.dtype)
-    cpu.global_avg_pool2d(x3, y)
+    y = be.empty(x3.shape[0], x3.dtype)
+    be.global_avg_pool2d(x3, y)
     return y.reshape(_global_shape(x.shape, keepdims))
 
 
@@ -396,9 +422,10 @@ def global_avg_pool2d_backward(grad_output, input_shape):
     """
     op = "global_avg_pool2d_backward"
     shape = _check_input_shape(input_shape, op)
-    g = _global_grad(grad_output, shape, op)
-    gx = np.empty((g.shape[0],) + shape[-2:], g.dtype)
-    cpu.global_avg_pool2d_backward(g, gx)
+    be = backend_for(op, grad_output=grad_output)
+    g = _global_grad(grad_output, shape, op, be=be)
+    gx = be.empty((g.shape[0],) + shape[-2:], g.dtype)
+    be.global_avg_pool2d_backward(g, gx)
     return gx.reshape(shape)
 
 
@@ -412,12 +439,13 @@ def global_max_pool2d(x, keepdims=False, return_indices=False):
     (array([5.], dtype=float32), array([1]))
     """
     op = "global_max_pool2d"
-    x3 = _as_planes(x, op)
+    be = backend_for(op, input=x)
+    x3 = _as_planes(x, op, be=be)
     keepdims = as_bool(keepdims, "keepdims", op)
     return_indices = as_bool(return_indices, "return_indices", op)
-    y = np.empty(x3.shape[0], x3.dtype)
-    idx = np.empty(x3.shape[0], np.int64)
-    cpu.global_max_pool2d(x3, y, idx)
+    y = be.empty(x3.shape[0], x3.dtype)
+    idx = be.empty(x3.shape[0], np.int64)
+    be.global_max_pool2d(x3, y, idx)
     out_shape = _global_shape(x.shape, keepdims)
     y = y.reshape(out_shape)
     return (y, idx.reshape(out_shape)) if return_indices else y
@@ -435,14 +463,15 @@ def global_max_pool2d_backward(grad_output, indices, input_shape):
     op = "global_max_pool2d_backward"
     shape = _check_input_shape(input_shape, op)
     H, W = shape[-2:]
-    g = _global_grad(grad_output, shape, op)
-    idx = _global_grad(indices, shape, op, np.int64, "indices")
+    be = backend_for(op, grad_output=grad_output, indices=indices)
+    g = _global_grad(grad_output, shape, op, be=be)
+    idx = _global_grad(indices, shape, op, np.int64, "indices", be)
     if g.shape != idx.shape:
         raise ValueError(f"{op}: grad_output and indices must have the same shape, "
                          f"got {grad_output.shape} and {indices.shape}")
     _check_indices(idx, H * W, op)
-    gx = np.empty((g.shape[0], H, W), g.dtype)
+    gx = be.empty((g.shape[0], H, W), g.dtype)
     # the max pooling gather, with one window spanning the whole plane
-    cpu.max_pool2d_backward(g.reshape(-1, 1, 1), idx.reshape(-1, 1, 1), gx,
+    be.max_pool2d_backward(g.reshape(-1, 1, 1), idx.reshape(-1, 1, 1), gx,
                             H, W, 1, 1, 0, 0, 1, 1)
     return gx.reshape(shape)
