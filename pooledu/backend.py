@@ -51,6 +51,8 @@ class Backend:
         return f"Backend({self.name!r})"
 
 
+# The host backend's kernels are the reference schedules; ops.py's _kernels(be)
+# swaps in the active CPU schedule (fast by default) where it has one.
 CPU = Backend("cpu", cpu, asarray=np.asarray, empty=np.empty,
               contiguous=np.ascontiguousarray, value_range=lambda a: (a.min(), a.max()))
 

@@ -1,4 +1,4 @@
-"""The ``pooledu`` command: explain output sizes, benchmark the kernels."""
+"""The ``pooledu`` command: explain output sizes, benchmark the kernels, draw the figures."""
 
 import argparse
 import sys
@@ -36,12 +36,28 @@ def _cmd_bench(args):
     announce_compilation()
     print(f"timing {len(bench.CASES)} cases ({'quick: batch 2' if args.quick else 'batch 32'}); "
           "best of several runs each", file=sys.stderr)
-    result = bench.run(quick=args.quick,
-                       progress=lambda row: print(f"  {row['case']} ({row['pass_']}): "
-                                                  f"{row['pooledu_nchw_ms']:.2f} ms", file=sys.stderr))
+    runner = bench.run_cuda if args.device == "cuda" else bench.run
+    try:
+        result = runner(quick=args.quick,
+                        progress=lambda row: print(f"  {row['case']} ({row['pass_']}): "
+                                                   f"{row['pooledu_nchw_ms']:.2f} ms", file=sys.stderr))
+    except RuntimeError as err:  # --device cuda without a GPU
+        print(f"pooledu bench: {err}", file=sys.stderr)
+        return 1
     print(bench.format_table(result))
     bench.save(result, args.json)
     print(f"\nwrote {args.json}", file=sys.stderr)
+    return 0
+
+
+def _cmd_figures(args):
+    from . import figures
+    if args.list:
+        print("\n".join(figures.FIGURES))
+        return 0
+    announce_compilation()
+    paths = figures.build_figures(args.names or None, out=args.out, progress=True)
+    print(f"wrote {len(paths)} files to {args.out}/")
     return 0
 
 
@@ -64,8 +80,16 @@ def build_parser():
     p = sub.add_parser("bench", help="time the kernels against PyTorch and the copy bandwidth")
     p.add_argument("--quick", action="store_true", help="batch 2 instead of 32, fewer repeats")
     p.add_argument("--threads", type=int, default=None, help="Numba and PyTorch threads")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                   help="cuda: the CUDA kernels against PyTorch CUDA (pip install 'pooledu[cuda]')")
     p.add_argument("--json", default="bench_results.json", help="where to write the results")
     p.set_defaults(func=_cmd_bench)
+
+    p = sub.add_parser("figures", help="rebuild the figures from what the kernels compute")
+    p.add_argument("names", nargs="*", metavar="NAME", help="figures to build (default: all)")
+    p.add_argument("--out", default="figures", help="output folder (default: figures/)")
+    p.add_argument("--list", action="store_true", help="list the figure names and stop")
+    p.set_defaults(func=_cmd_figures)
     return parser
 
 

@@ -163,8 +163,9 @@ def fig_photo(out, name, sizes):
         draw_pooled_photo(axes, sizes)
         axes[0, 0].figure.suptitle("one colour scale for every edge map:\nmax pooling keeps "
                                    "an edge at full strength, average pooling dilutes it")
+    # constrained layout keeps the two-line title clear of the panel titles
     return _plot_png(out / f"{name}.png", draw, (3.1 * (1 + len(sizes)), 7.8),
-                     ncols=1 + len(sizes), nrows=2)
+                     ncols=1 + len(sizes), nrows=2, layout="constrained")
 
 
 # ---------------------------------------------------------------------------

@@ -106,8 +106,8 @@ def _channels_last(a):
     Such arrays run the channels-last kernels and give channels-last outputs, so
     nothing is converted. (An array that is both, such as C = 1, counts as NCHW.)
     """
-    return (isinstance(a, np.ndarray) and a.ndim == 4 and not a.flags.c_contiguous and a.transpose(0, 2, 3, 1).flags.c_contiguous
-            and _active["schedule"] == "fast")
+    return (isinstance(a, np.ndarray) and a.ndim == 4 and not a.flags.c_contiguous  # host only
+            and a.transpose(0, 2, 3, 1).flags.c_contiguous and _active["schedule"] == "fast")
 
 
 def _nhwc(a):

@@ -306,7 +306,8 @@ dispatcher.get_current_device = lambda: types.SimpleNamespace(compute_capability
 from numba import cuda, types as t
 from pooledu import cuda as pc
 for F in (t.float32, t.float64):
-    A3, A1, I3, I1 = t.Array(F, 3, "A"), t.Array(F, 1, "A"), t.Array(t.int64, 3, "A"), t.Array(t.int64, 1, "A")
+    A3, A1 = t.Array(F, 3, "A"), t.Array(F, 1, "A")
+    I3, I1 = t.Array(t.int64, 3, "A"), t.Array(t.int64, 1, "A")
     avg = (t.int64,) * 6 + (t.boolean, t.int64)
     for kernel, sig in [(pc._max_pool2d, (A3, A3, I3) + (t.int64,) * 8),
                         (pc._max_pool2d_backward, (A3, I3, A3) + (t.int64,) * 8),
