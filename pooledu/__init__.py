@@ -8,8 +8,8 @@ a device array arrives), ``backend`` (which of them runs a call), ``ops`` (the
 checked public pooling functions), ``extra`` (max-broadcast and attention
 pooling), ``conv`` (strided convolution) and ``analysis`` (the measurements
 behind the figures). ``nn``, ``data`` and ``experiments`` build small
-trainable networks on top; ``pooledu.viz`` (matplotlib helpers) and ``pooledu.figures`` (the
-figure table) are imported on demand.
+trainable networks on top; ``pooledu.viz`` (matplotlib helpers) and
+``pooledu.figures`` (the figure table) are imported on demand.
 """
 
 from .analysis import (activation_counts, head_params, invariance_curve,
