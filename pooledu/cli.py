@@ -1,4 +1,4 @@
-"""The ``pooledu`` command: explain output sizes, benchmark the kernels, draw the figures."""
+"""The ``pooledu`` command: lessons, figures, output-size explanations, benchmarks."""
 
 import argparse
 import sys
@@ -61,6 +61,29 @@ def _cmd_figures(args):
     return 0
 
 
+def _cmd_lessons(args):
+    from .lessons import format_lessons
+    print(format_lessons())
+    return 0
+
+
+def _cmd_lesson(args):
+    from .lessons import run_lesson
+    announce_compilation()
+    try:
+        run_lesson(args.number, args.out)
+    except ValueError as err:  # no lesson with that number
+        print(f"pooledu lesson: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _cmd_tour(args):
+    from .lessons import tour
+    tour(args.out, progress=not args.no_progress)
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="pooledu", description=(
         "Pooling in convolutional networks, as readable loops that match PyTorch."))
@@ -90,6 +113,17 @@ def build_parser():
     p.add_argument("--out", default="figures", help="output folder (default: figures/)")
     p.add_argument("--list", action="store_true", help="list the figure names and stop")
     p.set_defaults(func=_cmd_figures)
+
+    p = sub.add_parser("lessons", help="list the step-by-step lessons")
+    p.set_defaults(func=_cmd_lessons)
+    p = sub.add_parser("lesson", help="run one lesson")
+    p.add_argument("number", type=int)
+    p.add_argument("--out", default="lesson_output", help="where its figures go")
+    p.set_defaults(func=_cmd_lesson)
+    p = sub.add_parser("tour", help="run every lesson in order, rebuilding their figures")
+    p.add_argument("--out", default="lesson_output", help="where the figures go")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_cmd_tour)
     return parser
 
 
