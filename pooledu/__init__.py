@@ -2,41 +2,50 @@
 
 The public API, re-exported from the modules that own each idea:
 ``geometry`` (window sizes and rules), ``formulas`` (one scalar function per
-formula), ``cpu`` (parallel schedules over the formulas) and ``ops`` (the
-checked public functions); ``family`` holds the rest of PyTorch's pooling
-family (1D/3D, adaptive, fractional, LP, unpooling).
+formula), ``cpu`` and ``fast`` (readable and fast CPU schedules over the
+formulas), ``cuda`` (GPU schedules over the same formulas, imported only when
+a device array arrives), ``backend`` (which of them runs a call), ``ops`` (the
+checked public pooling functions), ``extra`` (max-broadcast and attention
+pooling), ``family`` (the rest of PyTorch's pooling family: 1D and 3D,
+adaptive, fractional, LP, unpooling), ``conv`` (strided convolution) and ``analysis`` (the measurements
+behind the figures). ``nn``, ``data`` and ``experiments`` build small
+trainable networks on top; ``pooledu.viz`` (matplotlib helpers) and
+``pooledu.figures`` (the figure table) are imported on demand.
 """
 
-from .geometry import pool_output_size
+from .analysis import (activation_counts, head_params, invariance_curve,
+                       measured_receptive_field, receptive_field, stem_flops)
+from .conv import conv2d, conv2d_backward
+from .extra import (attention_pool2d, attention_pool2d_backward, max_broadcast_pool2d,
+                    max_broadcast_pool2d_backward)
+from .family import (adaptive_avg_pool1d, adaptive_avg_pool1d_backward, adaptive_avg_pool2d,
+                     adaptive_avg_pool2d_backward, adaptive_avg_pool3d,
+                     adaptive_avg_pool3d_backward, adaptive_max_pool1d,
+                     adaptive_max_pool1d_backward, adaptive_max_pool2d,
+                     adaptive_max_pool2d_backward, adaptive_max_pool3d,
+                     adaptive_max_pool3d_backward, avg_pool1d, avg_pool1d_backward, avg_pool3d,
+                     avg_pool3d_backward, fractional_max_pool2d, fractional_max_pool2d_backward,
+                     lp_pool1d, lp_pool1d_backward, lp_pool2d, lp_pool2d_backward, max_pool1d,
+                     max_pool1d_backward, max_pool3d, max_pool3d_backward, max_unpool2d,
+                     max_unpool2d_backward)
+from .geometry import ceil_mode_windows, describe_adaptive, pool_output_size
 from .ops import (avg_pool2d, avg_pool2d_backward, global_avg_pool2d,
                   global_avg_pool2d_backward, global_max_pool2d,
-                  global_max_pool2d_backward, max_pool2d, max_pool2d_backward)
-from .family import (max_pool1d, max_pool1d_backward, avg_pool1d, avg_pool1d_backward,
-                     max_pool3d, max_pool3d_backward, avg_pool3d, avg_pool3d_backward,
-                     adaptive_avg_pool1d, adaptive_avg_pool1d_backward, adaptive_max_pool1d,
-                     adaptive_max_pool1d_backward, adaptive_avg_pool2d,
-                     adaptive_avg_pool2d_backward, adaptive_max_pool2d,
-                     adaptive_max_pool2d_backward, fractional_max_pool2d,
-                     fractional_max_pool2d_backward, lp_pool1d, lp_pool1d_backward, lp_pool2d,
-                     lp_pool2d_backward, max_unpool2d, max_unpool2d_backward,
-                     adaptive_avg_pool3d, adaptive_avg_pool3d_backward, adaptive_max_pool3d,
-                     adaptive_max_pool3d_backward)
-from .geometry import describe_adaptive
+                  global_max_pool2d_backward, max_pool2d, max_pool2d_backward, schedule)
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "pool_output_size",
+    "pool_output_size", "ceil_mode_windows", "schedule",
     "max_pool2d", "max_pool2d_backward",
     "avg_pool2d", "avg_pool2d_backward",
     "global_avg_pool2d", "global_avg_pool2d_backward",
     "global_max_pool2d", "global_max_pool2d_backward",
-    # the pooling family (family.py)
-    "describe_adaptive",
-    "max_pool1d", "max_pool1d_backward",
-    "avg_pool1d", "avg_pool1d_backward",
-    "max_pool3d", "max_pool3d_backward",
-    "avg_pool3d", "avg_pool3d_backward",
+    "max_broadcast_pool2d", "max_broadcast_pool2d_backward",
+    "attention_pool2d", "attention_pool2d_backward",
+    # the rest of the pooling family (family.py)
+    "max_pool1d", "max_pool1d_backward", "avg_pool1d", "avg_pool1d_backward",
+    "max_pool3d", "max_pool3d_backward", "avg_pool3d", "avg_pool3d_backward",
     "adaptive_avg_pool1d", "adaptive_avg_pool1d_backward",
     "adaptive_max_pool1d", "adaptive_max_pool1d_backward",
     "adaptive_avg_pool2d", "adaptive_avg_pool2d_backward",
@@ -44,7 +53,9 @@ __all__ = [
     "adaptive_avg_pool3d", "adaptive_avg_pool3d_backward",
     "adaptive_max_pool3d", "adaptive_max_pool3d_backward",
     "fractional_max_pool2d", "fractional_max_pool2d_backward",
-    "lp_pool1d", "lp_pool1d_backward",
-    "lp_pool2d", "lp_pool2d_backward",
-    "max_unpool2d", "max_unpool2d_backward",
+    "lp_pool1d", "lp_pool1d_backward", "lp_pool2d", "lp_pool2d_backward",
+    "max_unpool2d", "max_unpool2d_backward", "describe_adaptive",
+    "conv2d", "conv2d_backward",
+    "invariance_curve", "receptive_field", "measured_receptive_field",
+    "activation_counts", "stem_flops", "head_params",
 ]

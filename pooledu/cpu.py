@@ -9,7 +9,10 @@ nothing themselves. No ``fastmath``: it would let LLVM drop the NaN checks.
 
 from numba import njit, prange
 
-from .formulas import (avg_grad_cell, avg_window, global_max, global_mean,
+from .formulas import (attention_input_grad, attention_readout, attention_score_grad,
+                       attention_weights, avg_grad_cell, avg_window, broadcast_cell,
+                       broadcast_grad_cell, conv_grad_bias, conv_grad_input_plane,
+                       conv_grad_weight_tap, conv_plane, global_max, global_mean,
                        global_mean_grad, max_grad_cell, max_window)
 from .formulas import (adaptive_avg_grad_cell, adaptive_avg_grad_cell3d, adaptive_avg_window,
                        adaptive_avg_window3d, adaptive_max_grad_cell, adaptive_max_grad_cell3d,
@@ -24,9 +27,10 @@ def max_pool2d(x, y, idx, kh, kw, sh, sw, ph, pw, dh, dw):
     """y[p, i, j], idx[p, i, j] = max and argmax of window (i, j) of plane p."""
     P, OH, OW = y.shape
     for p in prange(P):
+        plane = x[p]  # one view per plane: a view per element would cost a refcount each
         for i in range(OH):
             for j in range(OW):
-                y[p, i, j], idx[p, i, j] = max_window(x[p], i, j, kh, kw, sh, sw, ph, pw, dh, dw)
+                y[p, i, j], idx[p, i, j] = max_window(plane, i, j, kh, kw, sh, sw, ph, pw, dh, dw)
 
 
 @njit(parallel=True, cache=True)
@@ -34,9 +38,10 @@ def max_pool2d_backward(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw):
     """gx[p, h, w] = sum of g over the windows of plane p whose argmax is (h, w)."""
     P, H, W = gx.shape
     for p in prange(P):
+        gp, ip = g[p], idx[p]
         for h in range(H):
             for w in range(W):
-                gx[p, h, w] = max_grad_cell(g[p], idx[p], h, w, W, kh, kw, sh, sw, ph, pw, dh, dw)
+                gx[p, h, w] = max_grad_cell(gp, ip, h, w, W, kh, kw, sh, sw, ph, pw, dh, dw)
 
 
 @njit(parallel=True, cache=True)
@@ -44,9 +49,10 @@ def avg_pool2d(x, y, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override
     """y[p, i, j] = mean of window (i, j) of plane p, with PyTorch's divisor rules."""
     P, OH, OW = y.shape
     for p in prange(P):
+        plane = x[p]
         for i in range(OH):
             for j in range(OW):
-                y[p, i, j] = avg_window(x[p], i, j, kh, kw, sh, sw, ph, pw,
+                y[p, i, j] = avg_window(plane, i, j, kh, kw, sh, sw, ph, pw,
                                         count_include_pad, divisor_override)
 
 
@@ -55,9 +61,10 @@ def avg_pool2d_backward(g, gx, kh, kw, sh, sw, ph, pw, count_include_pad, diviso
     """gx[p, h, w] = sum of g[p, i, j] / divisor(i, j) over the windows holding (h, w)."""
     P, H, W = gx.shape
     for p in prange(P):
+        gp = g[p]
         for h in range(H):
             for w in range(W):
-                gx[p, h, w] = avg_grad_cell(g[p], h, w, H, W, kh, kw, sh, sw, ph, pw,
+                gx[p, h, w] = avg_grad_cell(gp, h, w, H, W, kh, kw, sh, sw, ph, pw,
                                             count_include_pad, divisor_override)
 
 
@@ -83,6 +90,103 @@ def global_max_pool2d(x, y, idx):
     """y[p], idx[p] = max and argmax of plane p."""
     for p in prange(x.shape[0]):
         y[p], idx[p] = global_max(x[p])
+
+
+# ---------------------------------------------------------------------------
+# max-broadcast pooling (the window maxima come from max_pool2d above)
+
+@njit(parallel=True, cache=True)
+def broadcast_windows(m, y, kh, kw):
+    """y[p, h, w] = m[p, h // kh, w // kw]: each cell takes its window's max."""
+    P, H, W = y.shape
+    for p in prange(P):
+        for h in range(H):
+            for w in range(W):
+                y[p, h, w] = broadcast_cell(m[p], h, w, kh, kw)
+
+
+@njit(parallel=True, cache=True)
+def max_broadcast_pool2d_backward(g, idx, gx, kh, kw):
+    """gx[p, h, w] = the summed gradient of the window whose max came from (h, w)."""
+    P, H, W = gx.shape
+    for p in prange(P):
+        for h in range(H):
+            for w in range(W):
+                gx[p, h, w] = broadcast_grad_cell(g[p], idx[p], h, w, kh, kw)
+
+
+# ---------------------------------------------------------------------------
+# attention pooling: one image per parallel iteration, x viewed as (N, C, P)
+
+@njit(parallel=True, cache=True)
+def attention_pool2d(x, u, scale, a, y):
+    """a[n] = softmax over positions of scale * u . x[n, :, p]; y[n, c] = sum_p a[n, p] x[n, c, p]."""
+    N, C, P = x.shape
+    for n in prange(N):
+        attention_weights(x[n], u, scale, a[n])
+        for c in range(C):
+            y[n, c] = attention_readout(x[n], a[n], c)
+
+
+@njit(parallel=True, cache=True)
+def attention_pool2d_backward(g, x, u, scale, a, y, ds, gx):
+    """ds[n, p] = dL/ds (the score gradient); gx[n, c, p] = dL/dx[n, c, p]."""
+    N, C, P = x.shape
+    for n in prange(N):
+        for p in range(P):
+            ds[n, p] = attention_score_grad(x[n], a[n], g[n], y[n], p)
+        for c in range(C):
+            for p in range(P):
+                gx[n, c, p] = attention_input_grad(g[n], a[n], ds[n], u, scale, c, p)
+
+
+@njit(parallel=True, cache=True)
+def attention_key_grad(x, ds, scale, gu):
+    """gu[c] = scale * sum over (n, p) of ds[n, p] * x[n, c, p], the gradient of u = W_k^T q."""
+    N, C, P = x.shape
+    for c in prange(C):
+        total = x.dtype.type(0)
+        for n in range(N):
+            for p in range(P):
+                total += ds[n, p] * x[n, c, p]
+        gu[c] = scale * total
+
+
+# ---------------------------------------------------------------------------
+# convolution: forward over (image, output channel) planes, input gradient over
+# (image, input channel) planes, weight gradient over output channels; each
+# parallel iteration writes only its own plane (or channel)
+
+@njit(parallel=True, cache=True)
+def conv2d(x, w, b, y, sh, sw, ph, pw, dh, dw):
+    """y[n, o] = b[o] + the convolution of image n with filter o."""
+    N, O, OH, OW = y.shape
+    for q in prange(N * O):
+        n, o = q // O, q % O
+        y[n, o] = b[o]
+        conv_plane(x[n], w[o], y[n, o], sh, sw, ph, pw, dh, dw)
+
+
+@njit(parallel=True, cache=True)
+def conv2d_backward_input(g, w, gx, sh, sw, ph, pw, dh, dw):
+    """gx[n, c] = the gradient plane of input channel c of image n."""
+    N, C, H, W = gx.shape
+    for q in prange(N * C):
+        n, c = q // C, q % C
+        gx[n, c] = 0
+        conv_grad_input_plane(g[n], w, c, gx[n, c], sh, sw, ph, pw, dh, dw)
+
+
+@njit(parallel=True, cache=True)
+def conv2d_backward_weight(g, x, gw, gb, sh, sw, ph, pw, dh, dw):
+    """gw[o, c, u, v] and gb[o], each output channel o in its own parallel iteration."""
+    O, C, KH, KW = gw.shape
+    for o in prange(O):
+        gb[o] = conv_grad_bias(g, o)
+        for c in range(C):
+            for u in range(KH):
+                for v in range(KW):
+                    gw[o, c, u, v] = conv_grad_weight_tap(g, x, o, c, u, v, sh, sw, ph, pw, dh, dw)
 
 
 # ---------------------------------------------------------------------------

@@ -43,6 +43,20 @@ def windows_touching(i, k, s, p, d, out_size):
 
 
 @register_jitable
+def tap_span(t, s, p, d, in_size, out_size):
+    """Output positions ``[lo, hi)`` whose tap ``t`` lands inside the input.
+
+    Tap t of window o reads ``o*s - p + d*t``; it is inside ``[0, in_size)``
+    for ``ceil((p - d*t) / s) <= o <= floor((in_size - 1 + p - d*t) / s)``.
+    A convolution loops over exactly these outputs for each tap, with no
+    bounds test in the innermost loop.
+    """
+    lo = max(ceil_div(p - d * t, s), 0)
+    hi = min((in_size - 1 + p - d * t) // s + 1, out_size)
+    return lo, max(hi, lo)
+
+
+@register_jitable
 def adaptive_span(o, in_size, out_size):
     """Adaptive window ``[floor(o*In/Out), ceil((o+1)*In/Out))``, integers only."""
     start = (o * in_size) // out_size
@@ -112,6 +126,20 @@ def check_window(kernel, stride, padding, dilation, op, axis=""):
     one: with k=3, d=2 a padding of 2 would be fine for the dilated extent 5,
     but PyTorch refuses it, and so does pooledu.
     """
+    check_conv_window(kernel, stride, padding, dilation, op, axis)
+    where = f" (dimension {axis})" if axis else ""
+    if padding > kernel // 2:
+        raise ValueError(f"{op}: padding must be at most half the kernel size "
+                         f"(kernel {kernel} allows {kernel // 2}), got padding={padding}{where}; "
+                         "a larger padding would allow windows made only of padding")
+
+
+def check_conv_window(kernel, stride, padding, dilation, op, axis=""):
+    """The rules pooling and convolution share: positive sizes, non-negative padding.
+
+    Convolution stops here: its padding is zeros that the weights multiply, so
+    any amount is allowed (a window of only padding simply gives the bias).
+    """
     where = f" (dimension {axis})" if axis else ""
     if kernel <= 0:
         raise ValueError(f"{op}: kernel_size must be greater than zero, got kernel_size={kernel}{where}")
@@ -121,10 +149,6 @@ def check_window(kernel, stride, padding, dilation, op, axis=""):
         raise ValueError(f"{op}: dilation must be greater than zero, got dilation={dilation}{where}")
     if padding < 0:
         raise ValueError(f"{op}: padding must be non-negative, got padding={padding}{where}")
-    if padding > kernel // 2:
-        raise ValueError(f"{op}: padding must be at most half the kernel size "
-                         f"(kernel {kernel} allows {kernel // 2}), got padding={padding}{where}; "
-                         "a larger padding would allow windows made only of padding")
 
 
 def pool_output_size(input_size, kernel_size, stride=None, padding=0, dilation=1,
@@ -176,9 +200,15 @@ def pool_output_size(input_size, kernel_size, stride=None, padding=0, dilation=1
     return _output_size(n, k, s, p, d, ceil_mode, op)
 
 
-def _output_size(n, k, s, p, d, ceil_mode, op, axis=""):
+def _rounded_count(n, k, s, p, d, ceil_mode):
+    """``floor`` (or ``ceil``) of ``(n + 2p - d(k-1) - 1) / s``, plus 1: the count
+    before ceil_mode's rule drops a window that would start in the right padding."""
     span = n + 2 * p - d * (k - 1) - 1
-    out = (span + (s - 1 if ceil_mode else 0)) // s + 1
+    return (span + (s - 1 if ceil_mode else 0)) // s + 1
+
+
+def _output_size(n, k, s, p, d, ceil_mode, op, axis=""):
+    out = _rounded_count(n, k, s, p, d, ceil_mode)
     if ceil_mode and (out - 1) * s >= n + p:
         out -= 1  # the last window would start inside the right padding
     if out < 1:
@@ -218,6 +248,47 @@ def pool_window(op, in_size, kernel_size, stride=None, padding=0, dilation=1,
     return Window(k, s, p, d, ceil_mode, tuple(in_size), out)
 
 
+def conv_window(op, in_size, kernel_size, stride=1, padding=0, dilation=1):
+    """Normalise, validate and size a convolution's window over ``in_size``.
+
+    The output size is the pooling one with ``ceil_mode=False`` (same formula,
+    :func:`_output_size`), but without pooling's ``padding <= k // 2`` rule.
+    ``padding`` may also be ``"valid"`` (no padding) or ``"same"`` (output as
+    large as the input; stride 1 only). When ``d*(k-1)`` is odd, "same" needs one
+    more padding cell on the right than on the left, as in PyTorch; the kernels
+    take only the left padding, and the extra right cell is counted here as one
+    more input cell, which gives the same output size.
+
+    >>> conv_window("conv2d", (24, 24), 3, stride=2, padding=1).out_size
+    (12, 12)
+    >>> conv_window("conv2d", (5, 5), 4, padding="same").padding
+    (1, 1)
+    """
+    nd = len(in_size)
+    k = as_tuple(kernel_size, "kernel_size", op, nd)
+    s = as_tuple(stride, "stride", op, nd)
+    d = as_tuple(dilation, "dilation", op, nd)
+    extra = (0,) * nd
+    if isinstance(padding, str):
+        if padding not in ("valid", "same"):
+            raise ValueError(f"{op}: padding must be an int, a tuple of ints, 'valid' or 'same', "
+                             f"got padding={padding!r}")
+        if padding == "same" and any(si != 1 for si in s):
+            raise ValueError(f"{op}: padding='same' needs stride 1 (the output could not keep "
+                             f"the input's size otherwise), got stride={stride!r}")
+        total = tuple(d[i] * (k[i] - 1) if padding == "same" else 0 for i in range(nd))
+        p = tuple(t // 2 for t in total)
+        extra = tuple(total[i] - 2 * p[i] for i in range(nd))
+    else:
+        p = as_tuple(padding, "padding", op, nd)
+    axes = "HW" if nd == 2 else "DHW"[-nd:]
+    for i in range(nd):
+        check_conv_window(k[i], s[i], p[i], d[i], op, axes[i] if nd > 1 else "")
+    out = tuple(_output_size(in_size[i] + extra[i], k[i], s[i], p[i], d[i], False, op,
+                             axes[i] if nd > 1 else "") for i in range(nd))
+    return Window(k, s, p, d, False, tuple(in_size), out)
+
+
 def window_taps(o, k, s, p, d, n):
     """Positions of the taps of window ``o`` along one dimension, and which lie inside ``[0, n)``.
 
@@ -226,6 +297,26 @@ def window_taps(o, k, s, p, d, n):
     """
     taps = [o * s - p + d * t for t in range(k)]
     return taps, [0 <= t < n for t in taps]
+
+
+def ceil_mode_windows(input_size, kernel_size, stride=None, padding=0, dilation=1):
+    """How ``ceil_mode`` changes the windows along one dimension.
+
+    Returns ``(floor_count, ceil_count, dropped)``: the output sizes without and
+    with ``ceil_mode`` (both from :func:`pool_output_size`), and the index of
+    the window that rounding up would add but PyTorch drops because it would
+    start in the right padding (``None`` when no window is dropped).
+
+    >>> ceil_mode_windows(5, 2, padding=1)
+    (3, 3, 3)
+    >>> ceil_mode_windows(6, 3, 2)
+    (2, 3, None)
+    """
+    floor_count = pool_output_size(input_size, kernel_size, stride, padding, dilation, False)
+    ceil_count = pool_output_size(input_size, kernel_size, stride, padding, dilation, True)
+    s = kernel_size if stride is None else stride
+    rounded = _rounded_count(input_size, kernel_size, s, padding, dilation, True)
+    return floor_count, ceil_count, (rounded - 1 if rounded > ceil_count else None)
 
 
 # ---------------------------------------------------------------------------

@@ -5,33 +5,86 @@ NumPy in and NumPy out; inputs are (C, H, W) or (N, C, H, W), float32 or
 float64; outputs keep the input's dtype and indices are int64, flat per
 (n, c) plane (``h * W + w``), as in PyTorch.
 
+Device arrays (Numba device arrays, CuPy arrays, PyTorch CUDA tensors: any
+``__cuda_array_interface__``) run the CUDA kernels instead and return Numba
+device arrays, with no copy to the host: each function asks ``backend_for``
+(``backend.py``) where its arrays live, allocates with that backend and runs
+its kernels.
+
 Every argument is checked here, before any kernel runs, and a bad one raises
 ValueError or TypeError naming the argument, its value and the rule.
 """
 
+from contextlib import contextmanager
+
 import numpy as np
 
-from . import cpu
+from . import cpu, fast
+from .backend import CPU, backend_for, backend_of
 from .geometry import FLOAT_DTYPES, as_bool, as_int, pool_window
+
+# ---------------------------------------------------------------------------
+# CPU schedules: the readable reference (one output at a time, as the formula
+# reads) and the fast loop order (one tap at a time across a row). Both give
+# the same bits; the fast one is the default.
+
+SCHEDULES = {"fast": fast, "reference": cpu}
+_active = {"schedule": "fast"}
+
+
+@contextmanager
+def schedule(name):
+    """Run the CPU kernels of one schedule inside a ``with`` block.
+
+    Examples
+    --------
+    >>> x = np.random.default_rng(0).standard_normal((1, 8, 8))
+    >>> with schedule("reference"):
+    ...     slow = max_pool2d(x, 2)
+    >>> bool((slow == max_pool2d(x, 2)).all())
+    True
+    """
+    if name not in SCHEDULES:
+        raise ValueError(f"schedule: name must be one of {sorted(SCHEDULES)}, got {name!r}")
+    previous = _active["schedule"]
+    _active["schedule"] = name
+    try:
+        yield
+    finally:
+        _active["schedule"] = previous
+
+
+def _kernels(be=CPU):
+    """The kernels that run: the active CPU schedule, or a device backend's own."""
+    return SCHEDULES[_active["schedule"]] if be is CPU else be
 
 
 # ---------------------------------------------------------------------------
 # shared checks
 
-def _check_array(x, name, op):
-    if not isinstance(x, np.ndarray):
-        raise TypeError(f"{op}: {name} must be a NumPy array, got {type(x).__name__}")
+def _check_array(x, name, op, be=None):
+    """``x`` as an array of backend ``be``: a NumPy array, or a device array as a Numba one.
+
+    Without ``be`` only NumPy arrays pass: a function accepts device arrays by
+    asking ``backend_for`` first and passing the backend it gets.
+    """
+    if be is None:
+        be = backend_for(op, **{name: x})
+        if be is not CPU:
+            raise TypeError(f"{op}: {name} must be a NumPy array ({op} has no CUDA version "
+                            f"yet), got {type(x).__name__}")
+    return be.asarray(x)
 
 
 def _planes(a, spatial=2):
     """View an array as (P, *spatial dims), P the product of the leading dims (may be 0)."""
-    lead = a.shape[:a.ndim - spatial]
-    return np.ascontiguousarray(a).reshape((int(np.prod(lead)),) + a.shape[a.ndim - spatial:])
+    lead, dims = tuple(a.shape[:a.ndim - spatial]), tuple(a.shape[a.ndim - spatial:])
+    return backend_of(a).contiguous(a).reshape((int(np.prod(lead)),) + dims)
 
 
-def _as_planes(x, op, name="input"):
-    """Check a (C, H, W) or (N, C, H, W) float array and view it as (P, H, W) planes."""
-    _check_array(x, name, op)
+def _check_input(x, op, name="input", be=None):
+    """Check a (C, H, W) or (N, C, H, W) float array."""
+    x = _check_array(x, name, op, be)
     if x.dtype not in FLOAT_DTYPES:
         raise TypeError(f"{op}: {name} must be float32 or float64, got dtype {x.dtype}")
     if x.ndim not in (3, 4):
@@ -40,7 +93,32 @@ def _as_planes(x, op, name="input"):
     if 0 in x.shape[-3:]:
         raise ValueError(f"{op}: {name} may be empty only along the batch dimension N, "
                          f"got shape {x.shape}")
-    return _planes(x)  # (P, H, W), P = N*C
+    return x
+
+
+def _as_planes(x, op, name="input", be=None):
+    return _planes(_check_input(x, op, name, be))  # (P, H, W), P = N*C
+
+
+def _channels_last(a):
+    """True for an (N, C, H, W) array whose memory is (N, H, W, C), PyTorch's channels_last.
+
+    Such arrays run the channels-last kernels and give channels-last outputs, so
+    nothing is converted. (An array that is both, such as C = 1, counts as NCHW.)
+    """
+    return (isinstance(a, np.ndarray) and a.ndim == 4 and not a.flags.c_contiguous  # host only
+            and a.transpose(0, 2, 3, 1).flags.c_contiguous and _active["schedule"] == "fast")
+
+
+def _nhwc(a):
+    """(N, C, H, W) channels-last array -> its (N, H, W, C) C-contiguous view (no copy)."""
+    return a.transpose(0, 2, 3, 1)
+
+
+def _empty_channels_last(shape, dtype):
+    """An uninitialised (N, C, H, W) array with channels-last memory."""
+    n, c, h, w = shape
+    return np.empty((n, h, w, c), dtype).transpose(0, 3, 1, 2)
 
 
 def _check_input_shape(input_shape, op):
@@ -54,9 +132,9 @@ def _check_input_shape(input_shape, op):
     return shape
 
 
-def _as_grad_planes(grad_output, expected_shape, dtype, op, name="grad_output", spatial=2):
+def _check_grad(grad_output, expected_shape, dtype, op, name="grad_output", be=None):
     """Check a gradient (or indices) array against the shape the forward pass gives."""
-    _check_array(grad_output, name, op)
+    grad_output = _check_array(grad_output, name, op, be)
     if dtype is None:
         if grad_output.dtype not in FLOAT_DTYPES:
             raise TypeError(f"{op}: {name} must be float32 or float64, got dtype {grad_output.dtype}")
@@ -65,14 +143,22 @@ def _as_grad_planes(grad_output, expected_shape, dtype, op, name="grad_output", 
     if tuple(grad_output.shape) != tuple(expected_shape):
         raise ValueError(f"{op}: {name} must have shape {tuple(expected_shape)} "
                          f"(the forward output for this input_shape), got {grad_output.shape}")
-    return _planes(grad_output, spatial)
+    return grad_output
+
+
+def _as_grad_planes(grad_output, expected_shape, dtype, op, name="grad_output", spatial=2,
+                    be=None):
+    return _planes(_check_grad(grad_output, expected_shape, dtype, op, name, be), spatial)
 
 
 def _check_indices(idx, plane_size, op):
     """Indices come from a forward pass: each is -1 (empty window) or inside the plane."""
-    if idx.size and (idx.min() < -1 or idx.max() >= plane_size):
+    if idx.size == 0:
+        return
+    lo, hi = backend_of(idx).value_range(idx)
+    if lo < -1 or hi >= plane_size:
         raise ValueError(f"{op}: indices must lie in [-1, {plane_size}) for an input plane "
-                         f"of {plane_size} cells, got values from {idx.min()} to {idx.max()}")
+                         f"of {plane_size} cells, got values from {lo} to {hi}")
 
 
 def _divisor(divisor_override, op):
@@ -135,15 +221,19 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
            [13, 15]])
     """
     op = "max_pool2d"
-    x3 = _as_planes(x, op)
-    win = pool_window(op, x3.shape[1:], kernel_size, stride, padding, dilation, ceil_mode)
+    be = backend_for(op, input=x)
+    x = _check_input(x, op, be=be)
+    win = pool_window(op, x.shape[-2:], kernel_size, stride, padding, dilation, ceil_mode)
     return_indices = as_bool(return_indices, "return_indices", op)
-    y = np.empty((x3.shape[0],) + win.out_size, x3.dtype)
-    idx = np.empty(y.shape, np.int64)
-    cpu.max_pool2d(x3, y, idx, *_flat(win))
     out_shape = x.shape[:-2] + win.out_size
-    y = y.reshape(out_shape)
-    return (y, idx.reshape(out_shape)) if return_indices else y
+    if _channels_last(x):
+        y = _empty_channels_last(out_shape, x.dtype)
+        idx = _empty_channels_last(out_shape, np.int64)
+        fast.max_pool2d_nhwc(_nhwc(x), _nhwc(y), _nhwc(idx), *_flat(win))
+    else:
+        y, idx = be.empty(out_shape, x.dtype), be.empty(out_shape, np.int64)
+        _kernels(be).max_pool2d(_planes(x), _planes(y), _planes(idx), *_flat(win))
+    return (y, idx) if return_indices else y
 
 
 def max_pool2d_backward(grad_output, indices, input_shape, kernel_size, stride=None,
@@ -184,12 +274,18 @@ def max_pool2d_backward(grad_output, indices, input_shape, kernel_size, stride=N
     shape = _check_input_shape(input_shape, op)
     win = pool_window(op, shape[-2:], kernel_size, stride, padding, dilation, ceil_mode)
     out_shape = shape[:-2] + win.out_size
-    g = _as_grad_planes(grad_output, out_shape, None, op)
-    idx = _as_grad_planes(indices, out_shape, np.int64, op, "indices")
+    be = backend_for(op, grad_output=grad_output, indices=indices)
+    g = _check_grad(grad_output, out_shape, None, op, be=be)
+    idx = _check_grad(indices, out_shape, np.int64, op, "indices", be=be)
     _check_indices(idx, shape[-2] * shape[-1], op)
-    gx = np.empty((g.shape[0],) + shape[-2:], g.dtype)
-    cpu.max_pool2d_backward(g, idx, gx, *_flat(win))
-    return gx.reshape(shape)
+    if _channels_last(g):
+        gx = _empty_channels_last(shape, g.dtype)
+        idx = np.ascontiguousarray(_nhwc(idx))  # a copy only if indices are not channels-last too
+        fast.max_pool2d_backward_nhwc(_nhwc(g), idx, _nhwc(gx), *_flat(win))
+    else:
+        gx = be.empty(shape, g.dtype)
+        _kernels(be).max_pool2d_backward(_planes(g), _planes(idx), _planes(gx), *_flat(win))
+    return gx
 
 
 # ---------------------------------------------------------------------------
@@ -223,18 +319,25 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False,
     Examples
     --------
     >>> x = np.array([[[0.1, 8.5], [0.2, 0.1]]])
-    >>> float(avg_pool2d(x, 2)[0, 0, 0])
-    2.225
+    >>> print(avg_pool2d(x, 2)[0, 0, 0])   # 2.225, up to float64 rounding of 0.1 and 0.2
+    2.2249999999999996
     """
     op = "avg_pool2d"
-    x3 = _as_planes(x, op)
-    win = pool_window(op, x3.shape[1:], kernel_size, stride, padding, 1, ceil_mode)
+    be = backend_for(op, input=x)
+    x = _check_input(x, op, be=be)
+    win = pool_window(op, x.shape[-2:], kernel_size, stride, padding, 1, ceil_mode)
     count_include_pad = as_bool(count_include_pad, "count_include_pad", op)
     divisor = _divisor(divisor_override, op)
-    y = np.empty((x3.shape[0],) + win.out_size, x3.dtype)
     kh, kw, sh, sw, ph, pw, _, _ = _flat(win)
-    cpu.avg_pool2d(x3, y, kh, kw, sh, sw, ph, pw, count_include_pad, divisor)
-    return y.reshape(x.shape[:-2] + win.out_size)
+    out_shape = x.shape[:-2] + win.out_size
+    if _channels_last(x):
+        y = _empty_channels_last(out_shape, x.dtype)
+        fast.avg_pool2d_nhwc(_nhwc(x), _nhwc(y), kh, kw, sh, sw, ph, pw, count_include_pad, divisor)
+    else:
+        y = be.empty(out_shape, x.dtype)
+        _kernels(be).avg_pool2d(_planes(x), _planes(y), kh, kw, sh, sw, ph, pw,
+                                count_include_pad, divisor)
+    return y
 
 
 def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padding=0,
@@ -256,11 +359,18 @@ def avg_pool2d_backward(grad_output, input_shape, kernel_size, stride=None, padd
     win = pool_window(op, shape[-2:], kernel_size, stride, padding, 1, ceil_mode)
     count_include_pad = as_bool(count_include_pad, "count_include_pad", op)
     divisor = _divisor(divisor_override, op)
-    g = _as_grad_planes(grad_output, shape[:-2] + win.out_size, None, op)
-    gx = np.empty((g.shape[0],) + shape[-2:], g.dtype)
+    be = backend_for(op, grad_output=grad_output)
+    g = _check_grad(grad_output, shape[:-2] + win.out_size, None, op, be=be)
     kh, kw, sh, sw, ph, pw, _, _ = _flat(win)
-    cpu.avg_pool2d_backward(g, gx, kh, kw, sh, sw, ph, pw, count_include_pad, divisor)
-    return gx.reshape(shape)
+    if _channels_last(g):
+        gx = _empty_channels_last(shape, g.dtype)
+        fast.avg_pool2d_backward_nhwc(_nhwc(g), _nhwc(gx), kh, kw, sh, sw, ph, pw,
+                                      count_include_pad, divisor)
+    else:
+        gx = be.empty(shape, g.dtype)
+        _kernels(be).avg_pool2d_backward(_planes(g), _planes(gx), kh, kw, sh, sw, ph, pw,
+                                         count_include_pad, divisor)
+    return gx
 
 
 # ---------------------------------------------------------------------------
@@ -270,12 +380,12 @@ def _global_shape(shape, keepdims):
     return shape[:-2] + ((1, 1) if keepdims else ())
 
 
-def _global_grad(grad_output, shape, op, dtype=None, name="grad_output"):
+def _global_grad(grad_output, shape, op, dtype=None, name="grad_output", be=None):
     """Accept the gradient with or without the kept (1, 1) dimensions."""
-    _check_array(grad_output, name, op)
-    keepdims = grad_output.shape == _global_shape(shape, True)
+    grad_output = _check_array(grad_output, name, op, be)
+    keepdims = tuple(grad_output.shape) == _global_shape(shape, True)
     g = _as_grad_planes(grad_output, _global_shape(shape, keepdims), dtype, op, name,
-                        spatial=2 if keepdims else 0)
+                        spatial=2 if keepdims else 0, be=be)
     return g.reshape(g.shape[0])  # (P,): one value per plane
 
 
@@ -291,10 +401,11 @@ def global_avg_pool2d(x, keepdims=False):
     (2, 512)
     """
     op = "global_avg_pool2d"
-    x3 = _as_planes(x, op)
+    be = backend_for(op, input=x)
+    x3 = _as_planes(x, op, be=be)
     keepdims = as_bool(keepdims, "keepdims", op)
-    y = np.empty(x3.shape[0], x3.dtype)
-    cpu.global_avg_pool2d(x3, y)
+    y = be.empty(x3.shape[0], x3.dtype)
+    be.global_avg_pool2d(x3, y)
     return y.reshape(_global_shape(x.shape, keepdims))
 
 
@@ -311,9 +422,10 @@ def global_avg_pool2d_backward(grad_output, input_shape):
     """
     op = "global_avg_pool2d_backward"
     shape = _check_input_shape(input_shape, op)
-    g = _global_grad(grad_output, shape, op)
-    gx = np.empty((g.shape[0],) + shape[-2:], g.dtype)
-    cpu.global_avg_pool2d_backward(g, gx)
+    be = backend_for(op, grad_output=grad_output)
+    g = _global_grad(grad_output, shape, op, be=be)
+    gx = be.empty((g.shape[0],) + shape[-2:], g.dtype)
+    be.global_avg_pool2d_backward(g, gx)
     return gx.reshape(shape)
 
 
@@ -327,12 +439,13 @@ def global_max_pool2d(x, keepdims=False, return_indices=False):
     (array([5.], dtype=float32), array([1]))
     """
     op = "global_max_pool2d"
-    x3 = _as_planes(x, op)
+    be = backend_for(op, input=x)
+    x3 = _as_planes(x, op, be=be)
     keepdims = as_bool(keepdims, "keepdims", op)
     return_indices = as_bool(return_indices, "return_indices", op)
-    y = np.empty(x3.shape[0], x3.dtype)
-    idx = np.empty(x3.shape[0], np.int64)
-    cpu.global_max_pool2d(x3, y, idx)
+    y = be.empty(x3.shape[0], x3.dtype)
+    idx = be.empty(x3.shape[0], np.int64)
+    be.global_max_pool2d(x3, y, idx)
     out_shape = _global_shape(x.shape, keepdims)
     y = y.reshape(out_shape)
     return (y, idx.reshape(out_shape)) if return_indices else y
@@ -350,14 +463,15 @@ def global_max_pool2d_backward(grad_output, indices, input_shape):
     op = "global_max_pool2d_backward"
     shape = _check_input_shape(input_shape, op)
     H, W = shape[-2:]
-    g = _global_grad(grad_output, shape, op)
-    idx = _global_grad(indices, shape, op, np.int64, "indices")
+    be = backend_for(op, grad_output=grad_output, indices=indices)
+    g = _global_grad(grad_output, shape, op, be=be)
+    idx = _global_grad(indices, shape, op, np.int64, "indices", be)
     if g.shape != idx.shape:
         raise ValueError(f"{op}: grad_output and indices must have the same shape, "
                          f"got {grad_output.shape} and {indices.shape}")
     _check_indices(idx, H * W, op)
-    gx = np.empty((g.shape[0], H, W), g.dtype)
+    gx = be.empty((g.shape[0], H, W), g.dtype)
     # the max pooling gather, with one window spanning the whole plane
-    cpu.max_pool2d_backward(g.reshape(-1, 1, 1), idx.reshape(-1, 1, 1), gx,
+    be.max_pool2d_backward(g.reshape(-1, 1, 1), idx.reshape(-1, 1, 1), gx,
                             H, W, 1, 1, 0, 0, 1, 1)
     return gx.reshape(shape)

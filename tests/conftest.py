@@ -1,3 +1,45 @@
+"""Shared test setup: the CUDA simulator where there is no GPU, and Hypothesis settings.
+
+CI runs one ``pytest`` command in one process, so the choice between a real GPU
+and Numba's CUDA simulator is made here, before any test module (or pooledu)
+imports ``numba.cuda``: Numba reads NUMBA_ENABLE_CUDASIM when ``numba.cuda`` is
+first imported, and it cannot be changed afterwards. The simulator only
+affects ``numba.cuda``; the CPU kernels are compiled as usual.
+"""
+
+import ctypes
+import os
+import sys
+
+
+def cuda_device_count():
+    """GPUs the CUDA driver sees, asked through the driver library itself (0 without one).
+
+    Asking ``numba.cuda`` instead would import it, fixing the simulator
+    choice before we have made it.
+    """
+    for name in ("libcuda.so.1", "libcuda.so", "nvcuda.dll", "libcuda.dylib"):
+        try:
+            driver = ctypes.CDLL(name)
+            break
+        except OSError:
+            continue
+    else:
+        return 0
+    count = ctypes.c_int(0)
+    if driver.cuInit(0) != 0 or driver.cuDeviceGetCount(ctypes.byref(count)) != 0:
+        return 0
+    return count.value
+
+
+HAS_GPU = cuda_device_count() > 0
+if not HAS_GPU:
+    # setdefault: an explicit NUMBA_ENABLE_CUDASIM=0/1 from the caller wins.
+    os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
+    if "numba" in sys.modules:  # numba read its config at import: read it again
+        from numba.core import config
+        config.reload_config()
+
 import numpy as np
 import pytest
 from hypothesis import settings
@@ -11,3 +53,14 @@ settings.load_profile("pooledu")
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``gpu`` need real hardware; elsewhere they are skipped, with the reason shown."""
+    if HAS_GPU:
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU (none found; the other CUDA tests ran "
+                                   "in the simulator)")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)

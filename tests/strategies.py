@@ -24,8 +24,11 @@ def values(draw, shape, dtype):
 
 @st.composite
 def layouts(draw, x):
-    """The same values in C order, in Fortran order, or as a strided view."""
-    layout = draw(st.sampled_from(["c", "fortran", "strided", "readonly"]))
+    """The same values in C order, channels-last, Fortran order, or as a strided view."""
+    layout = draw(st.sampled_from(["c", "channels_last", "fortran", "strided", "readonly"]))
+    if layout == "channels_last" and x.ndim == 4:
+        # PyTorch's channels_last: an (N, C, H, W) view of (N, H, W, C) memory
+        return np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
     if layout == "fortran":
         return np.asfortranarray(x)
     if layout == "strided":

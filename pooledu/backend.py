@@ -1,0 +1,114 @@
+"""Where an op runs: NumPy arrays on the CPU (``cpu.py``), device arrays on the GPU (``cuda.py``).
+
+A public function in ``ops.py`` asks :func:`backend_for` where its array
+arguments live and gets a :class:`Backend`: the kernels with ``cpu.py``'s
+names and signatures, plus the few array operations ``ops.py`` needs
+(allocate, make contiguous, min/max). The function body is then the same for
+both::
+
+    be = backend_for(op, input=x)        # TypeError for anything else, or a mix
+    y = be.empty(shape, x.dtype)         # np.empty, or cuda.device_array
+    be.max_pool2d(x3, y, idx, *window)   # cpu.max_pool2d, or a CUDA launch
+
+Device arrays are Numba device arrays and any object exposing
+``__cuda_array_interface__`` (CuPy arrays, PyTorch CUDA tensors); they are
+used in place, never copied to the host, and results come back as Numba
+device arrays. ``cuda.py`` (and with it numba-cuda) is imported only when a
+device array arrives, so pooledu itself never needs a GPU.
+"""
+
+import numpy as np
+
+from . import cpu
+
+
+class Backend:
+    """The kernels of one device, plus the array operations ``ops.py`` needs there.
+
+    Kernels are looked up by name on ``kernels`` (a module with ``cpu.py``'s
+    kernel names and signatures): ``be.max_pool2d(...)``. An op without a
+    kernel on this device raises a TypeError naming it.
+    """
+
+    def __init__(self, name, kernels, asarray, empty, contiguous, value_range):
+        self.name = name
+        self.kernels = kernels
+        self.asarray = asarray          # accepted array -> this backend's array type, no copy
+        self.empty = empty              # (shape, dtype) -> uninitialised C-ordered array
+        self.contiguous = contiguous    # array -> C-contiguous array, copied only if needed
+        self.value_range = value_range  # non-empty int array -> (min, max)
+
+    def __getattr__(self, kernel):  # called only for names that are not attributes
+        if kernel.startswith("__") or kernel == "kernels":
+            raise AttributeError(kernel)  # copy/pickle probes, or a half-built object
+        try:
+            return getattr(self.kernels, kernel)
+        except AttributeError:
+            raise TypeError(f"{kernel}: no {self.name} kernel yet; pass NumPy arrays "
+                            "to run it on the CPU") from None
+
+    def __repr__(self):
+        return f"Backend({self.name!r})"
+
+
+# The host backend's kernels are the reference schedules; ops.py's _kernels(be)
+# swaps in the active CPU schedule (fast by default) where it has one.
+CPU = Backend("cpu", cpu, asarray=np.asarray, empty=np.empty,
+              contiguous=np.ascontiguousarray, value_range=lambda a: (a.min(), a.max()))
+
+
+def is_device_array(x):
+    """True for a Numba device array or any object exposing ``__cuda_array_interface__``."""
+    if isinstance(x, np.ndarray):
+        return False
+    # Numba's device arrays (also the simulator's, which lack the interface)
+    # carry __cuda_ndarray__; PyTorch CPU tensors raise AttributeError on the
+    # interface, so hasattr is False for them.
+    return bool(getattr(x, "__cuda_ndarray__", False)) or hasattr(x, "__cuda_array_interface__")
+
+
+def _cuda_backend():
+    try:
+        from . import cuda
+    except ImportError as err:
+        raise ImportError("pooledu needs numba-cuda for device arrays: "
+                          "pip install 'pooledu[cuda]'") from err
+    return cuda.BACKEND
+
+
+def backend_of(a):
+    """The backend of an array that :func:`backend_for` already accepted."""
+    return CPU if isinstance(a, np.ndarray) else _cuda_backend()
+
+
+def backend_for(op, **arrays):
+    """The backend all the named ``arrays`` live on.
+
+    Raises TypeError, naming ``op`` and the argument, for an argument that is
+    neither a NumPy array nor a device array, and for a mix of host and
+    device arrays (pooledu never copies between them behind your back).
+
+    >>> backend_for("max_pool2d", input=np.zeros((1, 2, 2)))
+    Backend('cpu')
+    """
+    where = {}
+    for name, a in arrays.items():
+        try:
+            on_device = is_device_array(a)
+        except Exception as err:  # PyTorch: RuntimeError for a CUDA tensor that requires grad
+            raise TypeError(f"{op}: {name} is a {type(a).__name__} that does not share its CUDA "
+                            f"memory ({err}); for a PyTorch tensor, pass tensor.detach()") from None
+        if on_device:
+            where[name] = "a CUDA device"
+        elif isinstance(a, np.ndarray):
+            where[name] = "the host (NumPy)"
+        else:
+            raise TypeError(f"{op}: {name} must be a NumPy array or a CUDA device array, "
+                            f"got {type(a).__name__}")
+    if len(set(where.values())) > 1:
+        found = ", ".join(f"{name} on {place}" for name, place in where.items())
+        raise TypeError(f"{op}: arrays must all be on the host or all on one CUDA device, "
+                        f"got {found}; move them with numba.cuda.to_device or .copy_to_host()")
+    if "a CUDA device" in where.values():
+        return _cuda_backend()
+    return CPU

@@ -1,0 +1,334 @@
+"""Kernel speed tests: pooledu against PyTorch, NumPy and the machine's copy bandwidth.
+
+Pooling moves bytes and does almost no arithmetic, so the honest yardstick is
+memory bandwidth: the time to read the input once and write the output (and
+indices) once, compared with a plain memory copy timed in the same run.
+This is a benchmark, not a test: it asserts nothing about times.
+
+:func:`run` times the CPU kernels; :func:`run_cuda` the same cases on a GPU
+(CUDA kernels against PyTorch CUDA, yardstick a device-to-device copy).
+"""
+
+import json
+import platform
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import ops
+
+
+@dataclass
+class Case:
+    """One layer shape from a well-known network."""
+    name: str
+    op: str                      # "max", "avg" or "global_avg"
+    shape: tuple                 # (C, H, W); the batch is added at run time
+    args: dict = field(default_factory=dict)
+    backward: bool = False
+
+
+CASES = [
+    Case("resnet stem max 3x3/2 p1", "max", (64, 112, 112), dict(kernel_size=3, stride=2, padding=1)),
+    Case("vgg max 2x2/2", "max", (128, 112, 112), dict(kernel_size=2, stride=2)),
+    Case("alexnet max 3x3/2", "max", (96, 55, 55), dict(kernel_size=3, stride=2)),
+    Case("densenet avg 2x2/2", "avg", (256, 56, 56), dict(kernel_size=2, stride=2)),
+    Case("inception avg 3x3/1 p1", "avg", (192, 28, 28), dict(kernel_size=3, stride=1, padding=1)),
+    Case("resnet50 global avg", "global_avg", (2048, 7, 7)),
+]
+CASES += [Case(c.name, c.op, c.shape, c.args, backward=True) for c in list(CASES)]
+
+
+def copy_bandwidth(nbytes=256 << 20, repeats=5):
+    """Bytes moved per second by ``np.copyto`` (read + write), best of ``repeats``."""
+    src = np.ones(nbytes // 8)
+    dst = np.empty_like(src)
+    best = _best_time(lambda: np.copyto(dst, src), repeats)
+    return 2 * src.nbytes / best
+
+
+def _best_time(fn, repeats, warmup=1):
+    for _ in range(warmup):
+        fn()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+# ---------------------------------------------------------------------------
+# the three implementations of each case
+
+def _pooledu(case, x, g, idx):
+    a = case.args
+    if case.op == "max":
+        if case.backward:
+            return lambda: ops.max_pool2d_backward(g, idx, x.shape, **a)
+        return lambda: ops.max_pool2d(x, return_indices=True, **a)
+    if case.op == "avg":
+        if case.backward:
+            return lambda: ops.avg_pool2d_backward(g, x.shape, **a)
+        return lambda: ops.avg_pool2d(x, **a)
+    if case.backward:
+        return lambda: ops.global_avg_pool2d_backward(g, x.shape)
+    return lambda: ops.global_avg_pool2d(x)
+
+
+def _torch(case, x, g, layout, device="cpu"):
+    """PyTorch's own forward (or autograd backward) on the same data and memory layout."""
+    import torch
+    import torch.nn.functional as F
+    fmt = torch.channels_last if layout == "channels_last" else torch.contiguous_format
+    tx = torch.from_numpy(x).to(device).contiguous(memory_format=fmt)
+    a = case.args
+    if case.op == "max":
+        def forward(t):
+            return F.max_pool2d(t, return_indices=True, **a)[0]
+    elif case.op == "avg":
+        def forward(t):
+            return F.avg_pool2d(t, **a)
+    else:
+        def forward(t):
+            return F.adaptive_avg_pool2d(t, 1)
+    if not case.backward:
+        return lambda: forward(tx)
+    tx.requires_grad_(True)
+    ty = forward(tx)
+    tg = torch.from_numpy(g.reshape(ty.shape)).to(device).contiguous(memory_format=fmt)
+    return lambda: torch.autograd.grad(ty, tx, tg, retain_graph=True)
+
+
+def _numpy(case, x):
+    """A vectorised NumPy baseline (forward only): windows as a strided view."""
+    if case.backward:
+        return None
+    if case.op == "global_avg":
+        return lambda: x.mean(axis=(-2, -1))
+    k, s, p = (case.args.get(key, d) for key, d in (("kernel_size", 1), ("stride", None), ("padding", 0)))
+    s = s or k
+    fill = -np.inf if case.op == "max" else 0.0
+    reduce = np.max if case.op == "max" else np.mean
+
+    def run():
+        xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)), constant_values=fill) if p else x
+        windows = np.lib.stride_tricks.sliding_window_view(xp, (k, k), axis=(-2, -1))[:, :, ::s, ::s]
+        return reduce(windows, axis=(-2, -1))
+    return run
+
+
+def _bytes_moved(case, x, y, idx):
+    """Input read once, output (and indices) written once; reversed for backward."""
+    index_bytes = idx.nbytes if case.op == "max" else 0
+    return x.nbytes + y.nbytes + index_bytes
+
+
+# ---------------------------------------------------------------------------
+
+def channels_last(a):
+    """The same values in channels-last memory: an (N, C, H, W) view of (N, H, W, C)."""
+    return np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+
+
+LAYOUTS = {"nchw": lambda a: a, "channels_last": channels_last}
+
+
+def run(batch=32, repeats=5, quick=False, layouts=("nchw", "channels_last"), progress=None):
+    """Time every case in every layout; returns the machine, the copy bandwidth and the rows."""
+    try:
+        import torch
+        torch.set_num_threads(_threads())
+    except ImportError:
+        torch = None
+    if quick:
+        batch, repeats = 2, 3
+    rng = np.random.default_rng(0)
+    bandwidth = copy_bandwidth(64 << 20 if quick else 256 << 20)
+    rows = []
+    for case in CASES:
+        x = rng.standard_normal((batch,) + case.shape).astype(np.float32)
+        y, idx = _forward(case, x)
+        g = rng.standard_normal(y.shape).astype(np.float32)
+        row = dict(case=case.name, pass_="backward" if case.backward else "forward",
+                   shape=[batch, *case.shape])
+        for layout in layouts:
+            to_layout = LAYOUTS[layout] if case.op != "global_avg" else LAYOUTS["nchw"]
+            xl, gl = to_layout(x), (to_layout(g) if g.ndim == 4 else g)
+            il = to_layout(idx) if case.op == "max" else idx
+            seconds = _best_time(_pooledu(case, xl, gl, il), repeats)
+            row[f"pooledu_{layout}_ms"] = seconds * 1e3
+            row[f"gb_per_s_{layout}"] = _bytes_moved(case, x, y, idx) / seconds / 1e9
+            row[f"copy_share_{layout}"] = row[f"gb_per_s_{layout}"] * 1e9 / bandwidth
+            if torch is not None:
+                row[f"torch_{layout}_ms"] = _best_time(_torch(case, x, g, layout), repeats) * 1e3
+        baseline = _numpy(case, x)
+        row["numpy_ms"] = _best_time(baseline, repeats) * 1e3 if baseline else None
+        rows.append(row)
+        if progress:
+            progress(row)
+    return dict(machine=_machine(), batch=batch, layouts=list(layouts),
+                copy_gb_per_s=bandwidth / 1e9, rows=rows)
+
+
+# ---------------------------------------------------------------------------
+# the GPU
+
+def _gpu_best_time(fn, repeats, new_event, warmup=2):
+    """Best of ``repeats`` GPU intervals (seconds) between events recorded around ``fn()``.
+
+    The warm-up calls compile the kernels. An interval covers everything the
+    GPU waits for between the two events, pooledu's host-side checks and
+    launches included, as in a real call.
+    """
+    for _ in range(warmup):
+        fn()
+    best = float("inf")
+    for _ in range(repeats):
+        start, end = new_event(), new_event()
+        start.record()
+        fn()
+        end.record()
+        end.synchronize()
+        best = min(best, start.elapsed_time(end) / 1e3)  # elapsed_time is in ms
+    return best
+
+
+def run_cuda(batch=32, repeats=20, quick=False, progress=None):
+    """Time every case on the GPU: pooledu's CUDA kernels and PyTorch CUDA, same data, same run.
+
+    Returns the same result layout as :func:`run`, NCHW only (``format_table``
+    prints both). Under Numba's CUDA simulator (no GPU) the cases shrink to a few
+    hundred elements, times come from the host clock and mean nothing; the
+    result says so.
+    """
+    from numba import cuda
+
+    from .cuda import SIMULATOR
+    if not SIMULATOR and not cuda.is_available():
+        raise RuntimeError("no CUDA GPU found (numba.cuda.is_available() is False); "
+                           "NUMBA_ENABLE_CUDASIM=1 runs the simulator instead, for a smoke test")
+    if quick:
+        batch, repeats = 2, 5
+    cases = CASES
+    if SIMULATOR:  # every simulated GPU thread is a Python thread: tiny shapes only
+        batch, repeats = 1, 1
+        cases = [Case(c.name, c.op, (2, 8, 8), c.args, c.backward) for c in CASES]
+
+    def time_gpu(fn, n):  # the simulator's events measure nothing: use the host clock there
+        return _best_time(fn, n) if SIMULATOR else _gpu_best_time(fn, n, cuda.event)
+    torch = _torch_cuda()
+    rng = np.random.default_rng(0)
+    nbytes = (1 << 20) if SIMULATOR else (64 << 20 if quick else 256 << 20)
+    src, dst = cuda.device_array(nbytes // 8), cuda.device_array(nbytes // 8)
+    bandwidth = 2 * nbytes / time_gpu(lambda: dst.copy_to_device(src), max(repeats, 3))
+    rows = []
+    for case in cases:
+        x = rng.standard_normal((batch,) + case.shape).astype(np.float32)
+        dx = cuda.to_device(x)
+        y, idx = _forward(case, dx)
+        g = rng.standard_normal(y.shape).astype(np.float32)
+        seconds = time_gpu(_pooledu(case, dx, cuda.to_device(g), idx), repeats)
+        # the keys of run()'s rows, for the one layout timed here
+        row = dict(case=case.name, pass_="backward" if case.backward else "forward",
+                   shape=[batch, *case.shape], pooledu_nchw_ms=seconds * 1e3,
+                   gb_per_s_nchw=_bytes_moved(case, dx, y, idx) / seconds / 1e9, numpy_ms=None)
+        row["copy_share_nchw"] = row["gb_per_s_nchw"] * 1e9 / bandwidth
+        if torch is not None:
+            row["torch_nchw_ms"] = _gpu_best_time(_torch(case, x, g, "nchw", "cuda"), repeats,
+                                                  lambda: torch.cuda.Event(enable_timing=True)) * 1e3
+        rows.append(row)
+        if progress:
+            progress(row)
+    return dict(machine=_gpu_machine(cuda, SIMULATOR, torch), device="cuda", simulator=SIMULATOR,
+                batch=batch, repeats=repeats, layouts=["nchw"], copy_gb_per_s=bandwidth / 1e9,
+                rows=rows)
+
+
+def _torch_cuda():
+    """The torch module if it can run on the GPU, else None (then pooledu is timed alone)."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch if torch.cuda.is_available() else None
+
+
+def _gpu_machine(cuda, simulator, torch):
+    import numba
+    info = dict(platform=platform.platform(), numba=numba.__version__, numpy=np.__version__)
+    if simulator:
+        info["gpu"] = "Numba CUDA simulator (no GPU)"
+    else:
+        name = cuda.get_current_device().name
+        info["gpu"] = name.decode() if isinstance(name, bytes) else name
+    info["torch"] = torch.__version__ if torch is not None else "no CUDA PyTorch"
+    return info
+
+
+def _forward(case, x):
+    if case.op == "max":
+        return ops.max_pool2d(x, return_indices=True, **case.args)
+    if case.op == "avg":
+        return ops.avg_pool2d(x, **case.args), np.empty(0, np.int64)
+    return ops.global_avg_pool2d(x), np.empty(0, np.int64)
+
+
+def _threads():
+    import numba
+    return numba.get_num_threads()
+
+
+def _machine():
+    import numba
+    info = dict(platform=platform.platform(), processor=platform.processor() or platform.machine(),
+                numba_threads=numba.get_num_threads(), numba=numba.__version__, numpy=np.__version__)
+    try:
+        import torch
+        info["torch"] = torch.__version__
+        info["torch_threads"] = torch.get_num_threads()
+    except ImportError:
+        pass
+    return info
+
+
+def format_table(result):
+    """The results as a Markdown table: per layout, pooledu and PyTorch side by side."""
+    head = ["case", "pass"]
+    for layout in result["layouts"]:
+        tag = "NCHW" if layout == "nchw" else "channels-last"
+        head += [f"pooledu {tag} ms", f"torch {tag} ms", "speed-up", "GB/s", "% of copy"]
+    head.append("numpy ms")
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in result["rows"]:
+        cells = [r["case"], r["pass_"]]
+        for layout in result["layouts"]:
+            ours, theirs = r[f"pooledu_{layout}_ms"], r.get(f"torch_{layout}_ms")
+            cells += [f"{ours:.2f}", f"{theirs:.2f}" if theirs else "-",
+                      f"{theirs / ours:.2f}x" if theirs else "-",
+                      f"{r[f'gb_per_s_{layout}']:.1f}", f"{100 * r[f'copy_share_{layout}']:.0f}%"]
+        cells.append(f"{r['numpy_ms']:.2f}" if r["numpy_ms"] else "-")
+        lines.append("| " + " | ".join(cells) + " |")
+    m = result["machine"]
+    if result.get("device") == "cuda":
+        lines += ["", f"batch {result['batch']}, float32, NCHW, on {m['gpu']}; device-to-device copy "
+                  f"{result['copy_gb_per_s']:.1f} GB/s (bytes read + written), measured in the same run; "
+                  f"{'host clock' if result['simulator'] else 'CUDA events'}, best of "
+                  f"{result['repeats']} after warm-up; speed-up > 1 means pooledu is faster"]
+        if result["simulator"]:
+            lines.append("SIMULATOR: no GPU, tiny shapes, host-clock times; these numbers mean "
+                         "nothing about speed")
+        return "\n".join(lines)
+    lines += ["", f"batch {result['batch']}, float32; copy bandwidth {result['copy_gb_per_s']:.1f} GB/s "
+              f"(np.copyto, bytes read + written), measured in the same run; "
+              f"{m['numba_threads']} Numba threads, {m.get('torch_threads', '-')} PyTorch threads; "
+              "speed-up > 1 means pooledu is faster; GB/s counts the input read once and the output "
+              "and indices written once (backward: grad_output and indices read, grad_input written); "
+              "global average pooling runs on NCHW in both layouts"]
+    return "\n".join(lines)
+
+
+def save(result, path):
+    with open(path, "w") as f:
+        json.dump(result, f, indent=2)

@@ -1,0 +1,56 @@
+"""Experiments on pooling in trained networks, each a function returning its results.
+
+``run_experiment(name, ...)`` runs one of
+
+- ``accuracy``: one small CNN, five ways to downsample (max pool, average
+  pool, stride-2 convolution, none, max-broadcast pooling), trained on the
+  digits with several seeds; test accuracy, accuracy on shifted digits,
+  parameters, FLOPs, training time.
+- ``invariance``: the trained networks of ``accuracy``; how much their output
+  changes when the input moves by 0..4 pixels.
+- ``gradients``: a deep residual stack whose downsampling skip is a 1x1
+  stride-2 convolution (ResNet) or pooling (FishNet style); gradient norms per
+  block at initialisation and after a few training steps.
+
+Each prints a table, writes ``<name>.md``, ``<name>.json`` and ``<name>.png``
+into ``out`` (unless ``out=None``) and returns a dict. ``quick=True`` shrinks
+everything to run in well under a minute (tests, lessons).
+"""
+
+from . import accuracy, gradients, invariance
+
+EXPERIMENTS = {"accuracy": accuracy.run, "invariance": invariance.run,
+               "gradients": gradients.run}
+
+
+def run_experiment(name, quick=False, seeds=None, out="figures", progress=True):
+    """Run the experiment ``name`` and return its results.
+
+    Parameters
+    ----------
+    name : {"accuracy", "invariance", "gradients"}
+    quick : bool
+        Small data and few steps: the numbers only show that it works.
+    seeds : int, optional
+        How many seeds (0, 1, ..., seeds-1); default 3 (1 when quick).
+    out : str or None
+        Folder for the table (Markdown, JSON) and the figure; None writes nothing.
+    progress : bool
+        Show tqdm progress bars.
+
+    Returns
+    -------
+    dict
+        The experiment's numbers (also what the JSON file holds), plus
+        ``"table"``: the Markdown table printed.
+    """
+    if name not in EXPERIMENTS:
+        raise ValueError(f"run_experiment: name must be one of {sorted(EXPERIMENTS)}, "
+                         f"got {name!r}")
+    if seeds is not None and (not isinstance(seeds, int) or isinstance(seeds, bool)
+                              or seeds < 1):
+        raise ValueError(f"run_experiment: seeds must be a positive int, got {seeds!r}")
+    return EXPERIMENTS[name](quick=quick, seeds=seeds, out=out, progress=progress)
+
+
+__all__ = ["run_experiment", "EXPERIMENTS"]

@@ -1,0 +1,212 @@
+"""Find, run and tour the step-by-step lessons in ``lessons/``.
+
+A lesson is a script in the percent format (``# %%`` cells): it runs top to
+bottom as ``python lessons/NN_name.py [--out DIR]`` and opens as a notebook.
+Its module docstring's first line is its one-line goal. It asks
+:func:`output_dir` where to save figures, prints a narrated walkthrough whose
+numbers all come from pooledu, and ends by binding ``RESULTS``, a dict of its
+key numbers, which :func:`run_lesson` returns so tests can check them.
+
+The lessons live beside the package in a source checkout (``lessons/`` next
+to ``pooledu/``); this module runs them in the current process, so the Numba
+kernels compile (or load from the cache) once for a whole tour.
+"""
+
+import argparse
+import ast
+import contextlib
+import io
+import os
+import re
+import runpy
+import sys
+from pathlib import Path
+from typing import NamedTuple
+
+LESSON_DIR = Path(__file__).resolve().parent.parent / "lessons"
+DEFAULT_OUTPUT = "lesson_output"
+ENV_OUTPUT = "POOLEDU_LESSON_OUTPUT"
+
+_override = None  # the output directory run_lesson chose, while a lesson runs
+
+
+class Lesson(NamedTuple):
+    number: int
+    name: str
+    goal: str
+    path: Path
+
+
+def list_lessons(directory=LESSON_DIR):
+    """Every lesson in ``directory``, in order: number, name, one-line goal, path.
+
+    The goal is the first line of the lesson's docstring, read without running it.
+
+    Examples
+    --------
+    >>> first = list_lessons()[0]
+    >>> first.number, first.name
+    (1, 'max_pooling')
+    """
+    found = []
+    for path in sorted(Path(directory).glob("[0-9][0-9]_*.py")):
+        number, name = re.match(r"(\d+)_(.*)\.py$", path.name).groups()
+        doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+        found.append(Lesson(int(number), name, doc.strip().splitlines()[0] if doc else "", path))
+    return found
+
+
+def format_lessons(directory=LESSON_DIR):
+    """The lessons as lines ``NN  name  goal``: the text of ``pooledu lessons``.
+
+    Examples
+    --------
+    >>> print(format_lessons().splitlines()[0])  # doctest: +ELLIPSIS
+     1  max_pooling ...
+    """
+    found = list_lessons(directory)
+    width = max((len(lesson.name) for lesson in found), default=0)
+    return "\n".join(f"{lesson.number:>2}  {lesson.name:<{width}}  {lesson.goal}" for lesson in found)
+
+
+def find_lesson(number, directory=LESSON_DIR):
+    """The lesson numbered ``number``, or a ValueError listing the ones there are."""
+    lessons = list_lessons(directory)
+    for lesson in lessons:
+        if lesson.number == number:
+            return lesson
+    raise ValueError(f"no lesson {number}; the lessons are "
+                     f"{', '.join(str(l.number) for l in lessons)}")
+
+
+def output_dir(name=None):
+    """The directory a lesson saves its figures in, created if needed.
+
+    In order: the directory :func:`run_lesson` was given, ``--out DIR`` on the
+    command line of a lesson run as a script, the environment variable
+    ``POOLEDU_LESSON_OUTPUT``, or ``lesson_output/``. ``name`` adds a
+    sub-directory (the tour gives each lesson its own).
+    """
+    if _override is not None:
+        out = Path(_override)
+    else:
+        parser = argparse.ArgumentParser(add_help=False)
+        parser.add_argument("--out", default=None)
+        args, _ = parser.parse_known_args(sys.argv[1:])
+        out = Path(args.out or os.environ.get(ENV_OUTPUT) or DEFAULT_OUTPUT)
+    if name:
+        out = out / name
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def run_lesson(number, out=None, quiet=False, directory=LESSON_DIR):
+    """Run lesson ``number`` in this process, saving its figures under ``out``.
+
+    Returns the lesson's ``RESULTS`` dict, with its printed walkthrough added
+    under ``"text"``. ``quiet`` captures the walkthrough instead of printing it.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> r = run_lesson(9, out=tempfile.mkdtemp(), quiet=True)
+    >>> r["unet_contracting"][:3], r["unet_output"]
+    ([572, 568, 284], 388)
+    """
+    global _override
+    lesson = find_lesson(number, directory)
+    out = Path(out if out is not None else os.environ.get(ENV_OUTPUT) or DEFAULT_OUTPUT)
+    buffer = io.StringIO()
+    sink = buffer if quiet else _Tee(sys.stdout, buffer)
+    previous, _override = _override, out
+    try:
+        with contextlib.redirect_stdout(sink):
+            scope = runpy.run_path(str(lesson.path), run_name="__lesson__")
+    finally:
+        _override = previous
+        _close_figures()
+    results = dict(scope.get("RESULTS", {}))
+    results["text"] = buffer.getvalue()
+    return results
+
+
+def tour(out=DEFAULT_OUTPUT, progress=True, quiet=False, directory=LESSON_DIR, stream=None):
+    """Run every lesson in order, rebuilding its figures in ``out/NN_name/``.
+
+    Each lesson's walkthrough is printed (unless ``quiet``) and also saved as
+    ``walkthrough.txt`` beside its figures; a progress bar on stderr counts the
+    lessons. Returns ``{number: RESULTS}``.
+    """
+    from .cli import announce_compilation
+    stream = stream or sys.stdout
+    announce_compilation()
+    out = Path(out)
+    lessons = list_lessons(directory)
+    bar = _progress_bar(len(lessons), progress)
+    done = {}
+    for lesson in lessons:
+        folder = f"{lesson.number:02d}_{lesson.name}"
+        bar.set_description(f"lesson {lesson.number}: {lesson.name}")
+        if not quiet:
+            _write(bar, stream, f"\n{'=' * 72}\nLesson {lesson.number}: {lesson.goal}\n{'=' * 72}")
+        result = run_lesson(lesson.number, out / folder, quiet=True, directory=directory)
+        (out / folder / "walkthrough.txt").write_text(result["text"], encoding="utf-8")
+        if not quiet:
+            _write(bar, stream, result["text"].rstrip())
+        done[lesson.number] = result
+        bar.update(1)
+    bar.close()
+    print(f"\nThe tour is over: {len(done)} lessons; figures and walkthroughs are in "
+          f"{out.resolve()}/NN_name/", file=stream)
+    return done
+
+
+# ---------------------------------------------------------------------------
+
+class _Tee(io.TextIOBase):
+    """Write to two streams at once (the terminal and a capture buffer)."""
+
+    def __init__(self, *streams):
+        self.streams = streams
+
+    def write(self, text):
+        for s in self.streams:
+            s.write(text)
+        return len(text)
+
+    def flush(self):
+        for s in self.streams:
+            s.flush()
+
+
+class _NoBar:
+    def set_description(self, text):
+        pass
+
+    def update(self, n):
+        pass
+
+    def close(self):
+        pass
+
+
+def _progress_bar(total, enabled):
+    if not enabled:
+        return _NoBar()
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return _NoBar()
+    return tqdm(total=total, unit="lesson", file=sys.stderr)
+
+
+def _write(bar, stream, text):
+    if isinstance(bar, _NoBar):
+        print(text, file=stream)
+    else:
+        bar.write(text, file=stream)
+
+
+def _close_figures():
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")
