@@ -13,8 +13,11 @@ How the family shares the 2D machinery:
   grid; their max is the 2D max formula applied to one shifted window.
 - LP pooling is PyTorch's recipe, step by step: x ** p (elementwise), the 2D
   average pool, then a root (elementwise).
-- 3D pooling has its own volume formulas; the volume max combines the 2D max
-  of each depth slice.
+- 3D pooling (plain and adaptive) has its own volume formulas; the volume max
+  combines the 2D max of each depth slice.
+
+These functions run the readable CPU schedules (``cpu.py``) on NumPy arrays;
+they have no CUDA or channels-last versions yet.
 """
 
 import math
