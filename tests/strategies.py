@@ -23,10 +23,14 @@ def values(draw, shape, dtype):
 
 
 @st.composite
-def layouts(draw, x):
-    """The same values in C order, channels-last, Fortran order, or as a strided view."""
+def layouts(draw, x, channels_last=True):
+    """The same values in C order, channels-last, Fortran order, or as a strided view.
+
+    ``channels_last`` applies to (N, C, H, W) arrays of 2D pooling only; PyTorch
+    refuses that memory layout for a 4D (C, D, H, W) volume.
+    """
     layout = draw(st.sampled_from(["c", "channels_last", "fortran", "strided", "readonly"]))
-    if layout == "channels_last" and x.ndim == 4:
+    if layout == "channels_last" and x.ndim == 4 and channels_last:
         # PyTorch's channels_last: an (N, C, H, W) view of (N, H, W, C) memory
         return np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
     if layout == "fortran":

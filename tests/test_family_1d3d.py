@@ -91,7 +91,7 @@ def test_avg_pool1d_matches_torch(data, case, count_include_pad):
 @given(data=st.data(), case=pool_cases(3, dilation=True))
 def test_max_pool3d_matches_torch(data, case):
     shape, args, dtype = case
-    _check_max(3, data.draw(layouts(data.draw(values(shape, dtype)))), args)
+    _check_max(3, data.draw(layouts(data.draw(values(shape, dtype)), channels_last=False)), args)
 
 
 @settings(max_examples=50)
@@ -102,7 +102,7 @@ def test_avg_pool3d_matches_torch(data, case, count_include_pad, divisor_overrid
     kernel = args["kernel_size"] if isinstance(args["kernel_size"], tuple) else (args["kernel_size"],) * 3
     assume(all(n >= k for n, k in zip(shape[-3:], kernel)))  # avg_pool3d's extra rule
     args.update(count_include_pad=count_include_pad, divisor_override=divisor_override)
-    _check_avg(3, data.draw(layouts(data.draw(values(shape, dtype)))), args)
+    _check_avg(3, data.draw(layouts(data.draw(values(shape, dtype)), channels_last=False)), args)
 
 
 def test_1d_hand_worked():
