@@ -32,7 +32,7 @@ def settings(quick):
     if quick:
         return {"n_train": 300, "n_test": 120, "epochs": 2, "seeds": 1, "batch_size": 32,
                 "lr": 3e-3}
-    return {"n_train": None, "n_test": None, "epochs": 8, "seeds": 3, "batch_size": 32,
+    return {"n_train": None, "n_test": None, "epochs": 6, "seeds": 3, "batch_size": 32,
             "lr": 3e-3}
 
 

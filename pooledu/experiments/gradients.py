@@ -64,7 +64,7 @@ def build_model(skip, rng, blocks=BLOCKS, channels=CHANNELS):
 def settings(quick):
     if quick:
         return {"batch": 32, "steps": 3, "seeds": 1, "blocks": 8}
-    return {"batch": 128, "steps": 30, "seeds": 3, "blocks": BLOCKS}
+    return {"batch": 64, "steps": 20, "seeds": 3, "blocks": BLOCKS}
 
 
 def block_grad_norms(model, X, y, blocks):
