@@ -127,6 +127,7 @@ def _figure(results, blocks):
                            (axes[1], "trained", f"After {results['settings']['steps']} Adam steps")):
         for i, skip in enumerate(SKIPS):
             a = np.array(results["variants"][skip][key])
+            a = a / a[:, -1:]  # relative to the last block, per seed
             ax.plot(depth, a.mean(axis=0), "o-", ms=3, color=f"C{i}", label=LABELS[skip])
             ax.fill_between(depth, a.min(axis=0), a.max(axis=0), color=f"C{i}", alpha=0.15)
         for b in DOWN_AT:
@@ -136,7 +137,7 @@ def _figure(results, blocks):
         ax.set_xlabel("block (input side → output side); dotted: downsampling blocks")
         ax.set_title(title)
         ax.grid(alpha=0.3, which="both")
-    axes[0].set_ylabel("‖dL/dh‖ at the block's output")
+    axes[0].set_ylabel("‖dL/dh‖ at the block's output / at the last block's")
     axes[1].legend(fontsize=8)
     fig.tight_layout()
     return fig
