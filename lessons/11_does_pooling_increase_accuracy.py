@@ -72,14 +72,17 @@ results = run_experiment("accuracy", quick=QUICK, out=OUT, progress=False)
 acc = {v: np.array(results["variants"][v]["test_accuracy"]) for v in accuracy.VARIANTS}
 best = max(acc, key=lambda v: acc[v].mean())
 print(f"highest mean test accuracy: {accuracy.LABELS[best]} ({100 * acc[best].mean():.1f}%)")
+one_seed = len(acc[best]) < 2
 for v in accuracy.VARIANTS:
     if v == best:
         continue
-    separated = acc[v].max() < acc[best].min()
-    print(f"  vs {accuracy.LABELS[v]:<22} {100 * acc[v].mean():5.1f}%: "
-          + ("below every seed of the best" if separated else "ranges overlap: not separated"))
-if len(acc[best]) < 2:
-    print("one seed only (quick run): no difference here is supported by a spread")
+    if one_seed:
+        verdict = "one seed: no spread, so no verdict"
+    elif acc[v].max() < acc[best].min():
+        verdict = "below every seed of the best"
+    else:
+        verdict = "ranges overlap: not separated"
+    print(f"  vs {accuracy.LABELS[v]:<22} {100 * acc[v].mean():5.1f}%: {verdict}")
 
 # %% [markdown]
 # What the experiment supports, and what it does not:

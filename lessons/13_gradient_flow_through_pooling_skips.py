@@ -54,7 +54,9 @@ for name, skip in skips.items():
 # one) and starts every residual branch at zero, so at initialisation each
 # block *is* its skip and the gradient meets nothing but the downsampling
 # skips on its way to the input. The expected first-to-last ratio at
-# initialisation is therefore the product of the per-skip factors above.
+# initialisation is therefore the product of the per-skip factors: exactly
+# for the pooling skips; for the convolution only roughly, since each of its
+# skips has its own random weights (and ours above is yet another draw).
 
 # %%
 results = run_experiment("gradients", quick=QUICK, out=OUT, progress=False)
@@ -62,7 +64,7 @@ n_down = sum(1 for b in gradients.DOWN_AT if b < results["settings"]["blocks"])
 for name in ("max", "avg", "resnet"):
     measured = np.mean(results["variants"][name]["first_to_last_init"])
     print(f"{gradients.LABELS[name]:<30} measured {measured:.3f}   "
-          f"one skip's factor ^ {n_down} = {factor[name] ** n_down:.3f}")
+          f"(factor of the skip above) ^ {n_down} = {factor[name] ** n_down:.3f}")
 
 # %% [markdown]
 # What this shows, and what it does not:
