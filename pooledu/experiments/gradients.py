@@ -158,7 +158,9 @@ def _figure(results, blocks):
         ax.set_xlabel("block (input side → output side); dotted: downsampling blocks")
         ax.set_title(title)
         ax.grid(alpha=0.3, which="both")
-    axes[0].set_ylabel("‖dL/dh‖ at the block's output / at the last block's")
+    axes[0].set_ylabel("‖dL/dh‖ at a block's output, relative to the last block")
     axes[1].legend(fontsize=8)
+    fig.suptitle(f"Gradient norm per residual block (mean over {results['settings']['seeds']} "
+                 "seed(s); band: range)", fontsize=10)
     fig.tight_layout()
     return fig
