@@ -56,8 +56,8 @@ def load(seed=0, test_fraction=0.2, n_train=None, n_test=None):
     """
     images, labels = _digits()
     order = np.random.default_rng(seed).permutation(len(images))
-    n_test = int(round(test_fraction * len(images)))
-    test, train = order[:n_test], order[n_test:]
+    split = int(round(test_fraction * len(images)))
+    test, train = order[:split], order[split:]
     train, test = train[:n_train], test[:n_test]  # [:None] keeps all
     return {"X_train": place(images[train]), "y_train": labels[train],
             "X_test": place(images[test]), "y_test": labels[test],

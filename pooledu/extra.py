@@ -198,7 +198,12 @@ def attention_pool2d_backward(grad_output, x, query, key_weight=None):
     op = "attention_pool2d_backward"
     x3, u, scale = _attention_args(op, x, query, key_weight)
     N, C, P = x3.shape
-    g = _as_grad_planes(grad_output, x.shape[:-2], x3.dtype, op).reshape(N, C)
+    _check_array(grad_output, "grad_output", op)
+    if grad_output.dtype != x.dtype or grad_output.shape != x.shape[:-2]:
+        raise ValueError(f"{op}: grad_output must have the forward output's shape "
+                         f"{x.shape[:-2]} and dtype {x.dtype}, got {grad_output.shape} "
+                         f"and {grad_output.dtype}")
+    g = np.ascontiguousarray(grad_output).reshape(N, C)
     a = np.empty((N, P), x3.dtype)
     y = np.empty((N, C), x3.dtype)
     cpu.attention_pool2d(x3, u, scale, a, y)  # recompute: cheaper to keep than to store
