@@ -84,6 +84,18 @@ def _cmd_tour(args):
     return 0
 
 
+def _cmd_experiment(args):
+    from .experiments import run_experiment
+    announce_compilation()
+    try:
+        run_experiment(args.name, quick=args.quick, seeds=args.seeds, out=args.out,
+                       progress=not args.no_progress)
+    except ValueError as err:  # a non-positive --seeds
+        print(f"pooledu experiment: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="pooledu", description=(
         "Pooling in convolutional networks, as readable loops that match PyTorch."))
@@ -124,6 +136,14 @@ def build_parser():
     p.add_argument("--out", default="lesson_output", help="where the figures go")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_cmd_tour)
+
+    p = sub.add_parser("experiment", help="train small CNNs on the digits: does pooling help?")
+    p.add_argument("name", choices=["accuracy", "gradients", "invariance"])
+    p.add_argument("--quick", action="store_true", help="a run of under a minute")
+    p.add_argument("--seeds", type=int, default=None, help="training seeds per variant")
+    p.add_argument("--out", default="figures", help="where the table and figure go")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_cmd_experiment)
     return parser
 
 
