@@ -15,10 +15,12 @@ is contiguous. Each window still meets its taps in row-major order, with the
 same update rule, so the results are bit for bit those of ``cpu.py`` (the
 tests check this on every configuration they generate).
 
-Backward passes stay race-free and deterministic: each parallel iteration
-owns whole planes, each input row collects the contributions of the output
-rows that can reach it, and every cell receives its contributions in the
-same row-major window order as the reference gather.
+Backward passes stay race-free and deterministic, but are not gathers: each
+parallel iteration owns whole planes, so no other thread writes them, and
+within a plane the windows are visited in row-major order, so every cell adds
+its contributions in the order the reference gather does (same bits). This
+reads each output gradient once, where a gather reads it once per cell it
+reaches.
 
 Scratch (one row's phases) is allocated once per call, one row per chunk of
 planes; the parallel loop runs over those chunks and allocates nothing.
@@ -52,28 +54,36 @@ def chunk(c, chunks, P):
 @register_jitable
 def split_phases(row, phases, s, L):
     """phases[r*L + m] = row[r + s*m]: the row's s phases, one after another."""
+    W = row.shape[0]
+    if s <= 2:  # the common strides, written so that LLVM vectorises them (copy, deinterleave)
+        for m in range(uint64(W // s)):
+            phases[m] = row[s * m]
+            if s == 2:
+                phases[uint64(L) + m] = row[2 * m + 1]
+        if W % s:
+            phases[W // s] = row[W - 1]
+        return
     for r in range(s):
-        for m in range((row.shape[0] - r + s - 1) // s):
+        for m in range((W - r + s - 1) // s):
             phases[r * L + m] = row[r + s * m]
 
 
 @register_jitable
-def merge_phases(phases, row, s, L):
-    """The inverse of split_phases: row[r + s*m] = phases[r*L + m]."""
-    for r in range(s):
-        for m in range((row.shape[0] - r + s - 1) // s):
-            row[r + s * m] = phases[r * L + m]
-
-
-@register_jitable
-def tap_columns(off, s, W, OW):
-    """Output columns j whose tap at column s*j + off lies inside [0, W),
-    and where the first of those taps sits in the phase layout."""
-    j0 = max(ceil_div(-off, s), 0)
-    j1 = min((W - 1 - off) // s + 1, OW)
-    r = off % s
-    start = r * ((W + s - 1) // s) + j0 + (off - r) // s
-    return j0, j1, start
+def tap_table(kw, sw, pw, dw, W, OW):
+    """For each horizontal tap v, once per call: the output columns [j0, j1) whose
+    tap lands inside the row (at column sw*j + off), where the first of those
+    taps sits in the phase layout, and off itself. Rows (kw, 4): j0, j1, start, off."""
+    L = (W + sw - 1) // sw
+    taps = np.empty((kw, 4), np.int64)
+    for v in range(kw):
+        off = dw * v - pw
+        j0 = max(ceil_div(-off, sw), 0)
+        r = off % sw
+        taps[v, 0] = j0
+        taps[v, 1] = min((W - 1 - off) // sw + 1, OW)
+        taps[v, 2] = r * L + j0 + (off - r) // sw
+        taps[v, 3] = off
+    return taps
 
 
 # ---------------------------------------------------------------------------
@@ -100,7 +110,7 @@ def add_sweep(src, acc, n):
 # max pooling
 
 @register_jitable
-def max_plane(x, y, idx, phases, kh, kw, sh, sw, ph, pw, dh, dw):
+def max_plane(x, y, idx, phases, taps, kh, kw, sh, sw, ph, pw, dh, dw):
     """One plane of max pooling: each tap (u, v) swept across output row i."""
     H, W = x.shape
     OH, OW = y.shape
@@ -115,8 +125,7 @@ def max_plane(x, y, idx, phases, kh, kw, sh, sw, ph, pw, dh, dw):
                 continue
             split_phases(x[h], phases, sw, L)
             for v in range(kw):
-                off = dw * v - pw
-                j0, j1, start = tap_columns(off, sw, W, OW)
+                j0, j1, start, off = taps[v, 0], taps[v, 1], taps[v, 2], taps[v, 3]
                 if j0 < j1:
                     max_sweep(phases[start:], best[j0:], arg[j0:], j1 - j0,
                               h * W + sw * j0 + off, sw)
@@ -128,34 +137,58 @@ def max_pool2d(x, y, idx, kh, kw, sh, sw, ph, pw, dh, dw):
     P, H, W = x.shape
     chunks = min(P, CHUNKS)
     scratch = np.empty((chunks, sw * ((W + sw - 1) // sw)), x.dtype)  # one row's phases
+    taps = tap_table(kw, sw, pw, dw, W, y.shape[2])
     for c in prange(chunks):
         first, stop = chunk(c, chunks, P)
         for p in range(first, stop):
-            max_plane(x[p], y[p], idx[p], scratch[c], kh, kw, sh, sw, ph, pw, dh, dw)
+            max_plane(x[p], y[p], idx[p], scratch[c], taps, kh, kw, sh, sw, ph, pw, dh, dw)
 
 
 @njit(parallel=True, cache=True)
 def max_pool2d_backward(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw):
-    """gx row h collects g from the output rows that can reach it, where idx points into row h."""
+    """Each window's gradient added to its argmax, windows in row-major order, a plane per iteration.
+
+    The plane belongs to one parallel iteration, so no other thread writes it;
+    each cell receives its gradients in the order of the reference gather
+    (windows in row-major order), so the sums are the same bits. It reads
+    ``idx`` and ``g`` once, where the gather reads each window several times.
+    """
     P, H, W = gx.shape
     OH, OW = g.shape[1:]
     for p in prange(P):
-        for h in range(H):
-            row = gx[p, h]
-            row[:] = 0
-            i0, i1 = windows_touching(h, kh, sh, ph, dh, OH)
-            for i in range(i0, i1):
-                for j in range(OW):
-                    w = idx[p, i, j] - h * W
-                    if 0 <= w < W:
-                        row[w] += g[p, i, j]
+        plane = gx[p].reshape(H * W)  # (H*W,): flat, as the indices count
+        plane[:] = 0
+        for i in range(OH):
+            for j in range(OW):
+                k = idx[p, i, j]
+                if k >= 0:  # -1: a window of padding only, whose gradient goes nowhere
+                    plane[k] += g[p, i, j]
 
 
 # ---------------------------------------------------------------------------
 # average pooling
 
 @register_jitable
-def avg_plane(x, y, phases, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override):
+def column_spans(kw, sw, pw, W, OW, lo, hi, pad):
+    """avg_span of every output column, computed once per call instead of once per output."""
+    for j in range(OW):
+        lo[j], hi[j], pad[j] = avg_span(j, kw, sw, pw, W)
+
+
+@register_jitable
+def row_divisors(i, kh, sh, ph, H, lo, hi, pad, count_include_pad, divisor_override, out):
+    """out[j] = the divisor of window (i, j); 0 where the window holds no input cell."""
+    h0, h1, hpad = avg_span(i, kh, sh, ph, H)
+    for j in range(out.shape[0]):
+        out[j] = 0
+        if h0 < h1 and lo[j] < hi[j]:
+            out[j] = avg_divisor(h0, h1, hpad, lo[j], hi[j], pad[j], count_include_pad,
+                                 divisor_override)
+
+
+@register_jitable
+def avg_plane(x, y, phases, taps, divisors, lo, hi, pad, kh, kw, sh, sw, ph, pw,
+              count_include_pad, divisor_override):
     """One plane of average pooling: window sums tap by tap, then one division per output."""
     H, W = x.shape
     OH, OW = y.shape
@@ -169,71 +202,86 @@ def avg_plane(x, y, phases, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_o
                 continue
             split_phases(x[h], phases, sw, L)
             for v in range(kw):
-                j0, j1, start = tap_columns(v - pw, sw, W, OW)
+                j0, j1, start = taps[v, 0], taps[v, 1], taps[v, 2]
                 if j0 < j1:
                     add_sweep(phases[start:], acc[j0:], j1 - j0)
-        h0, h1, hpad = avg_span(i, kh, sh, ph, H)
+        row_divisors(i, kh, sh, ph, H, lo, hi, pad, count_include_pad, divisor_override, divisors)
         for j in range(OW):
-            w0, w1, wpad = avg_span(j, kw, sw, pw, W)
-            if h0 < h1 and w0 < w1:  # a window of padding only stays 0, undivided
-                divisor = avg_divisor(h0, h1, hpad, w0, w1, wpad, count_include_pad,
-                                      divisor_override)
-                acc[j] = acc[j] / x.dtype.type(divisor)
+            if divisors[j] != 0:  # 0: a window of padding only stays 0, undivided
+                acc[j] = acc[j] / x.dtype.type(divisors[j])
 
 
 @njit(parallel=True, cache=True)
 def avg_pool2d(x, y, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override):
     """y of average pooling, tap by tap across output rows; chunks of planes in parallel."""
     P, H, W = x.shape
+    OW = y.shape[2]
+    lo, hi, pad = np.empty(OW, np.int64), np.empty(OW, np.int64), np.empty(OW, np.int64)
+    column_spans(kw, sw, pw, W, OW, lo, hi, pad)
     chunks = min(P, CHUNKS)
     scratch = np.empty((chunks, sw * ((W + sw - 1) // sw)), x.dtype)  # one row's phases
+    divisors = np.empty((chunks, OW), np.int64)
+    taps = tap_table(kw, sw, pw, 1, W, OW)
     for c in prange(chunks):
         first, stop = chunk(c, chunks, P)
         for p in range(first, stop):
-            avg_plane(x[p], y[p], scratch[c], kh, kw, sh, sw, ph, pw,
-                      count_include_pad, divisor_override)
+            avg_plane(x[p], y[p], scratch[c], taps, divisors[c], lo, hi, pad, kh, kw, sh, sw,
+                      ph, pw, count_include_pad, divisor_override)
 
 
 @register_jitable
-def avg_grad_plane(g, gx, acc, share, kh, kw, sh, sw, ph, pw, count_include_pad,
-                   divisor_override):
-    """One plane of the average-pooling gradient, input row by input row."""
+def strided_add(src, row, n, s, first):
+    """row[first + s*t] += src[t]; contiguous (and vectorised) when s == 1."""
+    if s == 1:
+        add_sweep(src, row[first:], n)
+    else:
+        for t in range(n):
+            row[first + s * t] += src[t]
+
+
+@register_jitable
+def avg_grad_plane(g, gx, taps, divisors, share, lo, hi, pad, kh, kw, sh, sw, ph, pw,
+                   count_include_pad, divisor_override):
+    """One plane of the average-pooling gradient: each output row spreads g / divisor
+    over the input rows it covers, tap by tap."""
     H, W = gx.shape
     OH, OW = g.shape
-    L = acc.shape[0] // sw
-    for h in range(H):
-        acc[:] = 0
-        i0, i1 = windows_touching(h, kh, sh, ph, 1, OH)
-        for i in range(i0, i1):
-            a0, a1, apad = avg_span(i, kh, sh, ph, H)
-            for j in range(OW):
-                b0, b1, bpad = avg_span(j, kw, sw, pw, W)
-                share[j] = 0  # a window of padding only reaches no cell
-                if b0 < b1:
-                    divisor = avg_divisor(a0, a1, apad, b0, b1, bpad, count_include_pad,
-                                          divisor_override)
-                    share[j] = g[i, j] / g.dtype.type(divisor)
+    gx[:] = 0
+    for i in range(OH):
+        row_divisors(i, kh, sh, ph, H, lo, hi, pad, count_include_pad, divisor_override, divisors)
+        for j in range(OW):
+            share[j] = g[i, j] / g.dtype.type(divisors[j]) if divisors[j] != 0 else 0
+        for u in range(kh):
+            h = sh * i - ph + u
+            if h < 0 or h >= H:
+                continue
             # taps from right to left, so each cell meets the windows j in increasing order
             for v in range(kw - 1, -1, -1):
-                j0, j1, start = tap_columns(v - pw, sw, W, OW)
+                j0, j1, off = taps[v, 0], taps[v, 1], taps[v, 3]
                 if j0 < j1:
-                    add_sweep(share[j0:], acc[start:], j1 - j0)
-        merge_phases(acc, gx[h], sw, L)
+                    strided_add(share[j0:], gx[h], j1 - j0, sw, sw * j0 + off)
 
 
 @njit(parallel=True, cache=True)
 def avg_pool2d_backward(g, gx, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override):
-    """gx of average pooling: each input row collects g / divisor from the windows holding it."""
+    """gx of average pooling, output row by output row, a plane per parallel iteration.
+
+    As in the max backward, each plane belongs to one iteration and every cell
+    adds its windows' shares in row-major window order: the reference's bits.
+    """
     P, H, W = gx.shape
     OW = g.shape[2]
+    lo, hi, pad = np.empty(OW, np.int64), np.empty(OW, np.int64), np.empty(OW, np.int64)
+    column_spans(kw, sw, pw, W, OW, lo, hi, pad)
     chunks = min(P, CHUNKS)
-    acc = np.empty((chunks, sw * ((W + sw - 1) // sw)), g.dtype)
+    divisors = np.empty((chunks, OW), np.int64)
     share = np.empty((chunks, OW), g.dtype)
+    taps = tap_table(kw, sw, pw, 1, W, OW)
     for c in prange(chunks):
         first, stop = chunk(c, chunks, P)
         for p in range(first, stop):
-            avg_grad_plane(g[p], gx[p], acc[c], share[c], kh, kw, sh, sw, ph, pw,
-                           count_include_pad, divisor_override)
+            avg_grad_plane(g[p], gx[p], taps, divisors[c], share[c], lo, hi, pad, kh, kw, sh, sw,
+                           ph, pw, count_include_pad, divisor_override)
 
 
 # ---------------------------------------------------------------------------
