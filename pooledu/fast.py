@@ -34,7 +34,7 @@ import numpy as np
 from numba import int64, njit, prange, uint64
 from numba.extending import register_jitable
 
-from .cpu import global_avg_pool2d, global_avg_pool2d_backward, global_max_pool2d  # noqa: F401
+from .cpu import global_avg_pool2d_backward, global_max_pool2d  # noqa: F401 (same in both)
 from .formulas import avg_divisor, avg_span, max_wins
 from .geometry import ceil_div, windows_touching
 
@@ -282,6 +282,43 @@ def avg_pool2d_backward(g, gx, kh, kw, sh, sw, ph, pw, count_include_pad, diviso
         for p in range(first, stop):
             avg_grad_plane(g[p], gx[p], taps, divisors[c], share[c], lo, hi, pad, kh, kw, sh, sw,
                            ph, pw, count_include_pad, divisor_override)
+
+
+# ---------------------------------------------------------------------------
+# global average pooling
+
+LANES = 8  # planes summed side by side, one per SIMD lane
+
+
+@register_jitable
+def sum_lanes(flat, p0, lanes, acc):
+    """acc[k] += flat[p0 + k, t] for t in order: each plane's own sequential sum."""
+    for t in range(flat.shape[1]):
+        for k in range(lanes):
+            acc[k] += flat[p0 + k, t]
+
+
+@njit(parallel=True, cache=True)
+def global_avg_pool2d(x, y):
+    """Plane means, eight planes at a time.
+
+    Each plane still adds its cells in order, in float64, exactly as
+    ``formulas.global_mean`` does, so the bits are the reference's; the
+    eight running sums advance together, which SIMD can do.
+    """
+    P, H, W = x.shape
+    flat = x.reshape(P, H * W)  # (P, H*W): one row per plane
+    blocks = (P + LANES - 1) // LANES
+    acc = np.zeros((blocks, LANES))
+    for b in prange(blocks):
+        p0 = b * LANES
+        lanes = min(LANES, P - p0)
+        if lanes == LANES:
+            sum_lanes(flat, p0, LANES, acc[b])  # a constant trip count: vectorised
+        else:
+            sum_lanes(flat, p0, lanes, acc[b])
+        for k in range(lanes):
+            y[p0 + k] = x.dtype.type(acc[b, k] / (H * W))
 
 
 # ---------------------------------------------------------------------------

@@ -405,7 +405,7 @@ def global_avg_pool2d(x, keepdims=False):
     x3 = _as_planes(x, op, be=be)
     keepdims = as_bool(keepdims, "keepdims", op)
     y = be.empty(x3.shape[0], x3.dtype)
-    be.global_avg_pool2d(x3, y)
+    _kernels(be).global_avg_pool2d(x3, y)
     return y.reshape(_global_shape(x.shape, keepdims))
 
 

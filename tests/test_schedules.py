@@ -45,6 +45,13 @@ def test_avg_schedules_agree(data, case, count_include_pad, divisor_override):
     same_bits(*both(lambda: P.avg_pool2d_backward(g, x.shape, **args)))
 
 
+@given(data=st.data(), case=pool2d_cases(dilation=False))
+def test_global_average_schedules_agree(data, case):
+    shape, _, dtype = case
+    x = data.draw(layouts(data.draw(values(shape, dtype))))
+    same_bits(*both(lambda: P.global_avg_pool2d(x)))
+
+
 def channels_last(a):
     return np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
 
