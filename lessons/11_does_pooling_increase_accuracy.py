@@ -1,3 +1,5 @@
+"""Does pooling increase accuracy? One small CNN downsampled five ways, trained on the digits."""
+
 # %% [markdown]
 # # Lesson 11: Does pooling increase accuracy?
 #

@@ -1,3 +1,5 @@
+"""Pooling or a strided convolution: cost, what each can learn, and shift robustness, trained."""
+
 # %% [markdown]
 # # Lesson 12: Pooling or a strided convolution?
 #

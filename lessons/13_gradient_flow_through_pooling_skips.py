@@ -1,3 +1,5 @@
+"""Gradient flow through pooling skips: ResNet's 1x1 convolutions against FishNet-style pooling."""
+
 # %% [markdown]
 # # Lesson 13: Gradient flow through pooling skips
 #
