@@ -12,7 +12,7 @@ def announce_compilation(stream=sys.stderr):
     the source (``cache=True``); without this line a first run looks like a hang.
     """
     cache = Path(__file__).parent / "__pycache__"
-    if not any(cache.glob("cpu.*.nbi")):
+    if not any(cache.glob("fast.*.nbi")):  # the default schedule's kernels
         print("compiling kernels, first run only (this takes a minute; later runs use Numba's cache)",
               file=stream, flush=True)
 
