@@ -59,6 +59,18 @@ def max_window(x, i, j, kh, kw, sh, sw, ph, pw, dh, dw):
 
 
 @register_jitable
+def index_grad_add(total, g, idx, target, i0, i1, j0, j1):
+    """total + sum of g[i, j] over the windows i0 <= i < i1, j0 <= j < j1 whose
+    stored argmax is ``target``, added one by one in row-major order (the
+    order of a serial scatter, so the result is bitwise PyTorch's)."""
+    for i in range(i0, i1):
+        for j in range(j0, j1):
+            if idx[i, j] == target:
+                total += g[i, j]
+    return total
+
+
+@register_jitable
 def max_grad_cell(g, idx, h, w, W, kh, kw, sh, sw, ph, pw, dh, dw):
     """dL/dx[h, w] = sum of g[i, j] over the windows (i, j) whose argmax is (h, w).
 
@@ -68,13 +80,7 @@ def max_grad_cell(g, idx, h, w, W, kh, kw, sh, sw, ph, pw, dh, dw):
     OH, OW = g.shape
     i0, i1 = windows_touching(h, kh, sh, ph, dh, OH)
     j0, j1 = windows_touching(w, kw, sw, pw, dw, OW)
-    target = h * W + w
-    total = g.dtype.type(0)
-    for i in range(i0, i1):
-        for j in range(j0, j1):
-            if idx[i, j] == target:
-                total += g[i, j]
-    return total
+    return index_grad_add(g.dtype.type(0), g, idx, h * W + w, i0, i1, j0, j1)
 
 
 # ---------------------------------------------------------------------------
@@ -352,18 +358,6 @@ def conv_grad_bias(g, o):
 # A window that is not on a regular grid (adaptive, fractional) is still a
 # rectangle: window (0, 0) of a max pool whose origin is moved to its corner
 # (padding = -corner), so the max formula above serves every kind of window.
-
-@register_jitable
-def index_grad_add(total, g, idx, target, i0, i1, j0, j1):
-    """total + sum of g[i, j] over the windows i0 <= i < i1, j0 <= j < j1 whose
-    stored argmax is ``target``, added one by one in row-major order (the
-    order of a serial scatter, so the result is bitwise PyTorch's)."""
-    for i in range(i0, i1):
-        for j in range(j0, j1):
-            if idx[i, j] == target:
-                total += g[i, j]
-    return total
-
 
 @register_jitable
 def adaptive_avg_window(x, i, j, OH, OW):
