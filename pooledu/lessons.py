@@ -149,6 +149,7 @@ def tour(out=DEFAULT_OUTPUT, progress=True, quiet=False, directory=LESSON_DIR, s
         bar.set_description(f"lesson {lesson.number}: {lesson.name}")
         if not quiet:
             _write(bar, stream, f"\n{'=' * 72}\nLesson {lesson.number}: {lesson.goal}\n{'=' * 72}")
+        (out / folder).mkdir(parents=True, exist_ok=True)
         result = run_lesson(lesson.number, out / folder, quiet=True, directory=directory)
         (out / folder / "walkthrough.txt").write_text(result["text"], encoding="utf-8")
         if not quiet:

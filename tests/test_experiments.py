@@ -78,3 +78,18 @@ def test_lesson_13(tmp_path, monkeypatch):
     assert g["factor"]["avg"] == pytest.approx(0.5)
     assert 1.0 < g["factor"]["resnet"] < 2.0
     assert (tmp_path / "gradients.png").exists()
+
+
+def test_the_tour_gives_an_experiment_lesson_its_own_folder(tmp_path, monkeypatch):
+    import shutil
+
+    from pooledu.lessons import tour
+    name = "13_gradient_flow_through_pooling_skips.py"
+    chosen = tmp_path / "lessons"
+    chosen.mkdir()
+    shutil.copy(LESSONS / name, chosen / name)
+    monkeypatch.setattr(sys, "argv", ["pooledu", "tour", "--out", str(tmp_path / "elsewhere")])
+    tour(tmp_path / "out", progress=False, quiet=True, directory=chosen)
+    folder = tmp_path / "out" / name.removesuffix(".py")
+    assert (folder / "walkthrough.txt").exists() and (folder / "gradients.png").exists()
+    assert not (tmp_path / "elsewhere").exists()

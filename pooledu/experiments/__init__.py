@@ -54,23 +54,23 @@ def run_experiment(name, quick=False, seeds=None, out="figures", progress=True):
 
 
 def lesson_options(description, argv=None):
-    """Options shared by the lesson scripts: where figures go, and quick or full runs.
+    """Options shared by lessons 11-13: where figures go, and quick or full runs.
 
-    The output folder is ``--out``, else the environment variable
-    ``POOLEDU_LESSON_OUTPUT``, else ``lesson_output/``; it is created.
-    Lessons run the quick experiments unless ``--full`` is given.
+    The output folder is :func:`pooledu.lessons.output_dir`'s (the tour's
+    folder for the lesson, else ``--out``, ``POOLEDU_LESSON_OUTPUT`` or
+    ``lesson_output/``). Lessons run the quick experiments unless ``--full``
+    is given.
 
     Returns (out, quick).
     """
     import argparse
-    import os
 
+    from ..lessons import output_dir
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--out", default=os.environ.get("POOLEDU_LESSON_OUTPUT", "lesson_output"))
+    parser.add_argument("--out", help="where figures go (default: $POOLEDU_LESSON_OUTPUT or lesson_output/)")
     parser.add_argument("--full", action="store_true", help="the full experiment (minutes)")
     args, _ = parser.parse_known_args(argv)
-    os.makedirs(args.out, exist_ok=True)
-    return args.out, not args.full
+    return str(output_dir()), not args.full
 
 
 __all__ = ["run_experiment", "lesson_options", "EXPERIMENTS"]
