@@ -4,7 +4,7 @@ import numpy as np
 import torch
 
 # the 2D tests' helpers, shared rather than copied
-from test_pool2d import _finite_difference as finite_difference  # noqa: F401
+from finite_differences import numeric_gradient as finite_difference  # noqa: F401
 from test_pool2d import grad_like, torch_input  # noqa: F401
 
 

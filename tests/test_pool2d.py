@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import pooledu as P
+from finite_differences import numeric_gradient
 from strategies import layouts, pool2d_cases, values
 
 torch.set_num_threads(1)
@@ -184,16 +185,6 @@ def test_global_pooling_matches_torch(data, case, keepdims):
 # ---------------------------------------------------------------------------
 # gradients against finite differences, in float64
 
-def _finite_difference(f, x, g, h=1e-6):
-    grad = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        xp, xm = x.copy(), x.copy()
-        xp[i] += h
-        xm[i] -= h
-        grad[i] = ((f(xp) - f(xm)) * g).sum() / (2 * h)
-    return grad
-
-
 @pytest.mark.parametrize("kernel, stride, padding, ceil_mode", [
     (2, 2, 0, False), (3, 2, 1, False), (3, 1, 1, True), ((2, 3), (1, 2), (1, 0), True)])
 def test_gradients_match_finite_differences(kernel, stride, padding, ceil_mode):
@@ -203,11 +194,11 @@ def test_gradients_match_finite_differences(kernel, stride, padding, ceil_mode):
 
     y, idx = P.max_pool2d(x, return_indices=True, **args)
     g = rng.standard_normal(y.shape)
-    fd = _finite_difference(lambda v: P.max_pool2d(v, **args), x, g)
+    fd = numeric_gradient(lambda v: P.max_pool2d(v, **args), x, g)
     np.testing.assert_allclose(P.max_pool2d_backward(g, idx, x.shape, **args), fd, atol=1e-8)
 
     y = P.avg_pool2d(x, **args)
-    fd = _finite_difference(lambda v: P.avg_pool2d(v, **args), x, g)
+    fd = numeric_gradient(lambda v: P.avg_pool2d(v, **args), x, g)
     np.testing.assert_allclose(P.avg_pool2d_backward(g, x.shape, **args), fd, atol=1e-8)
 
 
@@ -215,10 +206,10 @@ def test_global_gradients_match_finite_differences():
     rng = np.random.default_rng(4)
     x = rng.permutation(2 * 3 * 4 * 5).reshape(2, 3, 4, 5) / 7.0
     g = rng.standard_normal((2, 3))
-    fd = _finite_difference(P.global_avg_pool2d, x, g)
+    fd = numeric_gradient(P.global_avg_pool2d, x, g)
     np.testing.assert_allclose(P.global_avg_pool2d_backward(g, x.shape), fd, atol=1e-8)
     _, idx = P.global_max_pool2d(x, return_indices=True)
-    fd = _finite_difference(P.global_max_pool2d, x, g)
+    fd = numeric_gradient(P.global_max_pool2d, x, g)
     np.testing.assert_allclose(P.global_max_pool2d_backward(g, idx, x.shape), fd, atol=1e-8)
 
 
