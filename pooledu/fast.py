@@ -35,6 +35,7 @@ from numba import int64, njit, prange, uint64
 from numba.extending import register_jitable
 
 from .cpu import global_avg_pool2d_backward, global_max_pool2d  # noqa: F401 (same in both)
+from .cpu import max_pool2d as cpu_max_pool2d
 from .formulas import avg_divisor, avg_span, max_wins
 from .geometry import ceil_div, windows_touching
 
@@ -52,28 +53,32 @@ def chunk(c, chunks, P):
 # helpers: stride phases and the columns a tap reaches
 
 @register_jitable
-def split_phases(row, phases, s, L):
-    """phases[r*L + m] = row[r + s*m]: the row's s phases, one after another."""
+def split_phases(row, phases, s, M, Lp):
+    """phases[r*Lp + M + m] = row[r + s*m]: the row's s phases, each in a slot of
+    Lp cells after a margin of M (the margins are never written)."""
     W = row.shape[0]
-    if s <= 2:  # the common strides, written so that LLVM vectorises them (copy, deinterleave)
-        for m in range(uint64(W // s)):
-            phases[m] = row[s * m]
-            if s == 2:
-                phases[uint64(L) + m] = row[2 * m + 1]
-        if W % s:
-            phases[W // s] = row[W - 1]
-        return
-    for r in range(s):
-        for m in range((W - r + s - 1) // s):
-            phases[r * L + m] = row[r + s * m]
+    M, Lp = uint64(M), uint64(Lp)
+    if s == 1:
+        for m in range(uint64(W)):
+            phases[M + m] = row[m]
+    elif s == 2:  # deinterleave, written so that LLVM vectorises it
+        for m in range(uint64(W // 2)):
+            phases[M + m] = row[2 * m]
+            phases[Lp + M + m] = row[2 * m + 1]
+        if W % 2:
+            phases[M + W // 2] = row[W - 1]
+    else:
+        for r in range(s):
+            for m in range((W - r + s - 1) // s):
+                phases[r * Lp + M + m] = row[r + s * m]
 
 
 @register_jitable
-def tap_table(kw, sw, pw, dw, W, OW):
+def tap_table(kw, sw, pw, dw, W, OW, M, Lp):
     """For each horizontal tap v, once per call: the output columns [j0, j1) whose
-    tap lands inside the row (at column sw*j + off), where the first of those
-    taps sits in the phase layout, and off itself. Rows (kw, 4): j0, j1, start, off."""
-    L = (W + sw - 1) // sw
+    tap lands inside the row (at column sw*j + off), where the tap of column j0
+    sits in the phase layout of ``split_phases``, and off itself.
+    Rows (kw, 4): j0, j1, start, off."""
     taps = np.empty((kw, 4), np.int64)
     for v in range(kw):
         off = dw * v - pw
@@ -81,7 +86,7 @@ def tap_table(kw, sw, pw, dw, W, OW):
         r = off % sw
         taps[v, 0] = j0
         taps[v, 1] = min((W - 1 - off) // sw + 1, OW)
-        taps[v, 2] = r * L + j0 + (off - r) // sw
+        taps[v, 2] = r * Lp + M + j0 + (off - r) // sw
         taps[v, 3] = off
     return taps
 
@@ -90,13 +95,31 @@ def tap_table(kw, sw, pw, dw, W, OW):
 # the contiguous sweeps (unsigned t, selects instead of branches: SIMD-friendly)
 
 @register_jitable
-def max_sweep(src, best, arg, n, arg0, arg_step):
-    """best[t], arg[t] take src[t] (index arg0 + arg_step*t) when the max rule says so."""
+def max_sweep(src, s0, best, tap, new_best, new_tap, k, tap_of, t0, n):
+    """new_best[t], new_tap[t] = src[s0 + t], k + tap_of[t0 + t] where the max rule
+    says so, else best[t], tap[t].
+
+    The results go to other arrays than the ones read: an in-place select
+    compiles to a masked store, which is slow on many x86 cores, where a
+    blend and a plain store are fast. (Two halves of one array would not
+    do: LLVM then cannot tell that reads and writes never overlap, and does
+    not vectorise.)
+    """
     for t in range(uint64(n)):
-        val, b, a = src[t], best[t], arg[t]
+        val, b, a = src[s0 + t], best[t], tap[t]
         take = max_wins(val, b, a)
-        best[t] = val if take else b
-        arg[t] = arg0 + arg_step * int64(t) if take else a
+        new_best[t] = val if take else b
+        new_tap[t] = k + tap_of[t0 + t] if take else a
+
+
+@register_jitable
+def max_step(c, src, s0, best0, tap0, best1, tap1, k, tap_of, t0, n):
+    """One max_sweep from the pair (best_c, tap_c) into the other; returns the new c."""
+    if c == 0:
+        max_sweep(src, s0, best0, tap0, best1, tap1, k, tap_of, t0, n)
+    else:
+        max_sweep(src, s0, best1, tap1, best0, tap0, k, tap_of, t0, n)
+    return 1 - c
 
 
 @register_jitable
@@ -109,39 +132,78 @@ def add_sweep(src, acc, n):
 # ---------------------------------------------------------------------------
 # max pooling
 
+VEC = 32  # sweeps run over a multiple of this many columns: no scalar remainder loop
+
+
 @register_jitable
-def max_plane(x, y, idx, phases, taps, kh, kw, sh, sw, ph, pw, dh, dw):
-    """One plane of max pooling: each tap (u, v) swept across output row i."""
+def window_offsets_fit(kh, kw, dh, dw, W):
+    """Whether a tap's offset within its window, dh*u*W + dw*v, and minus one
+    more than the largest, fit the int32 scratch of the fast max kernels."""
+    return dh * (kh - 1) * W + dw * (kw - 1) < 2**30
+
+
+@register_jitable
+def max_plane(x, y, idx, phases, best, tap, tap_of, taps, kh, kw, sh, sw, ph, pw, dh):
+    """One plane of max pooling: each tap (u, v) swept across output row i.
+
+    The running maximum of each column and where in its window it lies
+    (``dh*u*W + dw*v``, -1 for nothing yet) go back and forth between the two
+    rows of ``best`` and ``tap``. Every sweep covers all ``n`` columns, the
+    few a tap misses at the borders included: there it reads the -inf margins
+    of ``phases``, and ``tap_of`` makes its offset negative, so it never takes
+    a column's place.
+    """
     H, W = x.shape
     OH, OW = y.shape
-    L = phases.shape[0] // sw
+    n = best.shape[1]
+    best0, best1, tap0, tap1 = best[0], best[1], tap[0], tap[1]
     for i in range(OH):
-        best, arg = y[i], idx[i]
-        best[:] = -math.inf
-        arg[:] = -1
+        best0[:] = -math.inf
+        tap0[:] = -1
+        c = 0  # the pair that holds the running results
         for u in range(kh):
             h = sh * i - ph + dh * u
             if h < 0 or h >= H:
                 continue
-            split_phases(x[h], phases, sw, L)
+            split_phases(x[h], phases, sw, pw, phases.shape[0] // sw)
             for v in range(kw):
-                j0, j1, start, off = taps[v, 0], taps[v, 1], taps[v, 2], taps[v, 3]
-                if j0 < j1:
-                    max_sweep(phases[start:], best[j0:], arg[j0:], j1 - j0,
-                              h * W + sw * j0 + off, sw)
+                c = max_step(c, phases, uint64(taps[v, 2] - taps[v, 0]), best0, tap0, best1, tap1,
+                             dh * u * W, tap_of, uint64(v * n), n)
+        base = (sh * i - ph) * W - pw  # flat index of window (i, 0)'s tap (0, 0)
+        for j in range(OW):
+            k = tap[c, j]
+            y[i, j] = best[c, j]
+            idx[i, j] = base + sw * j + k if k >= 0 else -1
 
 
 @njit(parallel=True, cache=True)
 def max_pool2d(x, y, idx, kh, kw, sh, sw, ph, pw, dh, dw):
     """y, idx of max pooling, tap by tap across output rows; chunks of planes in parallel."""
     P, H, W = x.shape
+    OW = y.shape[2]
+    if not window_offsets_fit(kh, kw, dh, dw, W):  # a window too large for int32 offsets
+        return cpu_max_pool2d(x, y, idx, kh, kw, sh, sw, ph, pw, dh, dw)
+    n = ceil_div(OW, VEC) * VEC
+    L = ceil_div(W, sw)
+    # a phase slot: margin pw, the phase, and room for the last tap's sweep
+    Lp = pw + max(L, (dw * (kw - 1) - pw) // sw + n)
+    taps = tap_table(kw, sw, pw, dw, W, OW, pw, Lp)
+    # tap_of[v*n + j] = dw*v where tap v of column j is inside the row, else a
+    # number so negative that dh*u*W + tap_of[v*n + j] stays negative
+    outside = -(dh * (kh - 1) * W + dw * (kw - 1) + 1)
+    tap_of = np.empty(kw * n, np.int32)
+    for v in range(kw):
+        for j in range(n):
+            tap_of[v * n + j] = dw * v if taps[v, 0] <= j < taps[v, 1] else outside
     chunks = min(P, CHUNKS)
-    scratch = np.empty((chunks, sw * ((W + sw - 1) // sw)), x.dtype)  # one row's phases
-    taps = tap_table(kw, sw, pw, dw, W, y.shape[2])
+    phases = np.full((chunks, sw * Lp), -math.inf, x.dtype)  # margins stay -inf
+    best = np.empty((chunks, 2, n), x.dtype)  # two rows of n: read one, write the other
+    tap = np.empty((chunks, 2, n), np.int32)
     for c in prange(chunks):
         first, stop = chunk(c, chunks, P)
         for p in range(first, stop):
-            max_plane(x[p], y[p], idx[p], scratch[c], taps, kh, kw, sh, sw, ph, pw, dh, dw)
+            max_plane(x[p], y[p], idx[p], phases[c], best[c], tap[c], tap_of, taps,
+                      kh, kw, sh, sw, ph, pw, dh)
 
 
 @njit(parallel=True, cache=True)
@@ -200,7 +262,7 @@ def avg_plane(x, y, phases, taps, divisors, lo, hi, pad, kh, kw, sh, sw, ph, pw,
             h = sh * i - ph + u
             if h < 0 or h >= H:
                 continue
-            split_phases(x[h], phases, sw, L)
+            split_phases(x[h], phases, sw, 0, L)
             for v in range(kw):
                 j0, j1, start = taps[v, 0], taps[v, 1], taps[v, 2]
                 if j0 < j1:
@@ -221,7 +283,7 @@ def avg_pool2d(x, y, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override
     chunks = min(P, CHUNKS)
     scratch = np.empty((chunks, sw * ((W + sw - 1) // sw)), x.dtype)  # one row's phases
     divisors = np.empty((chunks, OW), np.int64)
-    taps = tap_table(kw, sw, pw, 1, W, OW)
+    taps = tap_table(kw, sw, pw, 1, W, OW, 0, ceil_div(W, sw))
     for c in prange(chunks):
         first, stop = chunk(c, chunks, P)
         for p in range(first, stop):
@@ -276,7 +338,7 @@ def avg_pool2d_backward(g, gx, kh, kw, sh, sw, ph, pw, count_include_pad, diviso
     chunks = min(P, CHUNKS)
     divisors = np.empty((chunks, OW), np.int64)
     share = np.empty((chunks, OW), g.dtype)
-    taps = tap_table(kw, sw, pw, 1, W, OW)
+    taps = tap_table(kw, sw, pw, 1, W, OW, 0, ceil_div(W, sw))
     for c in prange(chunks):
         first, stop = chunk(c, chunks, P)
         for p in range(first, stop):
@@ -341,23 +403,44 @@ def scaled_add_sweep(src, acc, n, divisor):
 
 @njit(parallel=True, cache=True)
 def max_pool2d_nhwc(x, y, idx, kh, kw, sh, sw, ph, pw, dh, dw):
-    """Max pooling on (N, H, W, C) memory: every tap updates a whole channel vector."""
+    """Max pooling on (N, H, W, C) memory: every tap updates a whole channel vector.
+
+    As in ``max_plane``, the running maximum and its offset in the window go
+    back and forth between two scratch vectors; taps outside the plane are
+    skipped.
+    """
     N, H, W, C = x.shape
     OH, OW = y.shape[1:3]
-    for q in prange(N * OH):
-        n, i = q // OH, q % OH
-        for j in range(OW):
-            best, arg = y[n, i, j], idx[n, i, j]
-            best[:] = -math.inf
-            arg[:] = -1
-            for u in range(kh):
-                h = sh * i - ph + dh * u
-                if h < 0 or h >= H:
-                    continue
-                for v in range(kw):
-                    w = sw * j - pw + dw * v
-                    if 0 <= w < W:
-                        max_sweep(x[n, h, w], best, arg, C, h * W + w, 0)
+    flat = x.reshape(N * H * W * C)  # (N*H*W*C,): a channel vector starts at ((n*H + h)*W + w)*C
+    no_shift = np.zeros(C, np.int32)  # every channel takes the tap's offset as it is
+    rows = N * OH
+    chunks = min(rows, CHUNKS)
+    best = np.empty((chunks, 2, C), x.dtype)
+    tap = np.empty((chunks, 2, C), np.int32)
+    for q in prange(chunks):
+        first, stop = chunk(q, chunks, rows)
+        best0, best1, tap0, tap1 = best[q, 0], best[q, 1], tap[q, 0], tap[q, 1]
+        for r in range(first, stop):
+            n, i = r // OH, r % OH
+            for j in range(OW):
+                best0[:] = -math.inf
+                tap0[:] = -1
+                c = 0
+                for u in range(kh):
+                    h = sh * i - ph + dh * u
+                    if h < 0 or h >= H:
+                        continue
+                    for v in range(kw):
+                        w = sw * j - pw + dw * v
+                        if 0 <= w < W:
+                            c = max_step(c, flat, uint64(((n * H + h) * W + w) * C), best0, tap0,
+                                         best1, tap1, dh * u * W + dw * v, no_shift, uint64(0), C)
+                base = (sh * i - ph) * W + sw * j - pw  # flat index of the window's tap (0, 0)
+                out, arg = y[n, i, j], idx[n, i, j]
+                for ch in range(uint64(C)):
+                    k = tap[q, c, ch]
+                    out[ch] = best[q, c, ch]
+                    arg[ch] = base + k if k >= 0 else -1
 
 
 @njit(parallel=True, cache=True)

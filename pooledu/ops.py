@@ -226,7 +226,9 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     win = pool_window(op, x.shape[-2:], kernel_size, stride, padding, dilation, ceil_mode)
     return_indices = as_bool(return_indices, "return_indices", op)
     out_shape = x.shape[:-2] + win.out_size
-    if _channels_last(x):
+    # (a window spanning 2**30 cells or more of the flat plane runs the NCHW reference
+    # on a copy: the channels-last kernel keeps offsets within a window in int32)
+    if _channels_last(x) and fast.window_offsets_fit(*win.kernel, *win.dilation, x.shape[-1]):
         y = _empty_channels_last(out_shape, x.dtype)
         idx = _empty_channels_last(out_shape, np.int64)
         fast.max_pool2d_nhwc(_nhwc(x), _nhwc(y), _nhwc(idx), *_flat(win))

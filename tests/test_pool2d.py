@@ -238,6 +238,19 @@ def test_window_of_padding_only_gives_minus_inf_and_no_gradient():
     assert gx.sum() == (idx != -1).sum()
 
 
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_window_spanning_more_than_2_to_the_30_cells(channels_last):
+    # the fast schedules keep offsets within a window in int32 and hand this one on
+    x = np.random.default_rng(0).standard_normal((1, 3, 1, 1024)).astype(np.float32)
+    if channels_last:
+        x = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    args = dict(kernel_size=(2**20 + 1, 1024), padding=(2**19, 0), return_indices=True)
+    y, idx = P.max_pool2d(x, **args)
+    t_y, t_idx = F.max_pool2d(torch.from_numpy(np.ascontiguousarray(x)), **args)
+    np.testing.assert_array_equal(y, t_y.numpy())
+    np.testing.assert_array_equal(idx, t_idx.numpy())
+
+
 def test_empty_batch():
     x = np.zeros((0, 3, 5, 5), np.float32)
     y, idx = P.max_pool2d(x, 2, return_indices=True)
