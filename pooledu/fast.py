@@ -136,6 +136,14 @@ VEC = 32  # sweeps run over a multiple of this many columns: no scalar remainder
 
 
 @register_jitable
+def sweep_layout(W, OW, kw, sw, pw, dw):
+    """The sweep width n (OW rounded up to VEC) and the slot Lp of one phase in
+    ``split_phases``: a margin of pw, the phase, and room for the last tap's sweep."""
+    n = ceil_div(OW, VEC) * VEC
+    return n, pw + max(ceil_div(W, sw), (dw * (kw - 1) - pw) // sw + n)
+
+
+@register_jitable
 def window_offsets_fit(kh, kw, dh, dw, W):
     """Whether a tap's offset within its window, dh*u*W + dw*v, and minus one
     more than the largest, fit the int32 scratch of the fast max kernels."""
@@ -183,10 +191,7 @@ def max_pool2d(x, y, idx, kh, kw, sh, sw, ph, pw, dh, dw):
     OW = y.shape[2]
     if not window_offsets_fit(kh, kw, dh, dw, W):  # a window too large for int32 offsets
         return cpu_max_pool2d(x, y, idx, kh, kw, sh, sw, ph, pw, dh, dw)
-    n = ceil_div(OW, VEC) * VEC
-    L = ceil_div(W, sw)
-    # a phase slot: margin pw, the phase, and room for the last tap's sweep
-    Lp = pw + max(L, (dw * (kw - 1) - pw) // sw + n)
+    n, Lp = sweep_layout(W, OW, kw, sw, pw, dw)
     taps = tap_table(kw, sw, pw, dw, W, OW, pw, Lp)
     # tap_of[v*n + j] = dw*v where tap v of column j is inside the row, else a
     # number so negative that dh*u*W + tap_of[v*n + j] stays negative
@@ -249,28 +254,30 @@ def row_divisors(i, kh, sh, ph, H, lo, hi, pad, count_include_pad, divisor_overr
 
 
 @register_jitable
-def avg_plane(x, y, phases, taps, divisors, lo, hi, pad, kh, kw, sh, sw, ph, pw,
+def avg_plane(x, y, phases, acc, taps, divisors, lo, hi, pad, kh, kw, sh, sw, ph, pw,
               count_include_pad, divisor_override):
-    """One plane of average pooling: window sums tap by tap, then one division per output."""
+    """One plane of average pooling: window sums tap by tap, then one division per output.
+
+    As in ``max_plane``, every sweep covers all ``n`` columns of ``acc``; the
+    taps that fall outside the row read the zero margins of ``phases``, and
+    adding +0.0 changes no sum (a sum that starts at +0.0 is never -0.0).
+    """
     H, W = x.shape
     OH, OW = y.shape
-    L = phases.shape[0] // sw
+    n = acc.shape[0]
     for i in range(OH):
-        acc = y[i]
         acc[:] = 0
         for u in range(kh):
             h = sh * i - ph + u
             if h < 0 or h >= H:
                 continue
-            split_phases(x[h], phases, sw, 0, L)
+            split_phases(x[h], phases, sw, pw, phases.shape[0] // sw)
             for v in range(kw):
-                j0, j1, start = taps[v, 0], taps[v, 1], taps[v, 2]
-                if j0 < j1:
-                    add_sweep(phases[start:], acc[j0:], j1 - j0)
+                add_sweep(phases[taps[v, 2] - taps[v, 0]:], acc, n)
         row_divisors(i, kh, sh, ph, H, lo, hi, pad, count_include_pad, divisor_override, divisors)
         for j in range(OW):
-            if divisors[j] != 0:  # 0: a window of padding only stays 0, undivided
-                acc[j] = acc[j] / x.dtype.type(divisors[j])
+            # a divisor of 0: a window of padding only, whose sum stays 0, undivided
+            y[i, j] = acc[j] / x.dtype.type(divisors[j]) if divisors[j] != 0 else acc[j]
 
 
 @njit(parallel=True, cache=True)
@@ -280,15 +287,17 @@ def avg_pool2d(x, y, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override
     OW = y.shape[2]
     lo, hi, pad = np.empty(OW, np.int64), np.empty(OW, np.int64), np.empty(OW, np.int64)
     column_spans(kw, sw, pw, W, OW, lo, hi, pad)
+    n, Lp = sweep_layout(W, OW, kw, sw, pw, 1)
     chunks = min(P, CHUNKS)
-    scratch = np.empty((chunks, sw * ((W + sw - 1) // sw)), x.dtype)  # one row's phases
+    phases = np.zeros((chunks, sw * Lp), x.dtype)  # margins stay 0
+    acc = np.empty((chunks, n), x.dtype)
     divisors = np.empty((chunks, OW), np.int64)
-    taps = tap_table(kw, sw, pw, 1, W, OW, 0, ceil_div(W, sw))
+    taps = tap_table(kw, sw, pw, 1, W, OW, pw, Lp)
     for c in prange(chunks):
         first, stop = chunk(c, chunks, P)
         for p in range(first, stop):
-            avg_plane(x[p], y[p], scratch[c], taps, divisors[c], lo, hi, pad, kh, kw, sh, sw,
-                      ph, pw, count_include_pad, divisor_override)
+            avg_plane(x[p], y[p], phases[c], acc[c], taps, divisors[c], lo, hi, pad, kh, kw, sh,
+                      sw, ph, pw, count_include_pad, divisor_override)
 
 
 @register_jitable
