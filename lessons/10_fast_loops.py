@@ -17,10 +17,14 @@ Run it as ``python lessons/10_fast_loops.py [--out DIR]``.
 # same max rule to the same taps in the same order, so they agree bit for bit.
 # The *reference* schedule (`pooledu/cpu.py`) reads like the formula: for each
 # output, scan its window. The *fast* schedule (`pooledu/fast.py`, the
-# default) turns the loops around: for each output row, take one window tap
-# (u, v) at a time and sweep it across the whole row of outputs. The inner
-# loop then runs over contiguous memory, and the compiler turns it into SIMD
-# instructions. Both run their (n, c) planes in parallel with `prange`.
+# default) turns the loops around: for a block of output rows, take one
+# window tap (u, v) at a time and sweep it across every output of the block.
+# To make that sweep contiguous, each input row is first copied as its stride
+# phases (for stride 2: even columns, then odd columns), so tap v of output
+# column j sits at position j + shift; the rows of the block lie side by side,
+# so one sweep covers many short rows. The inner loop then runs over
+# contiguous memory, and the compiler turns it into SIMD instructions. Both
+# schedules run in parallel with `prange`.
 
 # %%
 import ast
@@ -47,8 +51,10 @@ rng = np.random.default_rng(10)
 
 print("Step 1. The reference schedule, one output at a time (pooledu/cpu.py):\n")
 print(inspect.getsource(cpu.max_pool2d.py_func))
-print("The fast schedule's loop over one plane, tap by tap (pooledu/fast.py):\n")
-print(inspect.getsource(fast.max_plane))
+print("The fast schedule's loop over a block of output rows, tap by tap (pooledu/fast.py):\n")
+print(inspect.getsource(fast.max_block))
+print("and the sweep of one tap, the loop that becomes SIMD instructions:\n")
+print(inspect.getsource(fast.max_sweep))
 
 
 def best_time(fn, repeats=5):

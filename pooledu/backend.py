@@ -54,7 +54,8 @@ class Backend:
 # The host backend's kernels are the reference schedules; ops.py's _kernels(be)
 # swaps in the active CPU schedule (fast by default) where it has one.
 CPU = Backend("cpu", cpu, asarray=np.asarray, empty=np.empty,
-              contiguous=np.ascontiguousarray, value_range=lambda a: (a.min(), a.max()))
+              contiguous=np.ascontiguousarray,
+              value_range=lambda a: cpu.value_range(np.ravel(a, order="K")))  # a view, in memory order
 
 
 def is_device_array(x):

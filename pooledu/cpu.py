@@ -92,6 +92,17 @@ def global_max_pool2d(x, y, idx):
         y[p], idx[p] = global_max(x[p])
 
 
+@njit(parallel=True, cache=True)
+def value_range(flat):
+    """(min, max) of a non-empty 1D array in one parallel pass: the check that
+    indices handed to a backward pass lie inside the plane."""
+    lo, hi = flat[0], flat[0]
+    for t in prange(flat.shape[0]):
+        lo = min(lo, flat[t])
+        hi = max(hi, flat[t])
+    return lo, hi
+
+
 # ---------------------------------------------------------------------------
 # max-broadcast pooling (the window maxima come from max_pool2d above)
 

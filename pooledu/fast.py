@@ -1,103 +1,173 @@
-"""Fast CPU schedules: the same recurrences as ``cpu.py``, in a vectorisable loop order.
+"""Fast CPU schedules: the formulas of ``cpu.py`` in a loop order that vectorises.
 
 ``cpu.py`` computes one output at a time, exactly as the formula reads. Here
-each window *tap* is swept across a whole output row instead, so the innermost
-loop runs over contiguous memory and LLVM turns it into SIMD instructions:
+one window *tap* (u, v) at a time is swept across a whole block of outputs,
+so the innermost loop is one long run over contiguous memory, which LLVM
+turns into SIMD instructions:
 
-    for each output row i:
-        for each tap (u, v) of the window, in the formula's order:
-            for every output column j at once:  best[j] = max-rule(best[j], x[h_u, s*j + off_v])
+    for each block of output rows:
+        for each tap (u, v), in the formula's order:
+            for every output of the block at once:  best = max-rule(best, x[sh*i - ph + dh*u, sw*j - pw + dw*v])
 
-A stride ``s`` would make that sweep read every s-th element, which does not
-vectorise; so each input row is first split into its ``s`` phases
-(``phase r`` holds columns r, r+s, r+2s, ...), after which every tap's sweep
-is contiguous. Each window still meets its taps in row-major order, with the
-same update rule, so the results are bit for bit those of ``cpu.py`` (the
-tests check this on every configuration they generate).
+Three ideas make that sweep contiguous, and each is a few lines below:
 
-Backward passes stay race-free and deterministic, but are not gathers: each
-parallel iteration owns whole planes, so no other thread writes them, and
-within a plane the windows are visited in row-major order, so every cell adds
-its contributions in the order the reference gather does (same bits). This
-reads each output gradient once, where a gather reads it once per cell it
-reaches.
+* **Images.** Every kernel sees (N, H, W, C) memory. An NCHW array is a
+  stack of (H, W, 1) images, one per (n, c) plane; a channels-last array is
+  (N, H, W, C) as it lies. A "column" of the sweep is then one pixel's C
+  channels, and the same code vectorises over W for NCHW and over W and C
+  for channels-last.
+* **Stride phases.** A stride ``sw`` would make a tap read every sw-th pixel.
+  So each input row is first copied as its ``sw`` phases (phase q holds pixels
+  q, q + sw, q + 2*sw, ...); tap v of output column j then reads position
+  ``j + shift_v`` of one phase: contiguous in j (``split_row``, ``tap_phase``).
+* **Blocks of rows.** A short row (AlexNet's 27 outputs) makes a short sweep,
+  and a short sweep is mostly loop overhead. The phases of R rows are laid
+  side by side in slots of equal length, so one sweep covers R rows; the few
+  elements between two rows' outputs are swept too and thrown away.
 
-Scratch (one row's phases) is allocated once per call, one row per chunk of
-planes; the parallel loop runs over those chunks and allocates nothing.
-Index arithmetic in the sweeps is unsigned (``uint64``): with signed indices
-Numba adds a negative-index check to every access, which blocks vectorisation.
+Taps outside the input read margins that hold the padding's value (-inf for
+max, 0 for average) instead of being skipped, so no sweep has a bounds test.
+Adding +0.0 changes no sum (a sum that starts at +0.0 never becomes -0.0). A
+-inf from the margin can only be taken by a window whose every tap is -inf;
+those windows, at the border only, are computed again with the formula, so
+that their index points at a cell inside the input as the formula's does.
+Every window still meets its taps in row-major order under the same rule, so
+the results are bit for bit those of ``cpu.py``; the tests check this on
+every configuration they generate.
+
+Backward passes are gathers, as in ``cpu.py``: each input cell's gradient is
+the sum, in row-major window order, of what the windows that hold it send
+it, and it is written once. Here that sum is built for a block of input rows
+at once, in the stride-phase layout, tap by tap in reverse (so that each cell
+still meets its windows in row-major order), then copied out. Each parallel
+iteration owns its block of cells: no races, the same bits on any number of
+threads.
+
+Scratch (a block's phases and running results) is allocated in the body of
+the parallel loop over chunks of work, which Numba hoists to once per thread:
+the extra memory is a few blocks, whatever the size of the input. Index arithmetic in the sweeps is unsigned (``uint64``):
+with signed indices Numba adds a negative-index check to every access, which
+blocks vectorisation.
 """
 
 import math
 
 import numpy as np
-from numba import int64, njit, prange, uint64
+from numba import int32, njit, prange, uint64
 from numba.extending import register_jitable
 
 from .cpu import global_avg_pool2d_backward, global_max_pool2d  # noqa: F401 (same in both)
 from .cpu import max_pool2d as cpu_max_pool2d
-from .formulas import avg_divisor, avg_span, max_wins
-from .geometry import ceil_div, windows_touching
+from .cpu import max_pool2d_backward as cpu_max_pool2d_backward
+from .formulas import avg_divisor, avg_span, max_grad_cell, max_window, max_wins
+from .geometry import ceil_div, tap_span
 
-
-CHUNKS = 64  # parallel work items: enough to balance many threads, few enough to keep scratch small
+CHUNKS = 64  # parallel work items: enough to balance many threads
+BLOCK = 4096   # elements one sweep covers at most (rows x slot x channels): long, and still in L1/L2
 
 
 @register_jitable
-def chunk(c, chunks, P):
-    """Planes [start, stop) of chunk c when P planes are cut into ``chunks`` runs."""
-    return c * P // chunks, (c + 1) * P // chunks
+def chunk(c, chunks, items):
+    """Items [start, stop) of chunk c when ``items`` are cut into ``chunks`` runs."""
+    return c * items // chunks, (c + 1) * items // chunks
 
 
 # ---------------------------------------------------------------------------
-# helpers: stride phases and the columns a tap reaches
+# the layout: a row's stride phases, side by side for a block of rows
 
 @register_jitable
-def split_phases(row, phases, s, M, Lp):
-    """phases[r*Lp + M + m] = row[r + s*m]: the row's s phases, each in a slot of
-    Lp cells after a margin of M (the margins are never written)."""
-    W = row.shape[0]
-    M, Lp = uint64(M), uint64(Lp)
-    if s == 1:
-        for m in range(uint64(W)):
-            phases[M + m] = row[m]
-    elif s == 2:  # deinterleave, written so that LLVM vectorises it
+def phase_layout(W, OW, kw, sw, pw, dw):
+    """Margin M and slot length L, in pixels, of one stride phase of a row.
+
+    Slot position ``M + m`` of phase q holds pixel ``q + sw*m``. Tap v of
+    output column j reads pixel ``sw*j + dw*v - pw``, which is slot position
+    ``j + tap_phase(v)[1]``: M and L leave room for every such read by an
+    output column ``j < OW``, and for every pixel of the row.
+    """
+    M = ceil_div(pw, sw)
+    return M, M + max(ceil_div(W, sw), (dw * (kw - 1) - pw) // sw + OW)
+
+
+@register_jitable
+def tap_phase(v, sw, pw, dw, M):
+    """Horizontal tap v: its phase q, and the slot position that output column 0 reads."""
+    off = dw * v - pw
+    q = off % sw
+    return q, M + (off - q) // sw
+
+
+@register_jitable
+def rows_per_block(rows, L, C):
+    """How many rows one sweep covers: as many slots of L*C elements as fit in BLOCK."""
+    return max(1, min(rows, BLOCK // (L * C)))
+
+
+@register_jitable
+def split_row(x, start, W, C, s, out, first, stride):
+    """out[first + q*stride + m*C + ch] = x[start + (q + s*m)*C + ch]: a row's s phases.
+
+    ``x[start:]`` is the row (W pixels of C channels); phase q goes to
+    ``out[first + q*stride:]``.
+    """
+    start, first, stride, one, two = uint64(start), uint64(first), uint64(stride), uint64(1), uint64(2)
+    if C == 1 and s == 1:
+        for w in range(uint64(W)):
+            out[first + w] = x[start + w]
+    elif C == 1 and s == 2:  # deinterleave, all unsigned, so that LLVM vectorises it with permutes
         for m in range(uint64(W // 2)):
-            phases[M + m] = row[2 * m]
-            phases[Lp + M + m] = row[2 * m + 1]
+            out[first + m] = x[start + two * m]
+            out[first + stride + m] = x[start + two * m + one]
         if W % 2:
-            phases[M + W // 2] = row[W - 1]
+            out[first + uint64(W // 2)] = x[start + uint64(W - 1)]
     else:
-        for r in range(s):
-            for m in range((W - r + s - 1) // s):
-                phases[r * Lp + M + m] = row[r + s * m]
+        for w in range(W):
+            dst = first + uint64(w % s) * stride + uint64(w // s * C)
+            src = start + uint64(w * C)
+            for ch in range(uint64(C)):
+                out[dst + ch] = x[src + ch]
 
 
 @register_jitable
-def tap_table(kw, sw, pw, dw, W, OW, M, Lp):
-    """For each horizontal tap v, once per call: the output columns [j0, j1) whose
-    tap lands inside the row (at column sw*j + off), where the tap of column j0
-    sits in the phase layout of ``split_phases``, and off itself.
-    Rows (kw, 4): j0, j1, start, off."""
-    taps = np.empty((kw, 4), np.int64)
-    for v in range(kw):
-        off = dw * v - pw
-        j0 = max(ceil_div(-off, sw), 0)
-        r = off % sw
-        taps[v, 0] = j0
-        taps[v, 1] = min((W - 1 - off) // sw + 1, OW)
-        taps[v, 2] = r * Lp + M + j0 + (off - r) // sw
-        taps[v, 3] = off
-    return taps
+def merge_row(src, first, stride, W, C, s, x, start):
+    """x[start + (q + s*m)*C + ch] = src[first + q*stride + m*C + ch]: split_row undone."""
+    start, first, stride, one, two = uint64(start), uint64(first), uint64(stride), uint64(1), uint64(2)
+    if C == 1 and s == 1:
+        for w in range(uint64(W)):
+            x[start + w] = src[first + w]
+    elif C == 1 and s == 2:
+        for m in range(uint64(W // 2)):
+            x[start + two * m] = src[first + m]
+            x[start + two * m + one] = src[first + stride + m]
+        if W % 2:
+            x[start + uint64(W - 1)] = src[first + uint64(W // 2)]
+    else:
+        for w in range(W):
+            at = first + uint64(w % s) * stride + uint64(w // s * C)
+            dst = start + uint64(w * C)
+            for ch in range(uint64(C)):
+                x[dst + ch] = src[at + ch]
+
+
+@register_jitable
+def fill(a, start, n, value):
+    for t in range(uint64(n)):
+        a[uint64(start) + t] = value
+
+
+@register_jitable
+def inner_span(k, s, p, d, size, out_size):
+    """Outputs [lo, hi) whose every tap is inside the input: the others touch padding."""
+    lo = tap_span(0, s, p, d, size, out_size)[0]
+    hi = tap_span(k - 1, s, p, d, size, out_size)[1]
+    return lo, max(lo, hi)
 
 
 # ---------------------------------------------------------------------------
-# the contiguous sweeps (unsigned t, selects instead of branches: SIMD-friendly)
+# the sweeps: one tap across a block (unsigned t, selects instead of branches)
 
 @register_jitable
-def max_sweep(src, s0, best, tap, new_best, new_tap, k, tap_of, t0, n):
-    """new_best[t], new_tap[t] = src[s0 + t], k + tap_of[t0 + t] where the max rule
-    says so, else best[t], tap[t].
+def max_sweep(src, s0, best, tap, new_best, new_tap, k, n):
+    """new_best[t], new_tap[t] = src[s0 + t], k where the max rule says so, else best[t], tap[t].
 
     The results go to other arrays than the ones read: an in-place select
     compiles to a masked store, which is slow on many x86 cores, where a
@@ -109,131 +179,185 @@ def max_sweep(src, s0, best, tap, new_best, new_tap, k, tap_of, t0, n):
         val, b, a = src[s0 + t], best[t], tap[t]
         take = max_wins(val, b, a)
         new_best[t] = val if take else b
-        new_tap[t] = k + tap_of[t0 + t] if take else a
+        new_tap[t] = k if take else a
 
 
 @register_jitable
-def max_step(c, src, s0, best0, tap0, best1, tap1, k, tap_of, t0, n):
+def max_step(c, src, s0, best0, tap0, best1, tap1, k, n):
     """One max_sweep from the pair (best_c, tap_c) into the other; returns the new c."""
     if c == 0:
-        max_sweep(src, s0, best0, tap0, best1, tap1, k, tap_of, t0, n)
+        max_sweep(src, s0, best0, tap0, best1, tap1, k, n)
     else:
-        max_sweep(src, s0, best1, tap1, best0, tap0, k, tap_of, t0, n)
+        max_sweep(src, s0, best1, tap1, best0, tap0, k, n)
     return 1 - c
 
 
 @register_jitable
-def add_sweep(src, acc, n):
-    """acc[t] += src[t]."""
+def add_sweep(src, s0, acc, d0, n):
+    """acc[d0 + t] += src[s0 + t]."""
     for t in range(uint64(n)):
-        acc[t] += src[t]
-
-
-# ---------------------------------------------------------------------------
-# max pooling
-
-VEC = 32  # sweeps run over a multiple of this many columns: no scalar remainder loop
+        acc[d0 + t] += src[s0 + t]
 
 
 @register_jitable
-def sweep_layout(W, OW, kw, sw, pw, dw):
-    """The sweep width n (OW rounded up to VEC) and the slot Lp of one phase in
-    ``split_phases``: a margin of pw, the phase, and room for the last tap's sweep."""
-    n = ceil_div(OW, VEC) * VEC
-    return n, pw + max(ceil_div(W, sw), (dw * (kw - 1) - pw) // sw + n)
+def index_gather_sweep(offsets, g, s0, k, acc, d0, n):
+    """acc[d0 + t] += g[s0 + t] where offsets[s0 + t] == k (adding +0.0 elsewhere changes no bit)."""
+    for t in range(uint64(n)):
+        acc[d0 + t] += g[s0 + t] if offsets[s0 + t] == k else g.dtype.type(0)
+
+
+# ---------------------------------------------------------------------------
+# forward: a block of output rows, tap by tap
+
+@register_jitable
+def stage_input_rows(xf, n, i0, R, stride, u, H, W, C, sh, ph, dh, phases, M, L, sw, pad):
+    """The input rows that tap row u of output rows i0 .. i0+R-1 reads, in slots of phases.
+
+    ``xf`` is the flat (N*H*W*C,) input; phase q of row r goes to slot
+    ``q*stride + r*L*C``. A row outside the input fills its slots with ``pad``.
+    """
+    for r in range(R):
+        h = sh * (i0 + r) - ph + dh * u
+        if 0 <= h < H:
+            split_row(xf, ((n * H + h) * W) * C, W, C, sw, phases, (r * L + M) * C, stride)
+        else:
+            for q in range(sw):
+                fill(phases, q * stride + r * L * C, L * C, pad)
+
+
+@register_jitable
+def redo_minus_inf(x, yf, idxf, n, i, j, OH, OW, kh, kw, sh, sw, ph, pw, dh, dw):
+    """Window (i, j) of image n once more by the formula, in the channels whose maximum is -inf.
+
+    Called for border windows only: there a -inf may have been taken from
+    the margin, and its index then points at padding.
+    """
+    C = x.shape[3]
+    at = ((n * OH + i) * OW + j) * C
+    for ch in range(C):
+        if yf[at + ch] == -math.inf:
+            yf[at + ch], idxf[at + ch] = max_window(x[n, :, :, ch], i, j, kh, kw, sh, sw, ph, pw,
+                                                    dh, dw)
+
+
+@register_jitable
+def max_block(x, xf, yf, idxf, n, i0, R, stride, phases, best0, tap0, best1, tap1, column_of,
+              OH, OW, kh, kw, sh, sw, ph, pw, dh, dw, M, L):
+    """Max pooling of output rows i0 .. i0+R-1 of image n: each tap swept across the block.
+
+    ``best`` and ``tap`` (two of each) hold every output's running maximum
+    and where it lies in its window (``dh*u*W + dw*v``, -1 for nothing yet);
+    each sweep reads one pair and writes the other. ``xf``, ``yf`` and
+    ``idxf`` are flat views of the (N, H, W, C) input and outputs.
+    """
+    N, H, W, C = x.shape
+    LC = L * C
+    swept = (R - 1) * LC + OW * C  # every output of the block, and the gaps between rows
+    fill(best0, 0, swept, -math.inf)
+    fill(tap0, 0, swept, int32(-1))
+    c = 0  # the pair that holds the running results
+    for u in range(kh):
+        stage_input_rows(xf, n, i0, R, stride, u, H, W, C, sh, ph, dh, phases, M, L, sw, -math.inf)
+        for v in range(kw):
+            q, pos = tap_phase(v, sw, pw, dw, M)
+            c = max_step(c, phases, uint64(q * stride + pos * C), best0, tap0, best1, tap1,
+                         int32(dh * u * W + dw * v), swept)
+    best, tap = (best0, tap0) if c == 0 else (best1, tap1)
+    ilo, ihi = inner_span(kh, sh, ph, dh, H, OH)
+    jlo, jhi = inner_span(kw, sw, pw, dw, W, OW)
+    for r in range(R):
+        i = i0 + r
+        out = uint64(((n * OH + i) * OW) * C)
+        row = uint64(r * LC)
+        corner = (sh * i - ph) * W  # flat index of window (i, j)'s tap (0, 0), less column_of[j*C]
+        for t in range(uint64(OW * C)):
+            k = tap[row + t]
+            yf[out + t] = best[row + t]
+            idxf[out + t] = corner + column_of[t] + k if k >= 0 else -1
+        # border windows whose maximum came out as -inf: once more by the formula
+        inner_row = ilo <= i < ihi
+        for j in range(jlo if inner_row else OW):
+            redo_minus_inf(x, yf, idxf, n, i, j, OH, OW, kh, kw, sh, sw, ph, pw, dh, dw)
+        for j in range(jhi if inner_row else OW, OW):
+            redo_minus_inf(x, yf, idxf, n, i, j, OH, OW, kh, kw, sh, sw, ph, pw, dh, dw)
+
+
+@register_jitable
+def column_table(OW, C, sw, pw):
+    """column_of[j*C + ch] = sw*j - pw: the flat column of window j's tap (0, 0)."""
+    column_of = np.empty(OW * C, np.int64)
+    for j in range(OW):
+        for ch in range(C):
+            column_of[j * C + ch] = sw * j - pw
+    return column_of
 
 
 @register_jitable
 def window_offsets_fit(kh, kw, dh, dw, W):
-    """Whether a tap's offset within its window, dh*u*W + dw*v, and minus one
-    more than the largest, fit the int32 scratch of the fast max kernels."""
+    """Whether a tap's offset within its window, dh*u*W + dw*v, fits the int32
+    scratch of the fast max kernels (with room to spare)."""
     return dh * (kh - 1) * W + dw * (kw - 1) < 2**30
 
 
-@register_jitable
-def max_plane(x, y, idx, phases, best, tap, tap_of, taps, kh, kw, sh, sw, ph, pw, dh):
-    """One plane of max pooling: each tap (u, v) swept across output row i.
-
-    The running maximum of each column and where in its window it lies
-    (``dh*u*W + dw*v``, -1 for nothing yet) go back and forth between the two
-    rows of ``best`` and ``tap``. Every sweep covers all ``n`` columns, the
-    few a tap misses at the borders included: there it reads the -inf margins
-    of ``phases``, and ``tap_of`` makes its offset negative, so it never takes
-    a column's place.
-    """
-    H, W = x.shape
-    OH, OW = y.shape
-    n = best.shape[1]
-    best0, best1, tap0, tap1 = best[0], best[1], tap[0], tap[1]
-    for i in range(OH):
-        best0[:] = -math.inf
-        tap0[:] = -1
-        c = 0  # the pair that holds the running results
-        for u in range(kh):
-            h = sh * i - ph + dh * u
-            if h < 0 or h >= H:
-                continue
-            split_phases(x[h], phases, sw, pw, phases.shape[0] // sw)
-            for v in range(kw):
-                c = max_step(c, phases, uint64(taps[v, 2] - taps[v, 0]), best0, tap0, best1, tap1,
-                             dh * u * W, tap_of, uint64(v * n), n)
-        base = (sh * i - ph) * W - pw  # flat index of window (i, 0)'s tap (0, 0)
-        for j in range(OW):
-            k = tap[c, j]
-            y[i, j] = best[c, j]
-            idx[i, j] = base + sw * j + k if k >= 0 else -1
-
-
 @njit(parallel=True, cache=True)
-def max_pool2d(x, y, idx, kh, kw, sh, sw, ph, pw, dh, dw):
-    """y, idx of max pooling, tap by tap across output rows; chunks of planes in parallel."""
-    P, H, W = x.shape
-    OW = y.shape[2]
-    if not window_offsets_fit(kh, kw, dh, dw, W):  # a window too large for int32 offsets
-        return cpu_max_pool2d(x, y, idx, kh, kw, sh, sw, ph, pw, dh, dw)
-    n, Lp = sweep_layout(W, OW, kw, sw, pw, dw)
-    taps = tap_table(kw, sw, pw, dw, W, OW, pw, Lp)
-    # tap_of[v*n + j] = dw*v where tap v of column j is inside the row, else a
-    # number so negative that dh*u*W + tap_of[v*n + j] stays negative
-    outside = -(dh * (kh - 1) * W + dw * (kw - 1) + 1)
-    tap_of = np.empty(kw * n, np.int32)
-    for v in range(kw):
-        for j in range(n):
-            tap_of[v * n + j] = dw * v if taps[v, 0] <= j < taps[v, 1] else outside
-    chunks = min(P, CHUNKS)
-    phases = np.full((chunks, sw * Lp), -math.inf, x.dtype)  # margins stay -inf
-    best = np.empty((chunks, 2, n), x.dtype)  # two rows of n: read one, write the other
-    tap = np.empty((chunks, 2, n), np.int32)
+def max_pool2d_images(x, y, idx, kh, kw, sh, sw, ph, pw, dh, dw):
+    """y, idx of max pooling of (N, H, W, C) images; blocks of output rows in parallel."""
+    N, H, W, C = x.shape
+    OH, OW = y.shape[1], y.shape[2]
+    M, L = phase_layout(W, OW, kw, sw, pw, dw)
+    R = rows_per_block(OH, L, C)
+    blocks = ceil_div(OH, R)
+    column_of = column_table(OW, C, sw, pw)
+    xf, yf, idxf = x.reshape(N * H * W * C), y.reshape(N * OH * OW * C), idx.reshape(N * OH * OW * C)
+    chunks = min(N * blocks, CHUNKS)
     for c in prange(chunks):
-        first, stop = chunk(c, chunks, P)
-        for p in range(first, stop):
-            max_plane(x[p], y[p], idx[p], phases[c], best[c], tap[c], tap_of, taps,
-                      kh, kw, sh, sw, ph, pw, dh)
+        # this chunk's scratch (Numba allocates it once per thread): slots of -inf
+        # whose margins are never written again, and two pairs of running results
+        ph_c = np.full(sw * R * L * C, -math.inf, x.dtype)
+        best0, best1 = np.empty(R * L * C, x.dtype), np.empty(R * L * C, x.dtype)
+        tap0, tap1 = np.empty(R * L * C, np.int32), np.empty(R * L * C, np.int32)
+        first, stop = chunk(c, chunks, N * blocks)
+        for item in range(first, stop):
+            n, b = item // blocks, item % blocks
+            i0 = b * R
+            max_block(x, xf, yf, idxf, n, i0, min(R, OH - i0), R * L * C, ph_c, best0, tap0,
+                      best1, tap1, column_of, OH, OW, kh, kw, sh, sw, ph, pw, dh, dw, M, L)
 
 
 @njit(parallel=True, cache=True)
-def max_pool2d_backward(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw):
-    """Each window's gradient added to its argmax, windows in row-major order, a plane per iteration.
+def max_reference_images(x, y, idx, kh, kw, sh, sw, ph, pw, dh, dw):
+    """The formula itself over (N, H, W, C) images, for windows too large for int32 offsets."""
+    N, H, W, C = x.shape
+    OH, OW = y.shape[1], y.shape[2]
+    for q in prange(N * OH):
+        n, i = q // OH, q % OH
+        for j in range(OW):
+            for ch in range(C):
+                y[n, i, j, ch], idx[n, i, j, ch] = max_window(x[n, :, :, ch], i, j, kh, kw, sh,
+                                                              sw, ph, pw, dh, dw)
 
-    The plane belongs to one parallel iteration, so no other thread writes it;
-    each cell receives its gradients in the order of the reference gather
-    (windows in row-major order), so the sums are the same bits. It reads
-    ``idx`` and ``g`` once, where the gather reads each window several times.
-    """
-    P, H, W = gx.shape
-    OH, OW = g.shape[1:]
-    for p in prange(P):
-        plane = gx[p].reshape(H * W)  # (H*W,): flat, as the indices count
-        plane[:] = 0
-        for i in range(OH):
-            for j in range(OW):
-                k = idx[p, i, j]
-                if k >= 0:  # -1: a window of padding only, whose gradient goes nowhere
-                    plane[k] += g[p, i, j]
+
+@njit(cache=True)
+def max_pool2d(x, y, idx, kh, kw, sh, sw, ph, pw, dh, dw):
+    """Max pooling of (P, H, W) planes: each plane an (H, W, 1) image."""
+    P, H, W = x.shape
+    OH, OW = y.shape[1], y.shape[2]
+    if not window_offsets_fit(kh, kw, dh, dw, W):
+        return cpu_max_pool2d(x, y, idx, kh, kw, sh, sw, ph, pw, dh, dw)
+    max_pool2d_images(x.reshape((P, H, W, 1)), y.reshape((P, OH, OW, 1)),
+                      idx.reshape((P, OH, OW, 1)), kh, kw, sh, sw, ph, pw, dh, dw)
+
+
+@njit(cache=True)
+def max_pool2d_nhwc(x, y, idx, kh, kw, sh, sw, ph, pw, dh, dw):
+    """Max pooling of channels-last (N, H, W, C) memory, output in the same layout."""
+    if not window_offsets_fit(kh, kw, dh, dw, x.shape[2]):
+        return max_reference_images(x, y, idx, kh, kw, sh, sw, ph, pw, dh, dw)
+    max_pool2d_images(x, y, idx, kh, kw, sh, sw, ph, pw, dh, dw)
 
 
 # ---------------------------------------------------------------------------
-# average pooling
+# average pooling, forward: the same blocks, sums instead of maxima
 
 @register_jitable
 def column_spans(kw, sw, pw, W, OW, lo, hi, pad):
@@ -244,7 +368,7 @@ def column_spans(kw, sw, pw, W, OW, lo, hi, pad):
 
 @register_jitable
 def row_divisors(i, kh, sh, ph, H, lo, hi, pad, count_include_pad, divisor_override, out):
-    """out[j] = the divisor of window (i, j); 0 where the window holds no input cell."""
+    """out[j] = the divisor of window (i, j), as a float; 0 where the window holds no input cell."""
     h0, h1, hpad = avg_span(i, kh, sh, ph, H)
     for j in range(out.shape[0]):
         out[j] = 0
@@ -254,111 +378,243 @@ def row_divisors(i, kh, sh, ph, H, lo, hi, pad, count_include_pad, divisor_overr
 
 
 @register_jitable
-def avg_plane(x, y, phases, acc, taps, divisors, lo, hi, pad, kh, kw, sh, sw, ph, pw,
-              count_include_pad, divisor_override):
-    """One plane of average pooling: window sums tap by tap, then one division per output.
-
-    As in ``max_plane``, every sweep covers all ``n`` columns of ``acc``; the
-    taps that fall outside the row read the zero margins of ``phases``, and
-    adding +0.0 changes no sum (a sum that starts at +0.0 is never -0.0).
-    """
-    H, W = x.shape
-    OH, OW = y.shape
-    n = acc.shape[0]
-    for i in range(OH):
-        acc[:] = 0
-        for u in range(kh):
-            h = sh * i - ph + u
-            if h < 0 or h >= H:
-                continue
-            split_phases(x[h], phases, sw, pw, phases.shape[0] // sw)
-            for v in range(kw):
-                add_sweep(phases[taps[v, 2] - taps[v, 0]:], acc, n)
-        row_divisors(i, kh, sh, ph, H, lo, hi, pad, count_include_pad, divisor_override, divisors)
-        for j in range(OW):
-            # a divisor of 0: a window of padding only, whose sum stays 0, undivided
-            y[i, j] = acc[j] / x.dtype.type(divisors[j]) if divisors[j] != 0 else acc[j]
-
-
-@njit(parallel=True, cache=True)
-def avg_pool2d(x, y, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override):
-    """y of average pooling, tap by tap across output rows; chunks of planes in parallel."""
-    P, H, W = x.shape
-    OW = y.shape[2]
-    lo, hi, pad = np.empty(OW, np.int64), np.empty(OW, np.int64), np.empty(OW, np.int64)
-    column_spans(kw, sw, pw, W, OW, lo, hi, pad)
-    n, Lp = sweep_layout(W, OW, kw, sw, pw, 1)
-    chunks = min(P, CHUNKS)
-    phases = np.zeros((chunks, sw * Lp), x.dtype)  # margins stay 0
-    acc = np.empty((chunks, n), x.dtype)
-    divisors = np.empty((chunks, OW), np.int64)
-    taps = tap_table(kw, sw, pw, 1, W, OW, pw, Lp)
-    for c in prange(chunks):
-        first, stop = chunk(c, chunks, P)
-        for p in range(first, stop):
-            avg_plane(x[p], y[p], phases[c], acc[c], taps, divisors[c], lo, hi, pad, kh, kw, sh,
-                      sw, ph, pw, count_include_pad, divisor_override)
-
-
-@register_jitable
-def strided_add(src, row, n, s, first):
-    """row[first + s*t] += src[t]; contiguous (and vectorised) when s == 1."""
-    if s == 1:
-        add_sweep(src, row[first:], n)
+def divide_row(acc, a0, divisors, yf, out, OW, C):
+    """yf[out + j*C + ch] = acc[a0 + j*C + ch] / divisors[j]; left as it is where the divisor is 0
+    (a window of padding only, whose sum stays 0)."""
+    a0, out = uint64(a0), uint64(out)
+    if C == 1:
+        for j in range(uint64(OW)):
+            d = divisors[j]
+            yf[out + j] = acc[a0 + j] / d if d != 0 else acc[a0 + j]
     else:
-        for t in range(n):
-            row[first + s * t] += src[t]
+        for j in range(OW):
+            d = divisors[j]
+            at = uint64(j * C)
+            for ch in range(uint64(C)):
+                yf[out + at + ch] = acc[a0 + at + ch] / d if d != 0 else acc[a0 + at + ch]
 
 
 @register_jitable
-def avg_grad_plane(g, gx, taps, divisors, share, lo, hi, pad, kh, kw, sh, sw, ph, pw,
-                   count_include_pad, divisor_override):
-    """One plane of the average-pooling gradient: each output row spreads g / divisor
-    over the input rows it covers, tap by tap."""
-    H, W = gx.shape
-    OH, OW = g.shape
-    gx[:] = 0
-    for i in range(OH):
+def avg_block(xf, yf, n, i0, R, stride, phases, acc, divisors, lo, hi, pad, H, W, C, OH, OW,
+              kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override, M, L):
+    """Average pooling of output rows i0 .. i0+R-1 of image n: window sums tap by tap,
+    then one division per output."""
+    LC = L * C
+    swept = (R - 1) * LC + OW * C
+    fill(acc, 0, swept, 0)
+    for u in range(kh):
+        stage_input_rows(xf, n, i0, R, stride, u, H, W, C, sh, ph, 1, phases, M, L, sw, 0)
+        for v in range(kw):
+            q, pos = tap_phase(v, sw, pw, 1, M)
+            add_sweep(phases, uint64(q * stride + pos * C), acc, uint64(0), swept)
+    for r in range(R):
+        i = i0 + r
         row_divisors(i, kh, sh, ph, H, lo, hi, pad, count_include_pad, divisor_override, divisors)
-        for j in range(OW):
-            share[j] = g[i, j] / g.dtype.type(divisors[j]) if divisors[j] != 0 else 0
-        for u in range(kh):
-            h = sh * i - ph + u
-            if h < 0 or h >= H:
-                continue
-            # taps from right to left, so each cell meets the windows j in increasing order
-            for v in range(kw - 1, -1, -1):
-                j0, j1, off = taps[v, 0], taps[v, 1], taps[v, 3]
-                if j0 < j1:
-                    strided_add(share[j0:], gx[h], j1 - j0, sw, sw * j0 + off)
+        divide_row(acc, r * LC, divisors, yf, ((n * OH + i) * OW) * C, OW, C)
 
 
 @njit(parallel=True, cache=True)
-def avg_pool2d_backward(g, gx, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override):
-    """gx of average pooling, output row by output row, a plane per parallel iteration.
-
-    As in the max backward, each plane belongs to one iteration and every cell
-    adds its windows' shares in row-major window order: the reference's bits.
-    """
-    P, H, W = gx.shape
-    OW = g.shape[2]
+def avg_pool2d_images(x, y, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override):
+    """y of average pooling of (N, H, W, C) images; blocks of output rows in parallel."""
+    N, H, W, C = x.shape
+    OH, OW = y.shape[1], y.shape[2]
+    M, L = phase_layout(W, OW, kw, sw, pw, 1)
+    R = rows_per_block(OH, L, C)
+    blocks = ceil_div(OH, R)
     lo, hi, pad = np.empty(OW, np.int64), np.empty(OW, np.int64), np.empty(OW, np.int64)
     column_spans(kw, sw, pw, W, OW, lo, hi, pad)
-    chunks = min(P, CHUNKS)
-    divisors = np.empty((chunks, OW), np.int64)
-    share = np.empty((chunks, OW), g.dtype)
-    taps = tap_table(kw, sw, pw, 1, W, OW, 0, ceil_div(W, sw))
+    xf, yf = x.reshape(N * H * W * C), y.reshape(N * OH * OW * C)
+    chunks = min(N * blocks, CHUNKS)
     for c in prange(chunks):
-        first, stop = chunk(c, chunks, P)
-        for p in range(first, stop):
-            avg_grad_plane(g[p], gx[p], taps, divisors[c], share[c], lo, hi, pad, kh, kw, sh, sw,
-                           ph, pw, count_include_pad, divisor_override)
+        ph_c = np.zeros(sw * R * L * C, x.dtype)  # the margins stay 0
+        acc_c, div_c = np.empty(R * L * C, x.dtype), np.empty(OW, x.dtype)
+        first, stop = chunk(c, chunks, N * blocks)
+        for item in range(first, stop):
+            n, b = item // blocks, item % blocks
+            i0 = b * R
+            avg_block(xf, yf, n, i0, min(R, OH - i0), R * L * C, ph_c, acc_c, div_c, lo, hi, pad,
+                      H, W, C, OH, OW, kh, kw, sh, sw, ph, pw, count_include_pad,
+                      divisor_override, M, L)
+
+
+@njit(cache=True)
+def avg_pool2d(x, y, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override):
+    """Average pooling of (P, H, W) planes: each plane an (H, W, 1) image."""
+    P, H, W = x.shape
+    OH, OW = y.shape[1], y.shape[2]
+    avg_pool2d_images(x.reshape((P, H, W, 1)), y.reshape((P, OH, OW, 1)), kh, kw, sh, sw, ph, pw,
+                      count_include_pad, divisor_override)
+
+
+@njit(cache=True)
+def avg_pool2d_nhwc(x, y, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override):
+    """Average pooling of channels-last (N, H, W, C) memory, output in the same layout."""
+    avg_pool2d_images(x, y, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override)
+
+
+# ---------------------------------------------------------------------------
+# backward: gathers into a block of input rows, in the stride-phase layout
+#
+# Input row h = qh + sh*a (row phase qh) receives from window row i = a + e//sh
+# through tap row u, where e = qh + ph - dh*u must be a multiple of sh. So for
+# input rows a0 .. a0+R-1 of one row phase, tap (u, v) reads R consecutive
+# output rows: one contiguous sweep, as in the forward pass. Taps run in
+# reverse, u then v, which visits each cell's windows in row-major order.
+
+@register_jitable
+def window_row_reach(kh, sh, ph, dh):
+    """Least and greatest e//sh over the (qh, u) that contribute: the window rows
+    a block of input rows a0 .. a0+R-1 needs are a0 + cmin .. a0 + R-1 + cmax."""
+    cmin, cmax = 1 << 62, -(1 << 62)
+    for qh in range(sh):
+        for u in range(kh):
+            e = qh + ph - dh * u
+            if e % sh == 0:
+                cmin, cmax = min(cmin, e // sh), max(cmax, e // sh)
+    return cmin, cmax
+
+
+@register_jitable
+def gather_taps(staged, staged_k, acc, qh, stride, swept, cmin, L, C, W, kh, kw, sh, ph, pw,
+                sw, dh, dw, M, by_index):
+    """Every tap that reaches input rows of phase qh, swept from the staged window rows into acc."""
+    for u in range(kh - 1, -1, -1):
+        e = qh + ph - dh * u
+        if e % sh != 0:
+            continue
+        s0 = uint64((e // sh - cmin) * L * C)
+        for v in range(kw - 1, -1, -1):
+            q, pos = tap_phase(v, sw, pw, dw, M)
+            d0 = uint64(q * stride + pos * C)
+            if by_index:
+                index_gather_sweep(staged_k, staged, s0, int32(dh * u * W + dw * v), acc, d0,
+                                   swept)
+            else:
+                add_sweep(staged, s0, acc, d0, swept)
+
+
+@register_jitable
+def grad_block(gf, idxf, gxf, n, a0, R, stride, staged, staged_k, acc, column_of, lo, hi, pad,
+               divisors, H, W, C, OH, OW, kh, kw, sh, sw, ph, pw, dh, dw, M, L, cmin, cmax,
+               by_index, count_include_pad, divisor_override):
+    """The gradient of input rows qh + sh*a, a0 <= a < a0+R, for every row phase qh.
+
+    The window rows they need are staged first, in slots like the forward
+    pass's: for max pooling (``by_index``) each window's gradient and the
+    offset of its argmax in the window (-1 for none), for average pooling each
+    window's share g / divisor. Slots beyond the outputs hold 0 and -1.
+    """
+    LC = L * C
+    for s in range(R + cmax - cmin):
+        i = a0 + cmin + s
+        dst = uint64(s * LC)
+        if i < 0 or i >= OH:
+            fill(staged, dst, LC, 0)
+            if by_index:
+                fill(staged_k, dst, LC, int32(-1))
+            continue
+        src = uint64(((n * OH + i) * OW) * C)
+        if by_index:
+            corner = (sh * i - ph) * W
+            for t in range(uint64(OW * C)):
+                k = idxf[src + t] - corner - column_of[t]
+                staged_k[dst + t] = k if idxf[src + t] >= 0 and 0 <= k < 2**30 else -1
+                staged[dst + t] = gf[src + t]
+        else:
+            row_divisors(i, kh, sh, ph, H, lo, hi, pad, count_include_pad, divisor_override,
+                         divisors)
+            divide_row(gf, src, divisors, staged, dst, OW, C)
+        fill(staged, dst + OW * C, LC - OW * C, 0)
+        if by_index:
+            fill(staged_k, dst + OW * C, LC - OW * C, int32(-1))
+    swept = (R - 1) * LC + OW * C
+    for qh in range(sh):
+        fill(acc, 0, acc.shape[0], 0)
+        gather_taps(staged, staged_k, acc, qh, stride, swept, cmin, L, C, W, kh, kw, sh, ph, pw,
+                    sw, dh, dw, M, by_index)
+        for r in range(R):
+            h = qh + sh * (a0 + r)
+            if h < H:
+                merge_row(acc, (r * L + M) * C, stride, W, C, sw, gxf, ((n * H + h) * W) * C)
+
+
+@njit(parallel=True, cache=True)
+def grad_images(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw, by_index, count_include_pad,
+                divisor_override):
+    """gx of max (``by_index``) or average pooling of (N, H, W, C) images, blocks in parallel."""
+    N, H, W, C = gx.shape
+    OH, OW = g.shape[1], g.shape[2]
+    M, L = phase_layout(W, OW, kw, sw, pw, dw)
+    A = ceil_div(H, sh)  # input rows per row phase
+    R = rows_per_block(A, L, C)
+    blocks = ceil_div(A, R)
+    cmin, cmax = window_row_reach(kh, sh, ph, dh)
+    column_of = column_table(OW, C, sw, pw)
+    lo, hi, pad = np.empty(OW, np.int64), np.empty(OW, np.int64), np.empty(OW, np.int64)
+    column_spans(kw, sw, pw, W, OW, lo, hi, pad)
+    gf, gxf = g.reshape(N * OH * OW * C), gx.reshape(N * H * W * C)
+    idxf = idx.reshape(idx.size)
+    chunks = min(N * blocks, CHUNKS)
+    for c in prange(chunks):
+        st_c = np.empty((R + cmax - cmin) * L * C, g.dtype)
+        k_c = np.empty((R + cmax - cmin) * L * C if by_index else 0, np.int32)
+        acc_c, div_c = np.empty(sw * R * L * C, g.dtype), np.empty(OW, g.dtype)
+        first, stop = chunk(c, chunks, N * blocks)
+        for item in range(first, stop):
+            n, b = item // blocks, item % blocks
+            a0 = b * R
+            grad_block(gf, idxf, gxf, n, a0, min(R, A - a0), R * L * C, st_c, k_c, acc_c,
+                       column_of, lo, hi, pad, div_c, H, W, C, OH, OW, kh, kw, sh, sw, ph, pw,
+                       dh, dw, M, L, cmin, cmax, by_index, count_include_pad, divisor_override)
+
+
+@njit(cache=True)
+def max_pool2d_backward(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw):
+    """gx of max pooling of (P, H, W) planes: a gather, tap by tap, over blocks of input rows."""
+    P, H, W = gx.shape
+    OH, OW = g.shape[1], g.shape[2]
+    if not window_offsets_fit(kh, kw, dh, dw, W):
+        return cpu_max_pool2d_backward(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw)
+    grad_images(g.reshape((P, OH, OW, 1)), idx.reshape((P, OH, OW, 1)), gx.reshape((P, H, W, 1)),
+                kh, kw, sh, sw, ph, pw, dh, dw, True, False, 0)
+
+
+@njit(parallel=True, cache=True)
+def max_pool2d_backward_nhwc(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw):
+    """gx of max pooling of channels-last (N, H, W, C) memory, in the same layout."""
+    N, H, W, C = gx.shape
+    if not window_offsets_fit(kh, kw, dh, dw, W):
+        for q in prange(N * H):
+            n, h = q // H, q % H
+            for w in range(W):
+                for ch in range(C):
+                    gx[n, h, w, ch] = max_grad_cell(g[n, :, :, ch], idx[n, :, :, ch], h, w, W,
+                                                    kh, kw, sh, sw, ph, pw, dh, dw)
+        return
+    grad_images(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw, True, False, 0)
+
+
+@njit(cache=True)
+def avg_pool2d_backward(g, gx, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override):
+    """gx of average pooling of (P, H, W) planes: a gather, tap by tap, over blocks of input rows."""
+    P, H, W = gx.shape
+    OH, OW = g.shape[1], g.shape[2]
+    g4 = g.reshape((P, OH, OW, 1))
+    grad_images(g4, g4, gx.reshape((P, H, W, 1)), kh, kw, sh, sw, ph, pw, 1, 1, False,
+                count_include_pad, divisor_override)
+
+
+@njit(cache=True)
+def avg_pool2d_backward_nhwc(g, gx, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override):
+    """gx of average pooling of channels-last (N, H, W, C) memory, in the same layout."""
+    grad_images(g, g, gx, kh, kw, sh, sw, ph, pw, 1, 1, False, count_include_pad,
+                divisor_override)
 
 
 # ---------------------------------------------------------------------------
 # global average pooling
 
-LANES = 8  # planes summed side by side, one per SIMD lane
+LANES = 8  # NCHW planes summed side by side, one per SIMD lane
 
 
 @register_jitable
@@ -392,122 +648,27 @@ def global_avg_pool2d(x, y):
             y[p0 + k] = x.dtype.type(acc[b, k] / (H * W))
 
 
-# ---------------------------------------------------------------------------
-# channels-last: (N, H, W, C) memory, the channel vector is the contiguous run.
-# The window loops are the formula's own; the innermost loop runs over C.
-
-@register_jitable
-def gather_sweep(src, src_idx, acc, n, target):
-    """acc[t] += src[t] where src_idx[t] == target (adding +0.0 elsewhere changes no bit)."""
-    for t in range(uint64(n)):
-        acc[t] += src[t] if src_idx[t] == target else src.dtype.type(0)
-
-
-@register_jitable
-def scaled_add_sweep(src, acc, n, divisor):
-    """acc[t] += src[t] / divisor."""
-    for t in range(uint64(n)):
-        acc[t] += src[t] / divisor
+CHANNEL_BLOCK = 512  # channels-last: channels summed side by side in one parallel item
 
 
 @njit(parallel=True, cache=True)
-def max_pool2d_nhwc(x, y, idx, kh, kw, sh, sw, ph, pw, dh, dw):
-    """Max pooling on (N, H, W, C) memory: every tap updates a whole channel vector.
+def global_avg_pool2d_nhwc(x, y):
+    """Means of (N, H, W, C) channels-last images over H and W, into y (N, C).
 
-    As in ``max_plane``, the running maximum and its offset in the window go
-    back and forth between two scratch vectors; taps outside the plane are
-    skipped.
+    Each channel adds its cells in order, in float64, as ``formulas.global_mean``
+    does; the channels of one pixel are contiguous, so the sums of a block of
+    channels advance together in SIMD lanes with plain contiguous loads.
     """
     N, H, W, C = x.shape
-    OH, OW = y.shape[1:3]
-    flat = x.reshape(N * H * W * C)  # (N*H*W*C,): a channel vector starts at ((n*H + h)*W + w)*C
-    no_shift = np.zeros(C, np.int32)  # every channel takes the tap's offset as it is
-    rows = N * OH
-    chunks = min(rows, CHUNKS)
-    best = np.empty((chunks, 2, C), x.dtype)
-    tap = np.empty((chunks, 2, C), np.int32)
-    for q in prange(chunks):
-        first, stop = chunk(q, chunks, rows)
-        best0, best1, tap0, tap1 = best[q, 0], best[q, 1], tap[q, 0], tap[q, 1]
-        for r in range(first, stop):
-            n, i = r // OH, r % OH
-            for j in range(OW):
-                best0[:] = -math.inf
-                tap0[:] = -1
-                c = 0
-                for u in range(kh):
-                    h = sh * i - ph + dh * u
-                    if h < 0 or h >= H:
-                        continue
-                    for v in range(kw):
-                        w = sw * j - pw + dw * v
-                        if 0 <= w < W:
-                            c = max_step(c, flat, uint64(((n * H + h) * W + w) * C), best0, tap0,
-                                         best1, tap1, dh * u * W + dw * v, no_shift, uint64(0), C)
-                base = (sh * i - ph) * W + sw * j - pw  # flat index of the window's tap (0, 0)
-                out, arg = y[n, i, j], idx[n, i, j]
-                for ch in range(uint64(C)):
-                    k = tap[q, c, ch]
-                    out[ch] = best[q, c, ch]
-                    arg[ch] = base + k if k >= 0 else -1
-
-
-@njit(parallel=True, cache=True)
-def max_pool2d_backward_nhwc(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw):
-    """The max gather on (N, H, W, C) memory, one channel vector per input cell."""
-    N, H, W, C = gx.shape
-    OH, OW = g.shape[1:3]
-    for q in prange(N * H):
-        n, h = q // H, q % H
-        i0, i1 = windows_touching(h, kh, sh, ph, dh, OH)
-        for w in range(W):
-            acc = gx[n, h, w]
-            acc[:] = 0
-            j0, j1 = windows_touching(w, kw, sw, pw, dw, OW)
-            for i in range(i0, i1):
-                for j in range(j0, j1):
-                    gather_sweep(g[n, i, j], idx[n, i, j], acc, C, h * W + w)
-
-
-@njit(parallel=True, cache=True)
-def avg_pool2d_nhwc(x, y, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override):
-    """Average pooling on (N, H, W, C) memory: window sums of channel vectors."""
-    N, H, W, C = x.shape
-    OH, OW = y.shape[1:3]
-    for q in prange(N * OH):
-        n, i = q // OH, q % OH
-        h0, h1, hpad = avg_span(i, kh, sh, ph, H)
-        for j in range(OW):
-            acc = y[n, i, j]
-            acc[:] = 0
-            w0, w1, wpad = avg_span(j, kw, sw, pw, W)
-            if h0 >= h1 or w0 >= w1:
-                continue  # a window of padding only stays 0
-            for h in range(h0, h1):
-                for w in range(w0, w1):
-                    add_sweep(x[n, h, w], acc, C)
-            divisor = x.dtype.type(avg_divisor(h0, h1, hpad, w0, w1, wpad, count_include_pad,
-                                               divisor_override))
-            for t in range(uint64(C)):
-                acc[t] = acc[t] / divisor
-
-
-@njit(parallel=True, cache=True)
-def avg_pool2d_backward_nhwc(g, gx, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override):
-    """The average-pooling gather on (N, H, W, C) memory."""
-    N, H, W, C = gx.shape
-    OH, OW = g.shape[1:3]
-    for q in prange(N * H):
-        n, h = q // H, q % H
-        i0, i1 = windows_touching(h, kh, sh, ph, 1, OH)
-        for w in range(W):
-            acc = gx[n, h, w]
-            acc[:] = 0
-            j0, j1 = windows_touching(w, kw, sw, pw, 1, OW)
-            for i in range(i0, i1):
-                a0, a1, apad = avg_span(i, kh, sh, ph, H)
-                for j in range(j0, j1):
-                    b0, b1, bpad = avg_span(j, kw, sw, pw, W)
-                    divisor = avg_divisor(a0, a1, apad, b0, b1, bpad, count_include_pad,
-                                          divisor_override)
-                    scaled_add_sweep(g[n, i, j], acc, C, g.dtype.type(divisor))
+    blocks = ceil_div(C, CHANNEL_BLOCK)
+    pixels = x.reshape((N, H * W, C))  # (N, H*W, C): the pixels of each image in order
+    acc = np.zeros((N * blocks, CHANNEL_BLOCK))
+    for item in prange(N * blocks):
+        n, c0 = item // blocks, item % blocks * CHANNEL_BLOCK
+        width = min(CHANNEL_BLOCK, C - c0)
+        total = acc[item]
+        for t in range(H * W):
+            for ch in range(width):
+                total[ch] += pixels[n, t, c0 + ch]
+        for ch in range(width):
+            y[n, c0 + ch] = x.dtype.type(total[ch] / (H * W))

@@ -226,9 +226,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     win = pool_window(op, x.shape[-2:], kernel_size, stride, padding, dilation, ceil_mode)
     return_indices = as_bool(return_indices, "return_indices", op)
     out_shape = x.shape[:-2] + win.out_size
-    # (a window spanning 2**30 cells or more of the flat plane runs the NCHW reference
-    # on a copy: the channels-last kernel keeps offsets within a window in int32)
-    if _channels_last(x) and fast.window_offsets_fit(*win.kernel, *win.dilation, x.shape[-1]):
+    if _channels_last(x):
         y = _empty_channels_last(out_shape, x.dtype)
         idx = _empty_channels_last(out_shape, np.int64)
         fast.max_pool2d_nhwc(_nhwc(x), _nhwc(y), _nhwc(idx), *_flat(win))
@@ -404,10 +402,15 @@ def global_avg_pool2d(x, keepdims=False):
     """
     op = "global_avg_pool2d"
     be = backend_for(op, input=x)
-    x3 = _as_planes(x, op, be=be)
+    x = _check_input(x, op, be=be)
     keepdims = as_bool(keepdims, "keepdims", op)
-    y = be.empty(x3.shape[0], x3.dtype)
-    _kernels(be).global_avg_pool2d(x3, y)
+    if _channels_last(x):
+        y = np.empty(x.shape[:2], x.dtype)
+        fast.global_avg_pool2d_nhwc(_nhwc(x), y)
+    else:
+        x3 = _planes(x)  # (P, H, W)
+        y = be.empty(x3.shape[0], x3.dtype)
+        _kernels(be).global_avg_pool2d(x3, y)
     return y.reshape(_global_shape(x.shape, keepdims))
 
 

@@ -6,6 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import pooledu as P
+from pooledu import fast
 from strategies import layouts, pool2d_cases, values
 
 
@@ -77,8 +78,11 @@ def test_channels_last_in_channels_last_out():
 
 @pytest.mark.parametrize("layout", ["nchw", "channels_last"])
 def test_no_hidden_copies(layout):
-    """Peak extra memory of a forward pass is its output and indices, nothing more."""
+    """Peak extra memory of a forward pass is its output and indices, and a few
+    blocks of scratch per thread (fast.BLOCK elements each): no copy of the input."""
     import tracemalloc
+
+    import numba
     x = np.random.default_rng(0).standard_normal((4, 16, 64, 64)).astype(np.float32)
     if layout == "channels_last":
         x = channels_last(x)
@@ -87,7 +91,8 @@ def test_no_hidden_copies(layout):
     y, idx = P.max_pool2d(x, 2, return_indices=True)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    assert peak < 1.1 * (y.nbytes + idx.nbytes) + 64 * 1024
+    scratch = numba.get_num_threads() * 6 * fast.BLOCK * x.itemsize  # phases, maxima, offsets
+    assert peak - (y.nbytes + idx.nbytes) < scratch + 64 * 1024 < x.nbytes / 2
 
 
 def test_unknown_schedule_is_refused():
