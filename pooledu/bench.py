@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+from numba import njit, prange
 
 from . import ops
 
@@ -48,7 +49,7 @@ def copy_bandwidth(nbytes=256 << 20, repeats=5):
     return 2 * src.nbytes / best
 
 
-def _best_time(fn, repeats, warmup=1):
+def _best_time(fn, repeats, warmup=3):
     for _ in range(warmup):
         fn()
     best = float("inf")
@@ -119,6 +120,43 @@ def _numpy(case, x):
     return run
 
 
+@njit(parallel=True, cache=True, fastmath=True)
+def _read(a):
+    """Every element of a flat array read once (their sum, so that the loads stay;
+    fastmath lets the sum run in SIMD lanes, in any order)."""
+    total = 0.0
+    for t in prange(a.shape[0]):
+        total += a[t]
+    return total
+
+
+@njit(parallel=True, cache=True)
+def _write(a):
+    """Every element of a flat array written once."""
+    for t in prange(a.shape[0]):
+        a[t] = 0
+
+
+def _floor(case, x, y, idx, g):
+    """The memory floor of a case: read its inputs once and write fresh outputs once.
+
+    No pooling at all, on the same threads, with outputs allocated per call as
+    a pooling call allocates them (so the operating system's zeroing of fresh pages is
+    in it too): no implementation that returns new arrays can beat it.
+    """
+    if case.backward:
+        inputs, outputs = [g] + ([idx] if case.op == "max" else []), [x]
+    else:
+        inputs, outputs = [x], [y] + ([idx] if case.op == "max" else [])
+
+    def run():
+        for a in inputs:
+            _read(a.reshape(-1))
+        for a in outputs:
+            _write(np.empty(a.size, a.dtype))
+    return run
+
+
 def _bytes_moved(case, x, y, idx):
     """Input read once, output (and indices) written once; reversed for backward."""
     index_bytes = idx.nbytes if case.op == "max" else 0
@@ -154,7 +192,7 @@ def run(batch=32, repeats=5, quick=False, layouts=("nchw", "channels_last"), pro
         row = dict(case=case.name, pass_="backward" if case.backward else "forward",
                    shape=[batch, *case.shape])
         for layout in layouts:
-            to_layout = LAYOUTS[layout] if case.op != "global_avg" else LAYOUTS["nchw"]
+            to_layout = LAYOUTS[layout]
             xl, gl = to_layout(x), (to_layout(g) if g.ndim == 4 else g)
             il = to_layout(idx) if case.op == "max" else idx
             seconds = _best_time(_pooledu(case, xl, gl, il), repeats)
@@ -165,6 +203,7 @@ def run(batch=32, repeats=5, quick=False, layouts=("nchw", "channels_last"), pro
                 row[f"torch_{layout}_ms"] = _best_time(_torch(case, x, g, layout), repeats) * 1e3
         baseline = _numpy(case, x)
         row["numpy_ms"] = _best_time(baseline, repeats) * 1e3 if baseline else None
+        row["floor_ms"] = _best_time(_floor(case, x, y, idx, g), repeats) * 1e3
         rows.append(row)
         if progress:
             progress(row)
@@ -299,7 +338,7 @@ def format_table(result):
     for layout in result["layouts"]:
         tag = "NCHW" if layout == "nchw" else "channels-last"
         head += [f"pooledu {tag} ms", f"torch {tag} ms", "speed-up", "GB/s", "% of copy"]
-    head.append("numpy ms")
+    head += ["numpy ms", "floor ms"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in result["rows"]:
         cells = [r["case"], r["pass_"]]
@@ -309,6 +348,7 @@ def format_table(result):
                       f"{theirs / ours:.2f}x" if theirs else "-",
                       f"{r[f'gb_per_s_{layout}']:.1f}", f"{100 * r[f'copy_share_{layout}']:.0f}%"]
         cells.append(f"{r['numpy_ms']:.2f}" if r["numpy_ms"] else "-")
+        cells.append(f"{r['floor_ms']:.2f}" if r.get("floor_ms") else "-")
         lines.append("| " + " | ".join(cells) + " |")
     m = result["machine"]
     if result.get("device") == "cuda":
@@ -325,7 +365,7 @@ def format_table(result):
               f"{m['numba_threads']} Numba threads, {m.get('torch_threads', '-')} PyTorch threads; "
               "speed-up > 1 means pooledu is faster; GB/s counts the input read once and the output "
               "and indices written once (backward: grad_output and indices read, grad_input written); "
-              "global average pooling runs on NCHW in both layouts"]
+              "floor: the same bytes read once and written once into fresh arrays, no pooling"]
     return "\n".join(lines)
 
 

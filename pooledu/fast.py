@@ -6,6 +6,7 @@ so the innermost loop is one long run over contiguous memory, which LLVM
 turns into SIMD instructions:
 
     for each block of output rows:
+        copy the input rows the block reads, each once, in stride phases
         for each tap (u, v), in the formula's order:
             for every output of the block at once:  best = max-rule(best, x[sh*i - ph + dh*u, sw*j - pw + dw*v])
 
@@ -17,9 +18,11 @@ Three ideas make that sweep contiguous, and each is a few lines below:
   channels, and the same code vectorises over W for NCHW and over W and C
   for channels-last.
 * **Stride phases.** A stride ``sw`` would make a tap read every sw-th pixel.
-  So each input row is first copied as its ``sw`` phases (phase q holds pixels
+  So each input row is copied as its ``sw`` phases (phase q holds pixels
   q, q + sw, q + 2*sw, ...); tap v of output column j then reads position
   ``j + shift_v`` of one phase: contiguous in j (``split_row``, ``tap_phase``).
+  Rows are grouped the same way by the row stride, so that tap row u of
+  consecutive output rows reads consecutive rows of one group (``stage_block``).
 * **Blocks of rows.** A short row (AlexNet's 27 outputs) makes a short sweep,
   and a short sweep is mostly loop overhead. The phases of R rows are laid
   side by side in slots of equal length, so one sweep covers R rows; the few
@@ -28,12 +31,12 @@ Three ideas make that sweep contiguous, and each is a few lines below:
 Taps outside the input read margins that hold the padding's value (-inf for
 max, 0 for average) instead of being skipped, so no sweep has a bounds test.
 Adding +0.0 changes no sum (a sum that starts at +0.0 never becomes -0.0). A
--inf from the margin can only be taken by a window whose every tap is -inf;
-those windows, at the border only, are computed again with the formula, so
-that their index points at a cell inside the input as the formula's does.
-Every window still meets its taps in row-major order under the same rule, so
-the results are bit for bit those of ``cpu.py``; the tests check this on
-every configuration they generate.
+-inf from the margin survives only in a window with nothing larger than -inf
+inside; those windows, at the border only, are computed again with the
+formula, so that their index points at a cell inside the input as the
+formula's does. Every window still meets its taps in row-major order under
+the same rule, so the results are bit for bit those of ``cpu.py``; the tests
+check this on every configuration they generate.
 
 Backward passes are gathers, as in ``cpu.py``: each input cell's gradient is
 the sum, in row-major window order, of what the windows that hold it send
@@ -45,9 +48,9 @@ threads.
 
 Scratch (a block's phases and running results) is allocated in the body of
 the parallel loop over chunks of work, which Numba hoists to once per thread:
-the extra memory is a few blocks, whatever the size of the input. Index arithmetic in the sweeps is unsigned (``uint64``):
-with signed indices Numba adds a negative-index check to every access, which
-blocks vectorisation.
+the extra memory is a few blocks, whatever the size of the input. Index
+arithmetic in the sweeps is unsigned (``uint64``): with signed indices Numba
+adds a negative-index check to every access, which blocks vectorisation.
 """
 
 import math
@@ -63,7 +66,7 @@ from .formulas import avg_divisor, avg_span, max_grad_cell, max_window, max_wins
 from .geometry import ceil_div, tap_span
 
 CHUNKS = 64  # parallel work items: enough to balance many threads
-BLOCK = 4096   # elements one sweep covers at most (rows x slot x channels): long, and still in L1/L2
+BLOCK = 4096  # elements one sweep covers at most (rows x slot x channels): long, and still in L1/L2
 
 
 @register_jitable
@@ -210,38 +213,73 @@ def index_gather_sweep(offsets, g, s0, k, acc, d0, n):
 # forward: a block of output rows, tap by tap
 
 @register_jitable
-def stage_input_rows(xf, n, i0, R, stride, u, H, W, C, sh, ph, dh, phases, M, L, sw, pad):
-    """The input rows that tap row u of output rows i0 .. i0+R-1 reads, in slots of phases.
-
-    ``xf`` is the flat (N*H*W*C,) input; phase q of row r goes to slot
-    ``q*stride + r*L*C``. A row outside the input fills its slots with ``pad``.
-    """
-    for r in range(R):
-        h = sh * (i0 + r) - ph + dh * u
-        if 0 <= h < H:
-            split_row(xf, ((n * H + h) * W) * C, W, C, sw, phases, (r * L + M) * C, stride)
-        else:
-            for q in range(sw):
-                fill(phases, q * stride + r * L * C, L * C, pad)
+def phase_rows(R, kh, sh, dh):
+    """Input rows per row phase that output rows i0 .. i0+R-1 read: R, and the
+    rows that the lower taps of the last window rows reach beyond them."""
+    return R + dh * (kh - 1) // sh
 
 
 @register_jitable
-def redo_minus_inf(x, yf, idxf, n, i, j, OH, OW, kh, kw, sh, sw, ph, pw, dh, dw):
-    """Window (i, j) of image n once more by the formula, in the channels whose maximum is -inf.
+def slot(qh, qw, a, A, sw, LC):
+    """Where, in a block's staged input, row a of row phase qh has its column phase qw."""
+    return ((qh * sw + qw) * A + a) * LC
 
-    Called for border windows only: there a -inf may have been taken from
-    the margin, and its index then points at padding.
+
+@register_jitable
+def row_phase_reach(qh, kh, sh, dh):
+    """The rows [lo, hi] of row phase qh beyond r that tap rows reach: tap row u
+    with dh*u = qh (mod sh) reads row r + (dh*u)//sh. (lo > hi: none does.)"""
+    lo, hi = kh, -1
+    for u in range(kh):
+        if dh * u % sh == qh:
+            lo, hi = min(lo, dh * u // sh), max(hi, dh * u // sh)
+    return lo, hi
+
+
+@register_jitable
+def stage_block(xf, n, i0, R, A, H, W, C, kh, sh, sw, ph, dh, phases, M, L, pad):
+    """Every input row that output rows i0 .. i0+R-1 read, each copied once, in stride phases.
+
+    Tap row u of output row i0 + r reads input row sh*(i0 + r) - ph + dh*u,
+    which is row a = r + (dh*u)//sh of row phase qh = (dh*u) % sh (input rows
+    sh*(i0 + a) - ph + qh). Rows outside the input fill their slots with ``pad``.
+    ``xf`` is the flat (N*H*W*C,) input.
+    """
+    LC = L * C
+    for qh in range(sh):
+        lo, hi = row_phase_reach(qh, kh, sh, dh)
+        for a in range(lo, R + hi):  # nothing when no tap row reads this row phase
+            h = sh * (i0 + a) - ph + qh
+            first = slot(qh, 0, a, A, sw, LC)
+            if 0 <= h < H:
+                split_row(xf, ((n * H + h) * W) * C, W, C, sw, phases, first + M * C, A * LC)
+            else:
+                for qw in range(sw):
+                    fill(phases, first + qw * A * LC, LC, pad)
+
+
+@register_jitable
+def tap_start(u, v, A, LC, C, sh, sw, pw, dh, dw, M):
+    """Where in the staged block tap (u, v) of the block's first output reads."""
+    qw, pos = tap_phase(v, sw, pw, dw, M)
+    return uint64(slot(dh * u % sh, qw, dh * u // sh, A, sw, LC) + pos * C)
+
+
+@register_jitable
+def redo_minus_inf(x, yf, idxf, n, i, OH, OW, t, kh, kw, sh, sw, ph, pw, dh, dw):
+    """Output t = j*C + ch of row i of image n once more by the formula.
+
+    Called where a border window's maximum came out as -inf: that -inf may
+    have been taken from the margin, and its index then points at padding.
     """
     C = x.shape[3]
-    at = ((n * OH + i) * OW + j) * C
-    for ch in range(C):
-        if yf[at + ch] == -math.inf:
-            yf[at + ch], idxf[at + ch] = max_window(x[n, :, :, ch], i, j, kh, kw, sh, sw, ph, pw,
-                                                    dh, dw)
+    j, ch = t // C, t % C
+    at = ((n * OH + i) * OW) * C + t
+    yf[at], idxf[at] = max_window(x[n, :, :, ch], i, j, kh, kw, sh, sw, ph, pw, dh, dw)
 
 
 @register_jitable
-def max_block(x, xf, yf, idxf, n, i0, R, stride, phases, best0, tap0, best1, tap1, column_of,
+def max_block(x, xf, yf, idxf, n, i0, R, A, phases, best0, tap0, best1, tap1, column_of,
               OH, OW, kh, kw, sh, sw, ph, pw, dh, dw, M, L):
     """Max pooling of output rows i0 .. i0+R-1 of image n: each tap swept across the block.
 
@@ -255,13 +293,12 @@ def max_block(x, xf, yf, idxf, n, i0, R, stride, phases, best0, tap0, best1, tap
     swept = (R - 1) * LC + OW * C  # every output of the block, and the gaps between rows
     fill(best0, 0, swept, -math.inf)
     fill(tap0, 0, swept, int32(-1))
+    stage_block(xf, n, i0, R, A, H, W, C, kh, sh, sw, ph, dh, phases, M, L, -math.inf)
     c = 0  # the pair that holds the running results
     for u in range(kh):
-        stage_input_rows(xf, n, i0, R, stride, u, H, W, C, sh, ph, dh, phases, M, L, sw, -math.inf)
         for v in range(kw):
-            q, pos = tap_phase(v, sw, pw, dw, M)
-            c = max_step(c, phases, uint64(q * stride + pos * C), best0, tap0, best1, tap1,
-                         int32(dh * u * W + dw * v), swept)
+            c = max_step(c, phases, tap_start(u, v, A, LC, C, sh, sw, pw, dh, dw, M), best0, tap0,
+                         best1, tap1, int32(dh * u * W + dw * v), swept)
     best, tap = (best0, tap0) if c == 0 else (best1, tap1)
     ilo, ihi = inner_span(kh, sh, ph, dh, H, OH)
     jlo, jhi = inner_span(kw, sw, pw, dw, W, OW)
@@ -276,10 +313,12 @@ def max_block(x, xf, yf, idxf, n, i0, R, stride, phases, best0, tap0, best1, tap
             idxf[out + t] = corner + column_of[t] + k if k >= 0 else -1
         # border windows whose maximum came out as -inf: once more by the formula
         inner_row = ilo <= i < ihi
-        for j in range(jlo if inner_row else OW):
-            redo_minus_inf(x, yf, idxf, n, i, j, OH, OW, kh, kw, sh, sw, ph, pw, dh, dw)
-        for j in range(jhi if inner_row else OW, OW):
-            redo_minus_inf(x, yf, idxf, n, i, j, OH, OW, kh, kw, sh, sw, ph, pw, dh, dw)
+        for t in range(uint64((jlo if inner_row else OW) * C)):
+            if yf[out + t] == -math.inf:
+                redo_minus_inf(x, yf, idxf, n, i, OH, OW, t, kh, kw, sh, sw, ph, pw, dh, dw)
+        for t in range(uint64((jhi if inner_row else OW) * C), uint64(OW * C)):
+            if yf[out + t] == -math.inf:
+                redo_minus_inf(x, yf, idxf, n, i, OH, OW, t, kh, kw, sh, sw, ph, pw, dh, dw)
 
 
 @register_jitable
@@ -313,14 +352,15 @@ def max_pool2d_images(x, y, idx, kh, kw, sh, sw, ph, pw, dh, dw):
     for c in prange(chunks):
         # this chunk's scratch (Numba allocates it once per thread): slots of -inf
         # whose margins are never written again, and two pairs of running results
-        ph_c = np.full(sw * R * L * C, -math.inf, x.dtype)
+        A = phase_rows(R, kh, sh, dh)
+        ph_c = np.full(sh * sw * A * L * C, -math.inf, x.dtype)
         best0, best1 = np.empty(R * L * C, x.dtype), np.empty(R * L * C, x.dtype)
         tap0, tap1 = np.empty(R * L * C, np.int32), np.empty(R * L * C, np.int32)
         first, stop = chunk(c, chunks, N * blocks)
         for item in range(first, stop):
             n, b = item // blocks, item % blocks
             i0 = b * R
-            max_block(x, xf, yf, idxf, n, i0, min(R, OH - i0), R * L * C, ph_c, best0, tap0,
+            max_block(x, xf, yf, idxf, n, i0, min(R, OH - i0), A, ph_c, best0, tap0,
                       best1, tap1, column_of, OH, OW, kh, kw, sh, sw, ph, pw, dh, dw, M, L)
 
 
@@ -368,7 +408,9 @@ def column_spans(kw, sw, pw, W, OW, lo, hi, pad):
 
 @register_jitable
 def row_divisors(i, kh, sh, ph, H, lo, hi, pad, count_include_pad, divisor_override, out):
-    """out[j] = the divisor of window (i, j), as a float; 0 where the window holds no input cell."""
+    """out[j] = the divisor of window (i, j), as a float; 0 where the window holds no input cell.
+
+    """
     h0, h1, hpad = avg_span(i, kh, sh, ph, H)
     for j in range(out.shape[0]):
         out[j] = 0
@@ -395,18 +437,18 @@ def divide_row(acc, a0, divisors, yf, out, OW, C):
 
 
 @register_jitable
-def avg_block(xf, yf, n, i0, R, stride, phases, acc, divisors, lo, hi, pad, H, W, C, OH, OW,
+def avg_block(xf, yf, n, i0, R, A, phases, acc, divisors, lo, hi, pad, H, W, C, OH, OW,
               kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override, M, L):
     """Average pooling of output rows i0 .. i0+R-1 of image n: window sums tap by tap,
     then one division per output."""
     LC = L * C
     swept = (R - 1) * LC + OW * C
     fill(acc, 0, swept, 0)
+    stage_block(xf, n, i0, R, A, H, W, C, kh, sh, sw, ph, 1, phases, M, L, 0)
     for u in range(kh):
-        stage_input_rows(xf, n, i0, R, stride, u, H, W, C, sh, ph, 1, phases, M, L, sw, 0)
         for v in range(kw):
-            q, pos = tap_phase(v, sw, pw, 1, M)
-            add_sweep(phases, uint64(q * stride + pos * C), acc, uint64(0), swept)
+            add_sweep(phases, tap_start(u, v, A, LC, C, sh, sw, pw, 1, 1, M), acc, uint64(0),
+                      swept)
     for r in range(R):
         i = i0 + r
         row_divisors(i, kh, sh, ph, H, lo, hi, pad, count_include_pad, divisor_override, divisors)
@@ -426,13 +468,14 @@ def avg_pool2d_images(x, y, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_o
     xf, yf = x.reshape(N * H * W * C), y.reshape(N * OH * OW * C)
     chunks = min(N * blocks, CHUNKS)
     for c in prange(chunks):
-        ph_c = np.zeros(sw * R * L * C, x.dtype)  # the margins stay 0
+        A = phase_rows(R, kh, sh, 1)
+        ph_c = np.zeros(sh * sw * A * L * C, x.dtype)  # the margins stay 0
         acc_c, div_c = np.empty(R * L * C, x.dtype), np.empty(OW, x.dtype)
         first, stop = chunk(c, chunks, N * blocks)
         for item in range(first, stop):
             n, b = item // blocks, item % blocks
             i0 = b * R
-            avg_block(xf, yf, n, i0, min(R, OH - i0), R * L * C, ph_c, acc_c, div_c, lo, hi, pad,
+            avg_block(xf, yf, n, i0, min(R, OH - i0), A, ph_c, acc_c, div_c, lo, hi, pad,
                       H, W, C, OH, OW, kh, kw, sh, sw, ph, pw, count_include_pad,
                       divisor_override, M, L)
 
@@ -614,38 +657,37 @@ def avg_pool2d_backward_nhwc(g, gx, kh, kw, sh, sw, ph, pw, count_include_pad, d
 # ---------------------------------------------------------------------------
 # global average pooling
 
-LANES = 8  # NCHW planes summed side by side, one per SIMD lane
-
-
-@register_jitable
-def sum_lanes(flat, p0, lanes, acc):
-    """acc[k] += flat[p0 + k, t] for t in order: each plane's own sequential sum."""
-    for t in range(flat.shape[1]):
-        for k in range(lanes):
-            acc[k] += flat[p0 + k, t]
+LANES = 16  # NCHW planes summed side by side, one per SIMD lane
 
 
 @njit(parallel=True, cache=True)
 def global_avg_pool2d(x, y):
-    """Plane means, eight planes at a time.
+    """Plane means of (P, H, W) planes, sixteen planes at a time.
 
     Each plane still adds its cells in order, in float64, exactly as
     ``formulas.global_mean`` does, so the bits are the reference's; the
-    eight running sums advance together, which SIMD can do.
+    sixteen running sums advance together in SIMD lanes, which then load
+    one cell of each of sixteen planes at a time (a gather: the planes lie
+    H*W cells apart).
     """
     P, H, W = x.shape
-    flat = x.reshape(P, H * W)  # (P, H*W): one row per plane
-    blocks = (P + LANES - 1) // LANES
-    acc = np.zeros((blocks, LANES))
+    HW = uint64(H * W)
+    xf = x.reshape(P * H * W)
+    blocks = ceil_div(P, LANES)
     for b in prange(blocks):
+        acc = np.zeros(LANES)
         p0 = b * LANES
-        lanes = min(LANES, P - p0)
-        if lanes == LANES:
-            sum_lanes(flat, p0, LANES, acc[b])  # a constant trip count: vectorised
+        base = uint64(p0) * HW
+        if p0 + LANES <= P:
+            for t in range(HW):
+                for k in range(uint64(LANES)):  # a constant trip count: one vector
+                    acc[k] += xf[base + k * HW + t]
         else:
-            sum_lanes(flat, p0, lanes, acc[b])
-        for k in range(lanes):
-            y[p0 + k] = x.dtype.type(acc[b, k] / (H * W))
+            for k in range(uint64(P - p0)):
+                for t in range(HW):
+                    acc[k] += xf[base + k * HW + t]
+        for k in range(min(LANES, P - p0)):
+            y[p0 + k] = x.dtype.type(acc[k] / (H * W))
 
 
 CHANNEL_BLOCK = 512  # channels-last: channels summed side by side in one parallel item
@@ -661,14 +703,15 @@ def global_avg_pool2d_nhwc(x, y):
     """
     N, H, W, C = x.shape
     blocks = ceil_div(C, CHANNEL_BLOCK)
-    pixels = x.reshape((N, H * W, C))  # (N, H*W, C): the pixels of each image in order
-    acc = np.zeros((N * blocks, CHANNEL_BLOCK))
+    xf = x.reshape(N * H * W * C)
     for item in prange(N * blocks):
         n, c0 = item // blocks, item % blocks * CHANNEL_BLOCK
         width = min(CHANNEL_BLOCK, C - c0)
-        total = acc[item]
-        for t in range(H * W):
-            for ch in range(width):
-                total[ch] += pixels[n, t, c0 + ch]
+        total = np.zeros(CHANNEL_BLOCK)
+        first = uint64(n * H * W * C + c0)  # channel c0 of the image's first pixel
+        for t in range(uint64(H * W)):
+            pixel = first + t * uint64(C)
+            for ch in range(uint64(width)):
+                total[ch] += xf[pixel + ch]
         for ch in range(width):
             y[n, c0 + ch] = x.dtype.type(total[ch] / (H * W))
