@@ -150,10 +150,12 @@ def _floor(case, x, y, idx, g):
         inputs, outputs = [x], [y] + ([idx] if case.op == "max" else [])
 
     def run():
+        fresh = [np.empty(a.size, a.dtype) for a in outputs]  # alive together, as a call's are
         for a in inputs:
             _read(a.reshape(-1))
-        for a in outputs:
-            _write(np.empty(a.size, a.dtype))
+        for a in fresh:
+            _write(a)
+        return fresh
     return run
 
 

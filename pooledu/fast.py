@@ -59,10 +59,10 @@ import numpy as np
 from numba import int32, njit, prange, uint64
 from numba.extending import register_jitable
 
-from .cpu import global_avg_pool2d_backward, global_max_pool2d  # noqa: F401 (same in both)
+from .cpu import global_max_pool2d  # noqa: F401 (the same in both schedules)
 from .cpu import max_pool2d as cpu_max_pool2d
 from .cpu import max_pool2d_backward as cpu_max_pool2d_backward
-from .formulas import avg_divisor, avg_span, max_grad_cell, max_window, max_wins
+from .formulas import avg_divisor, avg_span, global_mean_grad, max_grad_cell, max_window, max_wins
 from .geometry import ceil_div, tap_span
 
 CHUNKS = 64  # parallel work items: enough to balance many threads
@@ -715,3 +715,16 @@ def global_avg_pool2d_nhwc(x, y):
                 total[ch] += xf[pixel + ch]
         for ch in range(width):
             y[n, c0 + ch] = x.dtype.type(total[ch] / (H * W))
+
+
+@njit(parallel=True, cache=True)
+def global_avg_pool2d_backward(g, gx):
+    """gx[p, h, w] = g[p] / (H*W): each plane's share divided once, then written
+    across the plane as one contiguous run."""
+    P, H, W = gx.shape
+    flat = gx.reshape(P * H * W)
+    for p in prange(P):
+        share = global_mean_grad(g, p, H, W)
+        first = uint64(p * H * W)
+        for t in range(uint64(H * W)):
+            flat[first + t] = share

@@ -430,7 +430,7 @@ def global_avg_pool2d_backward(grad_output, input_shape):
     be = backend_for(op, grad_output=grad_output)
     g = _global_grad(grad_output, shape, op, be=be)
     gx = be.empty((g.shape[0],) + shape[-2:], g.dtype)
-    be.global_avg_pool2d_backward(g, gx)
+    _kernels(be).global_avg_pool2d_backward(g, gx)
     return gx.reshape(shape)
 
 

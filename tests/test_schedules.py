@@ -61,7 +61,9 @@ def test_avg_schedules_agree(data, case, count_include_pad, divisor_override):
 def test_global_average_schedules_agree(data, case):
     shape, _, dtype = case
     x = data.draw(layouts(data.draw(values(shape, dtype))))
-    same_bits(*both(lambda: P.global_avg_pool2d(x)))
+    y, ry = both(lambda: P.global_avg_pool2d(x))
+    same_bits(y, ry)
+    same_bits(*both(lambda: P.global_avg_pool2d_backward(ry, x.shape)))
 
 
 def channels_last(a):
