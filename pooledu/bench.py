@@ -49,9 +49,18 @@ def copy_bandwidth(nbytes=256 << 20, repeats=5):
     return 2 * src.nbytes / best
 
 
-def _best_time(fn, repeats, warmup=3):
-    for _ in range(warmup):
+def _best_time(fn, repeats, warmup=3, settle=0.5):
+    """Best of ``repeats`` timed calls, after ``warmup`` calls and at least ``settle`` seconds.
+
+    The warm-up runs long enough for the first touches of freshly allocated
+    memory to pass: on the project's virtual machines those stay slow (up to
+    20x) for the first several calls after a large allocation.
+    """
+    start = time.perf_counter()
+    calls = 0
+    while calls < warmup or time.perf_counter() - start < settle:
         fn()
+        calls += 1
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
@@ -186,6 +195,9 @@ def run(batch=32, repeats=5, quick=False, layouts=("nchw", "channels_last"), pro
         batch, repeats = 2, 3
     rng = np.random.default_rng(0)
     bandwidth = copy_bandwidth(64 << 20 if quick else 256 << 20)
+
+    def timed(fn):  # quick runs skip the settling time: they are for a look, not for numbers
+        return _best_time(fn, repeats, settle=0 if quick else 0.5)
     rows = []
     for case in CASES:
         x = rng.standard_normal((batch,) + case.shape).astype(np.float32)
@@ -197,15 +209,15 @@ def run(batch=32, repeats=5, quick=False, layouts=("nchw", "channels_last"), pro
             to_layout = LAYOUTS[layout]
             xl, gl = to_layout(x), (to_layout(g) if g.ndim == 4 else g)
             il = to_layout(idx) if case.op == "max" else idx
-            seconds = _best_time(_pooledu(case, xl, gl, il), repeats)
+            seconds = timed(_pooledu(case, xl, gl, il))
             row[f"pooledu_{layout}_ms"] = seconds * 1e3
             row[f"gb_per_s_{layout}"] = _bytes_moved(case, x, y, idx) / seconds / 1e9
             row[f"copy_share_{layout}"] = row[f"gb_per_s_{layout}"] * 1e9 / bandwidth
             if torch is not None:
-                row[f"torch_{layout}_ms"] = _best_time(_torch(case, x, g, layout), repeats) * 1e3
+                row[f"torch_{layout}_ms"] = timed(_torch(case, x, g, layout)) * 1e3
         baseline = _numpy(case, x)
-        row["numpy_ms"] = _best_time(baseline, repeats) * 1e3 if baseline else None
-        row["floor_ms"] = _best_time(_floor(case, x, y, idx, g), repeats) * 1e3
+        row["numpy_ms"] = timed(baseline) * 1e3 if baseline else None
+        row["floor_ms"] = timed(_floor(case, x, y, idx, g)) * 1e3
         rows.append(row)
         if progress:
             progress(row)

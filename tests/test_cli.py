@@ -51,6 +51,7 @@ def test_bench_quick_prints_and_saves_a_table(tmp_path, capsys, monkeypatch):
     for r in rows:
         assert r["pooledu_nchw_ms"] > 0 and r["torch_nchw_ms"] > 0
         assert r["pooledu_channels_last_ms"] > 0 and r["torch_channels_last_ms"] > 0
+        assert r["floor_ms"] > 0
 
 
 @pytest.mark.parametrize("argv", [["explain"], ["nonsense"]])
