@@ -8,7 +8,8 @@ turns into SIMD instructions:
     for each block of output rows:
         copy the input rows the block reads, each once, in stride phases
         for each tap (u, v), in the formula's order:
-            for every output of the block at once:  best = max-rule(best, x[sh*i - ph + dh*u, sw*j - pw + dw*v])
+            for every output (i, j) of the block at once:
+                best = max-rule(best, x[sh*i - ph + dh*u, sw*j - pw + dw*v])
 
 Three ideas make that sweep contiguous, and each is a few lines below:
 
