@@ -154,6 +154,7 @@ def merge_row(src, first, stride, W, C, s, x, start):
 
 @register_jitable
 def fill(a, start, n, value):
+    """a[start:start + n] = value, with the unsigned indices of the sweeps."""
     for t in range(uint64(n)):
         a[uint64(start) + t] = value
 
@@ -409,9 +410,7 @@ def column_spans(kw, sw, pw, W, OW, lo, hi, pad):
 
 @register_jitable
 def row_divisors(i, kh, sh, ph, H, lo, hi, pad, count_include_pad, divisor_override, out):
-    """out[j] = the divisor of window (i, j), as a float; 0 where the window holds no input cell.
-
-    """
+    """out[j] = the divisor of window (i, j), as a float; 0 where the window holds no input cell."""
     h0, h1, hpad = avg_span(i, kh, sh, ph, H)
     for j in range(out.shape[0]):
         out[j] = 0
