@@ -30,13 +30,13 @@ class Backend:
     kernel on this device raises a TypeError naming it.
     """
 
-    def __init__(self, name, kernels, asarray, empty, contiguous, value_range):
+    def __init__(self, name, kernels, asarray, empty, contiguous, stray_index):
         self.name = name
         self.kernels = kernels
         self.asarray = asarray          # accepted array -> this backend's array type, no copy
         self.empty = empty              # (shape, dtype) -> uninitialised C-ordered array
         self.contiguous = contiguous    # array -> C-contiguous array, copied only if needed
-        self.value_range = value_range  # non-empty int array -> (min, max)
+        self.stray_index = stray_index  # indices, window -> flat position of the first bad one
 
     def __getattr__(self, kernel):  # called only for names that are not attributes
         if kernel.startswith("__") or kernel == "kernels":
@@ -53,9 +53,21 @@ class Backend:
 
 # The host backend's kernels are the reference schedules; ops.py's _kernels(be)
 # swaps in the active CPU schedule (fast by default) where it has one.
+def _stray_index(idx, volumes, *window):
+    """Flat position of the first index the gather cannot see, or None.
+
+    ``idx`` is viewed as ``volumes``, (N, C, OD, OH, OW): unit axes added,
+    never a copy, whatever its memory layout.
+    """
+    N, C, OD, OH, OW = volumes
+    first = np.empty(N * C, np.int64)  # per (n, c) volume
+    cpu.stray_indices(idx.reshape(volumes), first, *window)
+    bad = np.flatnonzero(first >= 0)
+    return None if bad.size == 0 else int(bad[0] * OD * OH * OW + first[bad[0]])
+
+
 CPU = Backend("cpu", cpu, asarray=np.asarray, empty=np.empty,
-              contiguous=np.ascontiguousarray,
-              value_range=lambda a: cpu.value_range(np.ravel(a, order="K")))  # a view, in memory order
+              contiguous=np.ascontiguousarray, stray_index=_stray_index)
 
 
 def is_device_array(x):

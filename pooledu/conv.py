@@ -14,7 +14,7 @@ formula without pooling's padding rule).
 import numpy as np
 
 from . import cpu
-from .geometry import FLOAT_DTYPES, conv_window
+from .geometry import FLOAT_DTYPES, check_output_size, conv_window
 from .ops import _check_array, _flat
 
 
@@ -83,6 +83,8 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
     """
     op = "conv2d"
     x4, w, b, win = _prepare(op, x, weight, bias, stride, padding, dilation)
+    check_output_size(op, (x4.shape[0], w.shape[0]) + win.out_size, x4.itemsize,
+                      f"padding={padding!r}")
     y = np.empty((x4.shape[0], w.shape[0]) + win.out_size, x4.dtype)
     _, _, sh, sw, ph, pw, dh, dw = _flat(win)
     cpu.conv2d(x4, w, b, y, sh, sw, ph, pw, dh, dw)

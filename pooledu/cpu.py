@@ -13,12 +13,13 @@ from .formulas import (attention_input_grad, attention_readout, attention_score_
                        attention_weights, avg_grad_cell, avg_window, broadcast_cell,
                        broadcast_grad_cell, conv_grad_bias, conv_grad_input_plane,
                        conv_grad_weight_tap, conv_plane, global_max, global_mean,
-                       global_mean_grad, max_grad_cell, max_window)
+                       global_mean_grad, index_seen, key_fold, key_unfold_grad, max_grad_cell,
+                       max_window)
 from .formulas import (adaptive_avg_grad_cell, adaptive_avg_grad_cell3d, adaptive_avg_window,
                        adaptive_avg_window3d, adaptive_max_grad_cell, adaptive_max_grad_cell3d,
                        adaptive_max_window, adaptive_max_window3d, avg_grad_cell3d, avg_window3d,
-                       fractional_max_grad_cell, fractional_max_window, lp_power_grad_value,
-                       lp_power_value, lp_root_grad_value, lp_root_value, max_grad_cell3d,
+                       fractional_max_grad_cell, fractional_max_window, lp_inf_window,
+                       lp_mean_window, lp_power_grad, lp_root, lp_root_grad, max_grad_cell3d,
                        max_window3d, unpool_grad_cell, unpool_plane)
 
 
@@ -93,14 +94,24 @@ def global_max_pool2d(x, y, idx):
 
 
 @njit(parallel=True, cache=True)
-def value_range(flat):
-    """(min, max) of a non-empty 1D array in one parallel pass: the check that
-    indices handed to a backward pass lie inside the plane."""
-    lo, hi = flat[0], flat[0]
-    for t in prange(flat.shape[0]):
-        lo = min(lo, flat[t])
-        hi = max(hi, flat[t])
-    return lo, hi
+def stray_indices(idx, first, D, H, W, kind, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw):
+    """first[p] = the first position q, in row-major order, of the windows of volume p
+    whose index the backward gather cannot see (``index_seen``); -1 if none.
+
+    ``idx`` is (N, C, OD, OH, OW) in any memory layout, p = n*C + c; 2D work
+    has D = OD = 1, 1D also H = OH = 1. One parallel pass over the indices,
+    before a max backward runs.
+    """
+    N, C, OD, OH, OW = idx.shape
+    for p in prange(N * C):
+        n, c = p // C, p % C
+        first[p] = -1
+        for q in range(OD * OH * OW):
+            a, i, j = q // (OH * OW), q // OW % OH, q % OW
+            if not index_seen(idx[n, c, a, i, j], a, i, j, D, H, W, OD, OH, OW, kind, kd, kh, kw,
+                              sd, sh, sw, pd, ph, pw, dd, dh, dw):
+                first[p] = q
+                break
 
 
 # ---------------------------------------------------------------------------
@@ -149,6 +160,20 @@ def attention_pool2d_backward(g, x, u, scale, a, y, ds, gx):
         for c in range(C):
             for p in range(P):
                 gx[n, c, p] = attention_input_grad(g[n], a[n], ds[n], u, scale, c, p)
+
+
+@njit(cache=True)
+def attention_fold(w, q, u):
+    """u = W_k^T q, one channel at a time (tiny: C sums of D terms)."""
+    for c in range(u.shape[0]):
+        u[c] = key_fold(w, q, c)
+
+
+@njit(cache=True)
+def attention_query_grad(w, gu, gq):
+    """gq = W_k gu, one query entry at a time."""
+    for d in range(gq.shape[0]):
+        gq[d] = key_unfold_grad(w, gu, d)
 
 
 @njit(parallel=True, cache=True)
@@ -283,39 +308,69 @@ def max_unpool2d_backward(g, idx, gx):
                 gx[p, i, j] = unpool_grad_cell(g[p], idx[p], i, j)
 
 
-# LP pooling is x ** p, an average pool, then a root: the elementwise steps
-# run over flat arrays (any shape, raveled by the caller).
+# LP pooling: PyTorch's recipe x ** p, an average pool, then a root, with the
+# elementwise steps fused into the window formulas, so that no input-sized
+# temporary is made. The backward passes recompute each window's forward
+# value (the average, or the argmax) instead of keeping it.
 
 @njit(parallel=True, cache=True)
-def lp_power(x, y, p):
-    """y[k] = x[k] ** p."""
-    pf = x.dtype.type(p)
-    for k in prange(x.size):
-        y[k] = lp_power_value(x, k, pf)
-
-
-@njit(parallel=True, cache=True)
-def lp_power_backward(g, x, gx, p, pm1):
-    """gx[k] = g[k] * p * x[k] ** (p - 1)."""
-    pf, pm1f = x.dtype.type(p), x.dtype.type(pm1)
-    for k in prange(x.size):
-        gx[k] = lp_power_grad_value(g, x, k, pf, pm1f)
-
-
-@njit(parallel=True, cache=True)
-def lp_root(m, y, q, K):
-    """y[k] = (K * m[k]) ** q, with PyTorch's sign/relu clean-up of m."""
-    qf, Kf = m.dtype.type(q), m.dtype.type(K)
-    for k in prange(m.size):
-        y[k] = lp_root_value(m, k, qf, Kf)
+def lp_pool2d(x, y, kh, kw, sh, sw, p, q, K):
+    """y[c, i, j] = (K * mean of x ** p over window (i, j)) ** (1/p)."""
+    P, OH, OW = y.shape
+    f = x.dtype.type
+    for c in prange(P):
+        plane = x[c]
+        for i in range(OH):
+            for j in range(OW):
+                m = lp_mean_window(plane, i, j, kh, kw, sh, sw, f(p))
+                y[c, i, j] = lp_root(m, f(q), f(K), f(1))
 
 
 @njit(parallel=True, cache=True)
-def lp_root_backward(g, m, gm, q, qm1, K):
-    """gm[k] = dL/dm[k] through y[k] = (K * m[k]) ** q."""
-    qf, qm1f, Kf = m.dtype.type(q), m.dtype.type(qm1), m.dtype.type(K)
-    for k in prange(m.size):
-        gm[k] = lp_root_grad_value(g, m, k, qf, qm1f, Kf)
+def lp_pool2d_backward(g, x, gm, gx, kh, kw, sh, sw, p, pm1, q, qm1, K):
+    """gx[c, h, w]: the root's gradient per window (into gm, output-sized scratch),
+    the average pool's gather, then the power's gradient at the cell."""
+    P, H, W = gx.shape
+    OH, OW = g.shape[1], g.shape[2]
+    f = x.dtype.type
+    for c in prange(P):
+        plane = x[c]
+        for i in range(OH):
+            for j in range(OW):
+                m = lp_mean_window(plane, i, j, kh, kw, sh, sw, f(p))
+                gm[c, i, j] = lp_root_grad(g[c, i, j], m, f(q), f(qm1), f(K), f(1))
+        for h in range(H):
+            for w in range(W):
+                g_power = avg_grad_cell(gm[c], h, w, H, W, kh, kw, sh, sw, 0, 0, True, 0)
+                gx[c, h, w] = lp_power_grad(g_power, plane[h, w], f(p), f(pm1), f(1))
+
+
+@njit(parallel=True, cache=True)
+def lp_inf_pool2d(x, y, kh, kw, sh, sw, sign):
+    """y = the max (sign 1) or min (sign -1) of |x| over each window."""
+    P, OH, OW = y.shape
+    for c in prange(P):
+        for i in range(OH):
+            for j in range(OW):
+                y[c, i, j] = lp_inf_window(x[c], i, j, kh, kw, sh, sw, sign)[0]
+
+
+@njit(parallel=True, cache=True)
+def lp_inf_pool2d_backward(g, x, idx, gx, kh, kw, sh, sw, sign):
+    """gx = the max gather (each window's argmax into idx, output-sized scratch)
+    times d|x|/dx = sign(x), which PyTorch takes as 0 at NaN (for p = -inf the
+    two negations cancel exactly)."""
+    P, H, W = gx.shape
+    OH, OW = g.shape[1], g.shape[2]
+    for c in prange(P):
+        for i in range(OH):
+            for j in range(OW):
+                idx[c, i, j] = lp_inf_window(x[c], i, j, kh, kw, sh, sw, sign)[1]
+        for h in range(H):
+            for w in range(W):
+                v = x[c, h, w]
+                gx[c, h, w] = max_grad_cell(g[c], idx[c], h, w, W, kh, kw, sh, sw, 0, 0, 1,
+                                            1) * ((v > 0) - (v < 0))
 
 
 @njit(parallel=True, cache=True)

@@ -34,7 +34,7 @@ from numba import cuda
 
 from .backend import Backend
 from .formulas import (avg_grad_cell, avg_window, global_max, global_mean,
-                       global_mean_grad, max_grad_cell, max_window)
+                       global_mean_grad, index_seen, max_grad_cell, max_window)
 
 # cuda.jit comes from numba.cuda.simulator when the simulator is on (numba-cuda
 # and the built-in numba.cuda alike, whichever config module each reads).
@@ -181,16 +181,31 @@ def as_device_array(x):
     return cuda.as_cuda_array(x)
 
 
-_INT64 = np.iinfo(np.int64)
+NONE = np.iinfo(np.int64).max  # "no bad index here", the identity of min
 _min = cuda.reduce(lambda a, b: min(a, b))
-_max = cuda.reduce(lambda a, b: max(a, b))
 
 
-def value_range(a):
-    """(min, max) of a non-empty int64 device array, as Python ints."""
-    flat = contiguous(a).reshape(a.size)
-    return (int(_min(flat, init=np.int64(_INT64.max))),
-            int(_max(flat, init=np.int64(_INT64.min))))
+@cuda.jit
+def _stray_positions(idx, bad, D, H, W, kind, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw):
+    """bad[t] = t if the index of window t of (N, C, OD, OH, OW) is one the backward
+    gather cannot see (``index_seen``), else NONE."""
+    N, C, OD, OH, OW = idx.shape
+    for t in range(cuda.grid(1), bad.size, cuda.gridsize(1)):
+        j, i, a = t % OW, t // OW % OH, t // (OW * OH) % OD
+        c, n = t // (OW * OH * OD) % C, t // (OW * OH * OD * C)
+        seen = index_seen(idx[n, c, a, i, j], a, i, j, D, H, W, OD, OH, OW, kind, kd, kh, kw,
+                          sd, sh, sw, pd, ph, pw, dd, dh, dw)
+        bad[t] = NONE if seen else t
+
+
+def stray_index(idx, volumes, *window):
+    """Flat position of the first index the gather cannot see, or None: one pass and a
+    min-reduction on the device (``idx`` viewed as ``volumes``, (N, C, OD, OH, OW))."""
+    idx = contiguous(idx).reshape(volumes)
+    bad = cuda.device_array(idx.size, np.int64)
+    launch(_stray_positions, bad.size, idx, bad, *window)
+    first = int(_min(bad, init=np.int64(NONE)))
+    return None if first == NONE else first
 
 
 def empty(shape, dtype):
@@ -220,4 +235,4 @@ global_max_pool2d = _on_elements_of(_global_max_pool2d, out=1)
 
 #: The CUDA backend that ``pooledu.backend.backend_for`` returns for device arrays.
 BACKEND = Backend("cuda", sys.modules[__name__], asarray=as_device_array, empty=empty,
-                  contiguous=contiguous, value_range=value_range)
+                  contiguous=contiguous, stray_index=stray_index)

@@ -98,9 +98,9 @@ def max_broadcast_pool2d_backward(grad_output, indices, kernel_size):
     op = "max_broadcast_pool2d_backward"
     g = _as_planes(grad_output, op, "grad_output")
     win = _broadcast_window(op, g.shape[1:], kernel_size)
-    idx = _as_grad_planes(indices, grad_output.shape[:-2] + win.out_size, np.int64, op,
-                          "indices")
-    _check_indices(idx, g.shape[1] * g.shape[2], op)
+    out_shape = grad_output.shape[:-2] + win.out_size
+    idx = _as_grad_planes(indices, out_shape, np.int64, op, "indices")
+    _check_indices(idx.reshape(out_shape), g.shape[1:], op, window=win)
     gx = np.empty_like(g)
     cpu.max_broadcast_pool2d_backward(g, idx, gx, *win.kernel)
     return gx.reshape(grad_output.shape)
@@ -132,7 +132,8 @@ def _attention_args(op, x, query, key_weight):
         if key_weight.shape != (D, C):
             raise ValueError(f"{op}: key_weight must have shape (D, C) = ({D}, {C}) for a "
                              f"query of length {D} and {C} channels, got {key_weight.shape}")
-        u = key_weight.T @ query  # (C,): q . (W_k x) = (W_k^T q) . x
+        u = np.empty(C, x.dtype)  # q . (W_k x) = (W_k^T q) . x
+        cpu.attention_fold(key_weight, query, u)
     return x3, np.ascontiguousarray(u), x.dtype.type(1.0 / math.sqrt(D))
 
 
@@ -215,4 +216,6 @@ def attention_pool2d_backward(grad_output, x, query, key_weight=None):
     gx = gx.reshape(x.shape)
     if key_weight is None:
         return gx, gu, None
-    return gx, key_weight @ gu, np.outer(query, gu)
+    gq = np.empty(query.shape[0], x3.dtype)
+    cpu.attention_query_grad(key_weight, gu, gq)
+    return gx, gq, np.outer(query, gu)  # each entry one product: the same in any layout

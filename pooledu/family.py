@@ -26,8 +26,9 @@ import numbers
 import numpy as np
 
 from . import cpu
-from .geometry import (FLOAT_DTYPES, Window, adaptive_output_size, as_bool, as_int, as_tuple,
-                       fractional_output_size, pool_window, unpool_output_size)
+from .geometry import (ADAPTIVE, FLOAT_DTYPES, FRACTIONAL, Window, adaptive_output_size, as_bool,
+                       as_int, as_tuple, check_output_size, fractional_output_size, pool_window,
+                       unpool_output_size)
 from .ops import _as_grad_planes, _check_array, _check_indices, _divisor, _planes
 
 _LAYOUT = {1: "(C, L) or (N, C, L)", 2: "(C, H, W) or (N, C, H, W)",
@@ -60,6 +61,7 @@ def _input_shape(input_shape, op, nd):
     if len(shape) not in (nd + 1, nd + 2) or min(shape) < 0 or 0 in shape[-nd - 1:]:
         raise ValueError(f"{op}: input_shape must be {_LAYOUT[nd]} with every size but N "
                          f"positive, got {input_shape!r}")
+    check_output_size(op, shape, 4, f"input_shape={input_shape!r}")
     return shape
 
 
@@ -87,10 +89,6 @@ def _avg_args(win):
     return _args(win)[:3 * nd]
 
 
-def _plane_size(shape, nd):
-    return math.prod(shape[-nd:])
-
-
 # ---------------------------------------------------------------------------
 # max and average pooling in 1D and 3D (2D is in ops.py)
 
@@ -116,7 +114,7 @@ def _max_pool_backward(op, nd, grad_output, indices, input_shape, kernel_size, s
     out_shape = shape[:-nd] + win.out_size
     g = _as_grad_planes(grad_output, out_shape, None, op, spatial=nd)
     idx = _as_grad_planes(indices, out_shape, np.int64, op, "indices", spatial=nd)
-    _check_indices(idx, _plane_size(shape, nd), op)
+    _check_indices(idx.reshape(out_shape), shape[-nd:], op, window=win)
     gx = np.empty((g.shape[0],) + shape[-nd:], g.dtype)
     if nd == 3:
         cpu.max_pool3d_backward(g, idx, gx, *_args(win))
@@ -302,6 +300,8 @@ def _adaptive(op, nd, x, output_size, is_max, return_indices=False):
     xb = _as_batch(x, op, nd)
     out = adaptive_output_size(op, xb.shape[1:], output_size)
     return_indices = as_bool(return_indices, "return_indices", op)
+    check_output_size(op, (xb.shape[0],) + out, xb.itemsize + 8 * is_max,  # values, indices
+                      f"output_size={output_size!r}")
     y = np.empty((xb.shape[0],) + out, xb.dtype)
     idx = np.empty(y.shape, np.int64)
     if nd == 3:
@@ -331,7 +331,7 @@ def _adaptive_backward(op, nd, grad_output, indices, input_shape):
             cpu.adaptive_avg_pool2d_backward(_as_2d(g, nd), _as_2d(gx, nd))
     else:
         idx = _as_grad_planes(indices, out_shape, np.int64, op, "indices", spatial=nd)
-        _check_indices(idx, _plane_size(shape, nd), op)
+        _check_indices(idx.reshape(out_shape), shape[-nd:], op, ADAPTIVE)
         if nd == 3:
             cpu.adaptive_max_pool3d_backward(g, idx, gx)
         else:
@@ -556,6 +556,9 @@ def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=No
     op = "max_unpool2d"
     xb = _as_batch(x, op, 2)
     out = unpool_output_size(op, xb.shape[1:], kernel_size, stride, padding, output_size)
+    check_output_size(op, (xb.shape[0],) + out, xb.itemsize,
+                      f"kernel_size={kernel_size!r}, stride={stride!r}, padding={padding!r}, "
+                      f"output_size={output_size!r}")
     idx = _unpool_indices(indices, x, out, op)
     y = np.empty((xb.shape[0],) + out, xb.dtype)
     cpu.max_unpool2d(xb, idx, y)
@@ -591,7 +594,8 @@ def max_unpool2d_backward(grad_output, indices):
 # ---------------------------------------------------------------------------
 # LP pooling: (sum over the window of x ** p) ** (1 / p)
 
-def _norm_type(norm_type, op):
+def _norm_type(norm_type, dtype, op):
+    """p as a float; refused where p or 1/p cannot be held in the input's dtype."""
     if not isinstance(norm_type, numbers.Real) or isinstance(norm_type, (bool, np.bool_)):
         raise TypeError(f"{op}: norm_type must be an int or a float, got {norm_type!r} "
                         f"of type {type(norm_type).__name__}")
@@ -599,54 +603,49 @@ def _norm_type(norm_type, op):
     if p == 0:
         raise ValueError(f"{op}: norm_type must not be zero (the root 1/p would divide by "
                          f"zero), got norm_type={norm_type!r}")
+    tiny = float(np.finfo(dtype).tiny)
+    if math.isfinite(p) and not tiny <= abs(p) <= 1 / tiny:
+        # p or 1/p would become inf, a subnormal or 0 in this dtype, which
+        # PyTorch and pooledu round differently; p = +-inf has its own rule
+        raise ValueError(f"{op}: norm_type must lie between {tiny:.3g} and {1 / tiny:.3g} in "
+                         f"magnitude for {np.dtype(dtype)} input (or be +-inf), so that p and "
+                         f"1/p are normal {np.dtype(dtype)} numbers, got norm_type={norm_type!r}")
     return p
 
 
-def _lp_forward(op, nd, x, norm_type, kernel_size, stride, ceil_mode):
-    """Check the arguments and run PyTorch's recipe up to the average (the backward
-    needs it): returns the planes, the window, p, the average and the output."""
+def _lp_args(op, nd, x, norm_type, kernel_size, stride, ceil_mode):
+    """Check the arguments: the input as (P, H, W) planes (H = 1 in 1D), p, the 2D window."""
     xb = _as_batch(x, op, nd)
-    p = _norm_type(norm_type, op)
+    p = _norm_type(norm_type, xb.dtype, op)
     win = _lift(pool_window(op, xb.shape[1:], kernel_size, stride, 0, 1, ceil_mode))
-    x2 = _as_2d(xb, nd)  # (P, H, W), H = 1 in 1D
-    y = np.empty((x2.shape[0],) + win.out_size, x2.dtype)
-    if math.isinf(p):
-        # PyTorch's special case: the max (p = inf) or min (p = -inf) of |x|
-        sign = 1 if p > 0 else -1
-        idx = np.empty(y.shape, np.int64)
-        cpu.max_pool2d(sign * np.abs(x2), y, idx, *_args(win))
-        return x2, win, p, idx, sign * y
-    powered = np.empty_like(x2)
-    cpu.lp_power(x2.ravel(), powered.ravel(), p)
-    mean = np.empty_like(y)
-    cpu.avg_pool2d(powered, mean, *_avg_args(win), True, 0)
-    cpu.lp_root(mean.ravel(), y.ravel(), 1.0 / p, math.prod(win.kernel))
-    return x2, win, p, mean, y
+    return _as_2d(xb, nd), p, win
 
 
 def _lp_pool(op, nd, x, norm_type, kernel_size, stride, ceil_mode):
-    *_, y = _lp_forward(op, nd, x, norm_type, kernel_size, stride, ceil_mode)
-    return y.reshape(x.shape[:-nd] + y.shape[-nd:])
+    x2, p, win = _lp_args(op, nd, x, norm_type, kernel_size, stride, ceil_mode)
+    kh, kw, sh, sw = win.kernel + win.stride
+    y = np.empty((x2.shape[0],) + win.out_size, x2.dtype)
+    if math.isinf(p):  # PyTorch's special case: the max (inf) or min (-inf) of |x|
+        cpu.lp_inf_pool2d(x2, y, kh, kw, sh, sw, 1 if p > 0 else -1)
+    else:
+        cpu.lp_pool2d(x2, y, kh, kw, sh, sw, p, 1.0 / p, math.prod(win.kernel))
+    return y.reshape(x.shape[:-nd] + win.out_size[-nd:])
 
 
 def _lp_pool_backward(op, nd, grad_output, x, norm_type, kernel_size, stride, ceil_mode):
-    x2, win, p, saved, y = _lp_forward(op, nd, x, norm_type, kernel_size, stride, ceil_mode)
-    out_shape = x.shape[:-nd] + y.shape[-nd:]
+    x2, p, win = _lp_args(op, nd, x, norm_type, kernel_size, stride, ceil_mode)
+    out_shape = x.shape[:-nd] + win.out_size[-nd:]
     g = _as_2d(_as_grad_planes(grad_output, out_shape, x.dtype, op, spatial=nd), nd)
+    kh, kw, sh, sw = win.kernel + win.stride
     gx = np.empty_like(x2)
     if math.isinf(p):
-        # d|x|/dx = sign(x), which PyTorch takes as 0 at NaN; the two negations
-        # of p = -inf cancel exactly
-        cpu.max_pool2d_backward(g, saved, gx, *_args(win))
-        gx *= np.sign(np.nan_to_num(x2))
-        return gx.reshape(x.shape)
-    q = 1.0 / p
-    g_mean = np.empty_like(g)
-    cpu.lp_root_backward(g.ravel(), saved.ravel(), g_mean.ravel(), q, q - 1.0,
-                         math.prod(win.kernel))
-    g_powered = np.empty_like(x2)
-    cpu.avg_pool2d_backward(g_mean, g_powered, *_avg_args(win), True, 0)
-    cpu.lp_power_backward(g_powered.ravel(), x2.ravel(), gx.ravel(), p, p - 1.0)
+        argmax = np.empty(g.shape, np.int64)  # each window's argmax, recomputed
+        cpu.lp_inf_pool2d_backward(g, x2, argmax, gx, kh, kw, sh, sw, 1 if p > 0 else -1)
+    else:
+        q = 1.0 / p
+        g_mean = np.empty_like(g)  # the root's gradient per window
+        cpu.lp_pool2d_backward(g, x2, g_mean, gx, kh, kw, sh, sw, p, p - 1.0, q, q - 1.0,
+                               math.prod(win.kernel))
     return gx.reshape(x.shape)
 
 
@@ -737,6 +736,13 @@ def _fractional_samples(random_samples, generator, x, op):
     """This call's (u_w, u_h) per plane, shape (P, 2), in the input dtype."""
     lead = (1,) + x.shape[:1] if x.ndim == 3 else x.shape[:2]  # (N, C); N = 1 for (C, H, W)
     if random_samples is None:
+        is_seed = isinstance(generator, (int, np.integer)) and not isinstance(generator, bool)
+        if not (generator is None or isinstance(generator, np.random.Generator) or is_seed):
+            raise TypeError(f"{op}: generator must be None, a numpy.random.Generator or an int "
+                            f"seed, got {generator!r} of type {type(generator).__name__}")
+        if is_seed and generator < 0:
+            raise ValueError(f"{op}: generator, as a seed, must be non-negative, "
+                             f"got generator={generator}")
         return np.random.default_rng(generator).random(lead + (2,), dtype=x.dtype).reshape(-1, 2)
     if generator is not None:
         raise ValueError(f"{op}: give random_samples or generator, not both")
@@ -833,7 +839,7 @@ def fractional_max_pool2d_backward(grad_output, indices, input_shape, kernel_siz
     fractional_output_size(op, shape[-2:], kernel, indices.shape[-2:])  # the forward's rules
     idx = _as_grad_planes(indices, indices.shape, np.int64, op, "indices", spatial=2)
     g = _as_grad_planes(grad_output, indices.shape, None, op, spatial=2)
-    _check_indices(idx, shape[-2] * shape[-1], op)
+    _check_indices(idx.reshape(indices.shape), shape[-2:], op, FRACTIONAL, kernel)
     gx = np.empty((g.shape[0],) + shape[-2:], g.dtype)
     cpu.fractional_max_pool2d_backward(g, idx, gx, *kernel)
     return gx.reshape(shape)

@@ -61,9 +61,8 @@ from numba import int32, njit, prange, uint64
 from numba.extending import register_jitable
 
 from .cpu import global_max_pool2d  # noqa: F401 (the same in both schedules)
-from .cpu import max_pool2d as cpu_max_pool2d
-from .cpu import max_pool2d_backward as cpu_max_pool2d_backward
-from .formulas import avg_divisor, avg_span, global_mean_grad, max_grad_cell, max_window, max_wins
+from .formulas import (avg_divisor, avg_grad_cell, avg_span, avg_window, global_mean_grad,
+                       max_grad_cell, max_window, max_wins)
 from .geometry import ceil_div, tap_span
 
 CHUNKS = 64  # parallel work items: enough to balance many threads
@@ -333,11 +332,18 @@ def column_table(OW, C, sw, pw):
     return column_of
 
 
-@register_jitable
-def window_offsets_fit(kh, kw, dh, dw, W):
-    """Whether a tap's offset within its window, dh*u*W + dw*v, fits the int32
-    scratch of the fast max kernels (with room to spare)."""
-    return dh * (kh - 1) * W + dw * (kw - 1) < 2**30
+def layout_fits(H, W, kh, kw, sh, sw, ph, pw, dh, dw):
+    """Whether the block layout serves this window, or the formula runs as it reads.
+
+    The layout's scratch holds ``sh * sw`` phases with margins of ``pw / sw``
+    pixels, so it grows with the stride and the padding; past the input's own
+    size (where every window is mostly padding, or reads one or two cells) the
+    reference loop is as fast and its memory stays the outputs alone. A tap's
+    offset within its window, ``dh*u*W + dw*v``, must also fit the int32
+    scratch of the max kernels, with room to spare.
+    """
+    return (sh <= H and sw <= W and ph <= H and pw <= W
+            and dh * (kh - 1) * W + dw * (kw - 1) < 2**30)
 
 
 @njit(parallel=True, cache=True)
@@ -368,7 +374,7 @@ def max_pool2d_images(x, y, idx, kh, kw, sh, sw, ph, pw, dh, dw):
 
 @njit(parallel=True, cache=True)
 def max_reference_images(x, y, idx, kh, kw, sh, sw, ph, pw, dh, dw):
-    """The formula itself over (N, H, W, C) images, for windows too large for int32 offsets."""
+    """The formula itself over (N, H, W, C) images, for windows the layout does not serve."""
     N, H, W, C = x.shape
     OH, OW = y.shape[1], y.shape[2]
     for q in prange(N * OH):
@@ -379,23 +385,27 @@ def max_reference_images(x, y, idx, kh, kw, sh, sw, ph, pw, dh, dw):
                                                               sw, ph, pw, dh, dw)
 
 
-@njit(cache=True)
+# The entry points below are plain Python: they only reshape and pick a
+# kernel. A cached jitted function that calls a cached parallel one can crash
+# when both are loaded back from Numba's cache in a new process (the caller's
+# cached code links its own copy of the parallel kernel's loop), so no
+# jitted function here calls another parallel one; tests/test_cache.py
+# checks that for every module.
+
 def max_pool2d(x, y, idx, kh, kw, sh, sw, ph, pw, dh, dw):
     """Max pooling of (P, H, W) planes: each plane an (H, W, 1) image."""
     P, H, W = x.shape
     OH, OW = y.shape[1], y.shape[2]
-    if not window_offsets_fit(kh, kw, dh, dw, W):
-        return cpu_max_pool2d(x, y, idx, kh, kw, sh, sw, ph, pw, dh, dw)
-    max_pool2d_images(x.reshape((P, H, W, 1)), y.reshape((P, OH, OW, 1)),
-                      idx.reshape((P, OH, OW, 1)), kh, kw, sh, sw, ph, pw, dh, dw)
+    # (P, H, W) -> (P, H, W, 1): views, no copy
+    max_pool2d_nhwc(x.reshape(P, H, W, 1), y.reshape(P, OH, OW, 1), idx.reshape(P, OH, OW, 1),
+                    kh, kw, sh, sw, ph, pw, dh, dw)
 
 
-@njit(cache=True)
 def max_pool2d_nhwc(x, y, idx, kh, kw, sh, sw, ph, pw, dh, dw):
     """Max pooling of channels-last (N, H, W, C) memory, output in the same layout."""
-    if not window_offsets_fit(kh, kw, dh, dw, x.shape[2]):
-        return max_reference_images(x, y, idx, kh, kw, sh, sw, ph, pw, dh, dw)
-    max_pool2d_images(x, y, idx, kh, kw, sh, sw, ph, pw, dh, dw)
+    fits = layout_fits(x.shape[1], x.shape[2], kh, kw, sh, sw, ph, pw, dh, dw)
+    kernel = max_pool2d_images if fits else max_reference_images
+    kernel(x, y, idx, kh, kw, sh, sw, ph, pw, dh, dw)
 
 
 # ---------------------------------------------------------------------------
@@ -480,19 +490,33 @@ def avg_pool2d_images(x, y, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_o
                       divisor_override, M, L)
 
 
-@njit(cache=True)
+@njit(parallel=True, cache=True)
+def avg_reference_images(x, y, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override):
+    """The formula itself over (N, H, W, C) images, for windows the layout does not serve."""
+    N, H, W, C = x.shape
+    OH, OW = y.shape[1], y.shape[2]
+    for q in prange(N * OH):
+        n, i = q // OH, q % OH
+        for j in range(OW):
+            for ch in range(C):
+                y[n, i, j, ch] = avg_window(x[n, :, :, ch], i, j, kh, kw, sh, sw, ph, pw,
+                                            count_include_pad, divisor_override)
+
+
 def avg_pool2d(x, y, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override):
     """Average pooling of (P, H, W) planes: each plane an (H, W, 1) image."""
     P, H, W = x.shape
     OH, OW = y.shape[1], y.shape[2]
-    avg_pool2d_images(x.reshape((P, H, W, 1)), y.reshape((P, OH, OW, 1)), kh, kw, sh, sw, ph, pw,
-                      count_include_pad, divisor_override)
+    # (P, H, W) -> (P, H, W, 1): views, no copy
+    avg_pool2d_nhwc(x.reshape(P, H, W, 1), y.reshape(P, OH, OW, 1), kh, kw, sh, sw, ph, pw,
+                    count_include_pad, divisor_override)
 
 
-@njit(cache=True)
 def avg_pool2d_nhwc(x, y, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override):
     """Average pooling of channels-last (N, H, W, C) memory, output in the same layout."""
-    avg_pool2d_images(x, y, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override)
+    fits = layout_fits(x.shape[1], x.shape[2], kh, kw, sh, sw, ph, pw, 1, 1)
+    kernel = avg_pool2d_images if fits else avg_reference_images
+    kernel(x, y, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override)
 
 
 # ---------------------------------------------------------------------------
@@ -611,47 +635,59 @@ def grad_images(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw, by_index, count_incl
                        dh, dw, M, L, cmin, cmax, by_index, count_include_pad, divisor_override)
 
 
-@njit(cache=True)
+@njit(parallel=True, cache=True)
+def grad_reference_images(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw, by_index,
+                          count_include_pad, divisor_override):
+    """The gather formulas themselves over (N, H, W, C) images, for windows the layout
+    does not serve: max (``by_index``) or average pooling."""
+    N, H, W, C = gx.shape
+    for q in prange(N * H):
+        n, h = q // H, q % H
+        for w in range(W):
+            for ch in range(C):
+                if by_index:
+                    gx[n, h, w, ch] = max_grad_cell(g[n, :, :, ch], idx[n, :, :, ch], h, w, W,
+                                                    kh, kw, sh, sw, ph, pw, dh, dw)
+                else:
+                    gx[n, h, w, ch] = avg_grad_cell(g[n, :, :, ch], h, w, H, W, kh, kw, sh, sw,
+                                                    ph, pw, count_include_pad, divisor_override)
+
+
+def grad_nhwc(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw, by_index, count_include_pad,
+              divisor_override):
+    """The backward gather of (N, H, W, C) images, by the layout where it fits."""
+    fits = layout_fits(gx.shape[1], gx.shape[2], kh, kw, sh, sw, ph, pw, dh, dw)
+    kernel = grad_images if fits else grad_reference_images
+    kernel(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw, by_index, count_include_pad,
+           divisor_override)
+
+
 def max_pool2d_backward(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw):
     """gx of max pooling of (P, H, W) planes: a gather, tap by tap, over blocks of input rows."""
     P, H, W = gx.shape
     OH, OW = g.shape[1], g.shape[2]
-    if not window_offsets_fit(kh, kw, dh, dw, W):
-        return cpu_max_pool2d_backward(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw)
-    grad_images(g.reshape((P, OH, OW, 1)), idx.reshape((P, OH, OW, 1)), gx.reshape((P, H, W, 1)),
-                kh, kw, sh, sw, ph, pw, dh, dw, True, False, 0)
+    # (P, ., .) -> (P, ., ., 1): views, no copy
+    grad_nhwc(g.reshape(P, OH, OW, 1), idx.reshape(P, OH, OW, 1), gx.reshape(P, H, W, 1),
+              kh, kw, sh, sw, ph, pw, dh, dw, True, False, 0)
 
 
-@njit(parallel=True, cache=True)
 def max_pool2d_backward_nhwc(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw):
     """gx of max pooling of channels-last (N, H, W, C) memory, in the same layout."""
-    N, H, W, C = gx.shape
-    if not window_offsets_fit(kh, kw, dh, dw, W):
-        for q in prange(N * H):
-            n, h = q // H, q % H
-            for w in range(W):
-                for ch in range(C):
-                    gx[n, h, w, ch] = max_grad_cell(g[n, :, :, ch], idx[n, :, :, ch], h, w, W,
-                                                    kh, kw, sh, sw, ph, pw, dh, dw)
-        return
-    grad_images(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw, True, False, 0)
+    grad_nhwc(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw, True, False, 0)
 
 
-@njit(cache=True)
 def avg_pool2d_backward(g, gx, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override):
     """gx of average pooling of (P, H, W) planes: a gather, tap by tap, over blocks of input rows."""
     P, H, W = gx.shape
     OH, OW = g.shape[1], g.shape[2]
-    g4 = g.reshape((P, OH, OW, 1))
-    grad_images(g4, g4, gx.reshape((P, H, W, 1)), kh, kw, sh, sw, ph, pw, 1, 1, False,
-                count_include_pad, divisor_override)
+    g4 = g.reshape(P, OH, OW, 1)  # (P, OH, OW) -> (P, OH, OW, 1), a view
+    grad_nhwc(g4, g4, gx.reshape(P, H, W, 1), kh, kw, sh, sw, ph, pw, 1, 1, False,
+              count_include_pad, divisor_override)
 
 
-@njit(cache=True)
 def avg_pool2d_backward_nhwc(g, gx, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override):
     """gx of average pooling of channels-last (N, H, W, C) memory, in the same layout."""
-    grad_images(g, g, gx, kh, kw, sh, sw, ph, pw, 1, 1, False, count_include_pad,
-                divisor_override)
+    grad_nhwc(g, g, gx, kh, kw, sh, sw, ph, pw, 1, 1, False, count_include_pad, divisor_override)
 
 
 # ---------------------------------------------------------------------------

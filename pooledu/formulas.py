@@ -16,7 +16,7 @@ import math
 import numpy as np
 from numba.extending import register_jitable
 
-from .geometry import tap_span, windows_touching
+from .geometry import gather_sees, tap_span, taps_inside, windows_touching
 from .geometry import (adaptive_span, adaptive_windows_touching, fractional_start,
                        fractional_windows_touching)
 
@@ -38,19 +38,18 @@ def max_window(x, i, j, kh, kw, sh, sw, ph, pw, dh, dw):
     Taps outside the plane (padding) are skipped. Scanning row by row, a tap
     wins when ``v > best or v is NaN``, so NaN propagates and ties keep the
     first occurrence. Returns the value and its flat index ``h*W + w`` in the
-    plane; a window with no tap inside the plane gives (-inf, -1).
+    plane; a window with no tap inside the plane gives (-inf, -1). The loops
+    visit only the taps inside the plane (``taps_inside``), in the same order.
     """
     H, W = x.shape
     best = x.dtype.type(-math.inf)
     arg = -1
-    for u in range(kh):
+    u0, u1 = taps_inside(i, kh, sh, ph, dh, H)
+    v0, v1 = taps_inside(j, kw, sw, pw, dw, W)
+    for u in range(u0, u1):
         h = sh * i - ph + dh * u
-        if h < 0 or h >= H:
-            continue
-        for v in range(kw):
+        for v in range(v0, v1):
             w = sw * j - pw + dw * v
-            if w < 0 or w >= W:
-                continue
             val = x[h, w]
             if max_wins(val, best, arg):
                 best = val
@@ -68,6 +67,27 @@ def index_grad_add(total, g, idx, target, i0, i1, j0, j1):
             if idx[i, j] == target:
                 total += g[i, j]
     return total
+
+
+@register_jitable
+def index_seen(t, a, i, j, D, H, W, OD, OH, OW, kind, kd, kh, kw, sd, sh, sw, pd, ph, pw,
+               dd, dh, dw):
+    """Whether the stored index t of window (a, i, j) reaches its cell's gradient.
+
+    t = -1 (a window with no cell inside the input) is taken and routes
+    nothing. Otherwise t must name a cell (d, h, w) of the D x H x W volume
+    whose gather visits window (a, i, j) along every dimension
+    (``geometry.gather_sees``); any index a forward pass with these window
+    arguments returns passes.
+    """
+    if t == -1:
+        return True
+    if t < 0 or t >= D * H * W:
+        return False
+    d, h, w = t // (H * W), t // W % H, t % W
+    return (gather_sees(a, d, kind, kd, sd, pd, dd, D, OD)
+            and gather_sees(i, h, kind, kh, sh, ph, dh, H, OH)
+            and gather_sees(j, w, kind, kw, sw, pw, dw, W, OW))
 
 
 @register_jitable
@@ -232,6 +252,25 @@ def attention_weights(x, u, scale, a):
         total += a[p]
     for p in range(P):
         a[p] /= total
+
+
+@register_jitable
+def key_fold(w, q, c):
+    """u[c] = sum over d of w[d, c] * q[d]: the key projection folded into the query,
+    ``u = W_k^T q``, added in order of d (the same bits in any memory layout)."""
+    total = q.dtype.type(0)
+    for d in range(q.shape[0]):
+        total += w[d, c] * q[d]
+    return total
+
+
+@register_jitable
+def key_unfold_grad(w, gu, d):
+    """dL/dq[d] = sum over c of w[d, c] * gu[c], the gradient through ``u = W_k^T q``."""
+    total = gu.dtype.type(0)
+    for c in range(gu.shape[0]):
+        total += w[d, c] * gu[c]
+    return total
 
 
 @register_jitable
@@ -491,45 +530,75 @@ def torch_pow(v, e, one):
 
 
 @register_jitable
-def lp_power_value(x, k, p):
-    """y[k] = x[k] ** p, the first step of LP pooling (then an average pool)."""
-    return torch_pow(x[k], p, x.dtype.type(1))
+def lp_mean_window(x, i, j, kh, kw, sh, sw, p):
+    """m[i, j] = (1 / divisor) * sum over the window of x[h, w] ** p.
+
+    PyTorch's first two steps of LP pooling, ``avg_pool2d(x ** p)`` (no
+    padding; a ceil_mode window is divided by the cells it has), fused: each
+    power is taken as it is added, in the average's row-major order, so the
+    bits are those of the two steps and no powered copy of x is made.
+    """
+    H, W = x.shape
+    h0, h1, hpad = avg_span(i, kh, sh, 0, H)
+    w0, w1, wpad = avg_span(j, kw, sw, 0, W)
+    one = x.dtype.type(1)
+    total = x.dtype.type(0)
+    for h in range(h0, h1):
+        for w in range(w0, w1):
+            total += torch_pow(x[h, w], p, one)
+    return total / x.dtype.type(avg_divisor(h0, h1, hpad, w0, w1, wpad, True, 0))
 
 
 @register_jitable
-def lp_power_grad_value(g, x, k, p, pm1):
-    """dL/dx[k] = g[k] * (p * x[k] ** (p - 1)), as PyTorch's pow backward
-    (which computes ``pm1 = p - 1`` in float64 before rounding it)."""
-    return g[k] * (p * torch_pow(x[k], pm1, x.dtype.type(1)))
-
-
-@register_jitable
-def lp_root_value(m, k, q, K):
-    """y[k] = (K * t) ** q with t = sign(m[k]) * relu(|m[k]|) and q = 1/p, where
-    m[k] is the average of x**p over a window of K = kh*kw cells.
+def lp_root(m, q, K, one):
+    """y = (K * t) ** q with t = sign(m) * relu(|m|) and q = 1/p: PyTorch's last step,
+    where m is the window's average of x ** p and K = kh*kw.
 
     sign(m) * relu(|m|) is m itself, except that -0 becomes +0 and NaN stays
     NaN (PyTorch's sign(NaN) is 0, and 0 * NaN = NaN).
     """
-    t = m[k] if m[k] != 0 else m[k] - m[k]
-    return torch_pow(t * K, q, m.dtype.type(1))
+    t = m if m != 0 else m - m
+    return torch_pow(t * K, q, one)
 
 
 @register_jitable
-def lp_root_grad_value(g, m, k, q, qm1, K):
-    """dL/dm[k] for y = lp_root_value(m, k, q, K), through PyTorch's chain of ops:
+def lp_root_grad(g, m, q, qm1, K, one):
+    """dL/dm for y = lp_root(m, q, K), through PyTorch's chain of ops:
     g * (q * (K*t) ** qm1), times K, times sign(m) twice (``qm1 = q - 1``,
     rounded from float64 as PyTorch does); 0 where |m| is not positive
     (relu's mask, which also hides the inf that a window of zeros gives:
     PyTorch's "the gradient is set to zero as well")."""
-    f = m.dtype.type
-    v = m[k]
-    t = v if v != 0 else v - v
-    s = f((v > 0) - (v < 0))  # PyTorch's sign: 0 for NaN
-    grad = g[k] * (q * torch_pow(t * K, qm1, f(1))) * K * s
-    if abs(v) <= 0:
-        grad = f(0)  # relu's mask; abs(NaN) <= 0 is false, so NaN is not masked
+    t = m if m != 0 else m - m
+    s = (m > 0) - (m < 0)  # PyTorch's sign: 0 for NaN
+    grad = g * (q * torch_pow(t * K, qm1, one)) * K * s
+    if abs(m) <= 0:
+        grad = g - g  # relu's mask; abs(NaN) <= 0 is false, so NaN is not masked
     return grad * s
+
+
+@register_jitable
+def lp_power_grad(g, v, p, pm1, one):
+    """dL/dx = g * (p * x ** (p - 1)) at a cell holding v, where g is what the
+    average pool's gather brings it: PyTorch's pow backward (which computes
+    ``pm1 = p - 1`` in float64 before rounding it)."""
+    return g * (p * torch_pow(v, pm1, one))
+
+
+@register_jitable
+def lp_inf_window(x, i, j, kh, kw, sh, sw, sign):
+    """y[i, j] = the max (sign 1, p = inf) or min (sign -1, p = -inf) of |x| over window
+    (i, j), PyTorch's special cases: the max rule on sign * |x|, then the sign back.
+    Returns the value and the flat index of the cell it came from."""
+    H, W = x.shape
+    best = x.dtype.type(-math.inf)
+    arg = -1
+    for h in range(sh * i, min(sh * i + kh, H)):
+        for w in range(sw * j, min(sw * j + kw, W)):
+            val = sign * abs(x[h, w])
+            if max_wins(val, best, arg):
+                best = val
+                arg = h * W + w
+    return sign * best, arg
 
 
 # volumes: (D, H, W) planes, output position (a, i, j), depth taps t
@@ -546,10 +615,9 @@ def max_window3d(x, a, i, j, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw):
     D, H, W = x.shape
     best = x.dtype.type(-math.inf)
     arg = -1
-    for t in range(kd):
+    t0, t1 = taps_inside(a, kd, sd, pd, dd, D)
+    for t in range(t0, t1):
         d = sd * a - pd + dd * t
-        if d < 0 or d >= D:
-            continue
         val, at = max_window(x[d], i, j, kh, kw, sh, sw, ph, pw, dh, dw)
         if at >= 0 and (arg < 0 or val > best or math.isnan(val)):
             best = val

@@ -12,12 +12,23 @@ never materialised, taps outside ``[0, n)`` are simply skipped.
 
 import math
 import operator
+import os
 from typing import NamedTuple
 
 import numpy as np
 from numba.extending import register_jitable
 
 FLOAT_DTYPES = (np.float32, np.float64)
+
+# Pooling's window arguments are 32-bit integers, as in PyTorch, whose pooling
+# kernels take them as C ints (2**31 and more is refused there too).
+# Convolution's are 64-bit, as in PyTorch; its outputs bound them further
+# (``check_output_size``). Other sizes (adaptive output sizes, unpooling
+# windows) stay below 2**60. So every position a kernel computes
+# (``o*s - p + d*t``, ``n + 2p``, ``h*W + w``) fits in a signed 64-bit integer.
+POOL_LIMIT = 2**31
+CONV_LIMIT = 2**63
+MAX_EXTENT = 2**60
 
 
 # ---------------------------------------------------------------------------
@@ -40,6 +51,20 @@ def windows_touching(i, k, s, p, d, out_size):
     lo = ceil_div(i + p - d * (k - 1), s)
     hi = (i + p) // s + 1
     return max(lo, 0), min(hi, out_size)
+
+
+@register_jitable
+def taps_inside(o, k, s, p, d, n):
+    """Taps ``[lo, hi)`` of window ``o`` that land inside the input ``[0, n)``.
+
+    Tap t reads ``o*s - p + d*t``, inside for ``ceil((p - o*s) / d) <= t <=
+    floor((n - 1 + p - o*s) / d)``. Loops over exactly these taps cost what
+    the window holds of the input, however large the kernel or the padding.
+    """
+    start = o * s - p
+    lo = max(ceil_div(-start, d), 0)
+    hi = min((n - 1 - start) // d + 1, k)
+    return lo, max(hi, lo)
 
 
 @register_jitable
@@ -77,6 +102,44 @@ def as_int(value, name, op):
         raise TypeError(f"{op}: {name} must be an int, got {value!r} "
                         f"of type {type(value).__name__}")
     return operator.index(value)
+
+
+def check_extent(value, name, op, where="", limit=MAX_EXTENT):
+    """Refuse a window argument or size of ``limit`` or more in magnitude."""
+    if abs(value) >= limit:
+        why = {POOL_LIMIT: "pooling takes 32-bit window arguments, as in PyTorch",
+               CONV_LIMIT: "convolution takes 64-bit window arguments, as in PyTorch",
+               MAX_EXTENT: "window positions must fit in 64-bit integers"}[limit]
+        raise ValueError(f"{op}: {name} must be less than 2**{limit.bit_length() - 1} in "
+                         f"magnitude ({why}), got {name}={value}{where}")
+    return value
+
+
+def _memory_bytes():
+    """This machine's physical memory in bytes (2**62 where the OS does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return 2**62
+
+
+def check_output_size(op, shape, itemsize, cause):
+    """Refuse, before allocating it, an array larger than this machine's memory.
+
+    ``cause`` names the argument the size comes from, for the message.
+
+    >>> check_output_size("adaptive_avg_pool2d", (1, 1, 2**31, 2**31), 4,
+    ...                   "output_size=2147483648")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    MemoryError: adaptive_avg_pool2d: output_size=2147483648 gives an array of shape ...
+    """
+    nbytes = math.prod(shape) * itemsize
+    memory = _memory_bytes()
+    if nbytes > memory:
+        raise MemoryError(f"{op}: {cause} gives an array of shape {tuple(shape)} "
+                          f"({nbytes / 2**30:.1f} GiB), more than this machine's memory "
+                          f"({memory / 2**30:.1f} GiB)")
 
 
 def as_bool(value, name, op):
@@ -126,7 +189,7 @@ def check_window(kernel, stride, padding, dilation, op, axis=""):
     one: with k=3, d=2 a padding of 2 would be fine for the dilated extent 5,
     but PyTorch refuses it, and so does pooledu.
     """
-    check_conv_window(kernel, stride, padding, dilation, op, axis)
+    check_conv_window(kernel, stride, padding, dilation, op, axis, POOL_LIMIT)
     where = f" (dimension {axis})" if axis else ""
     if padding > kernel // 2:
         raise ValueError(f"{op}: padding must be at most half the kernel size "
@@ -134,13 +197,16 @@ def check_window(kernel, stride, padding, dilation, op, axis=""):
                          "a larger padding would allow windows made only of padding")
 
 
-def check_conv_window(kernel, stride, padding, dilation, op, axis=""):
+def check_conv_window(kernel, stride, padding, dilation, op, axis="", limit=CONV_LIMIT):
     """The rules pooling and convolution share: positive sizes, non-negative padding.
 
     Convolution stops here: its padding is zeros that the weights multiply, so
     any amount is allowed (a window of only padding simply gives the bias).
     """
     where = f" (dimension {axis})" if axis else ""
+    for name, value in (("kernel_size", kernel), ("stride", stride), ("padding", padding),
+                        ("dilation", dilation)):
+        check_extent(value, name, op, where, limit)
     if kernel <= 0:
         raise ValueError(f"{op}: kernel_size must be greater than zero, got kernel_size={kernel}{where}")
     if stride <= 0:
@@ -195,6 +261,7 @@ def pool_output_size(input_size, kernel_size, stride=None, padding=0, dilation=1
     d = as_int(dilation, "dilation", op)
     ceil_mode = as_bool(ceil_mode, "ceil_mode", op)
     check_window(k, s, p, d, op)
+    check_extent(n, "input_size", op)
     if n <= 0:
         raise ValueError(f"{op}: input_size must be positive, got input_size={n}")
     return _output_size(n, k, s, p, d, ceil_mode, op)
@@ -371,6 +438,32 @@ def fractional_windows_touching(i, in_size, k, out_size):
     return max(lo, 0), min(hi, out_size)
 
 
+# How the windows of one dimension are laid out, for the gathers' index check.
+REGULAR, ADAPTIVE, FRACTIONAL = 0, 1, 2
+
+
+@register_jitable
+def gather_sees(o, h, kind, k, s, p, d, n, out):
+    """Whether the backward gather of input position ``h`` visits window ``o``.
+
+    A max backward is a gather: input cell h adds the gradient of each window
+    in its ``windows_touching`` range whose stored index is h. An index that
+    points outside that range (one that no forward pass with these window
+    arguments can give) would be silently dropped, so the backward passes
+    refuse it; this is the test, along one dimension of extent ``n`` with
+    ``out`` windows laid out as ``kind`` (REGULAR: kernel k, stride s,
+    padding p, dilation d; ADAPTIVE; FRACTIONAL: any window of size k that
+    could hold h).
+    """
+    if kind == ADAPTIVE:
+        lo, hi = adaptive_windows_touching(h, n, out)
+    elif kind == FRACTIONAL:
+        lo, hi = fractional_windows_touching(h, n, k, out)
+    else:
+        lo, hi = windows_touching(h, k, s, p, d, out)
+    return lo <= o < hi
+
+
 def describe_adaptive(in_size, out_size):
     """The adaptive windows of one dimension, as ``(start, end)`` pairs.
 
@@ -412,6 +505,8 @@ def adaptive_output_size(op, in_size, output_size):
     if nd == 1 and sizes[0] is None:
         raise TypeError(f"{op}: output_size must be an int, got {output_size!r}")
     out = tuple(n if s is None else as_int(s, "output_size", op) for n, s in zip(in_size, sizes))
+    for size in out:
+        check_extent(size, "output_size", op)
     if min(out) < 0:
         raise ValueError(f"{op}: output_size must be non-negative, got {output_size!r}")
     return out
@@ -430,6 +525,9 @@ def unpool_output_size(op, in_size, kernel_size, stride=None, padding=0, output_
     k = as_tuple(kernel_size, "kernel_size", op, nd)
     s = as_stride(stride, k, op)
     p = as_tuple(padding, "padding", op, nd)
+    for name, values in (("kernel_size", k), ("stride", s), ("padding", p)):
+        for value in values:
+            check_extent(value, name, op)
     for name, values in (("kernel_size", k), ("stride", s)):
         if min(values) <= 0:
             raise ValueError(f"{op}: {name} must be greater than zero, got {name}={values}")
@@ -463,6 +561,8 @@ def fractional_output_size(op, in_size, kernel, output_size=None, output_ratio=N
     ``int(in * r)``. Every window lies inside the input, so ``k + out - 1 <= in``.
     """
     nd = len(in_size)
+    for k in kernel:
+        check_extent(k, "kernel_size", op)
     if min(kernel) <= 0:
         raise ValueError(f"{op}: kernel_size must be greater than zero, got kernel_size={kernel}")
     if (output_size is None) == (output_ratio is None):
@@ -470,6 +570,8 @@ def fractional_output_size(op, in_size, kernel, output_size=None, output_ratio=N
                          f"output_size={output_size!r}, output_ratio={output_ratio!r}")
     if output_size is not None:
         out = as_tuple(output_size, "output_size", op, nd)
+        for size in out:
+            check_extent(size, "output_size", op)
     else:
         ratio = output_ratio if isinstance(output_ratio, (tuple, list)) else (output_ratio,)
         if len(ratio) not in (1, nd) or not all(

@@ -15,13 +15,14 @@ Every argument is checked here, before any kernel runs, and a bad one raises
 ValueError or TypeError naming the argument, its value and the rule.
 """
 
+import math
 from contextlib import contextmanager
 
 import numpy as np
 
 from . import cpu, fast
 from .backend import CPU, backend_for, backend_of
-from .geometry import FLOAT_DTYPES, as_bool, as_int, pool_window
+from .geometry import REGULAR, FLOAT_DTYPES, as_bool, as_int, check_output_size, pool_window
 
 # ---------------------------------------------------------------------------
 # CPU schedules: the readable reference (one output at a time, as the formula
@@ -129,6 +130,7 @@ def _check_input_shape(input_shape, op):
     if len(shape) not in (3, 4) or min(shape) < 0 or 0 in shape[-3:]:
         raise ValueError(f"{op}: input_shape must be (C, H, W) or (N, C, H, W) with C, H, W "
                          f"positive, got {input_shape!r}")
+    check_output_size(op, shape, 4, f"input_shape={input_shape!r}")
     return shape
 
 
@@ -151,14 +153,48 @@ def _as_grad_planes(grad_output, expected_shape, dtype, op, name="grad_output", 
     return _planes(_check_grad(grad_output, expected_shape, dtype, op, name, be), spatial)
 
 
-def _check_indices(idx, plane_size, op):
-    """Indices come from a forward pass: each is -1 (empty window) or inside the plane."""
+def _check_indices(idx, in_size, op, kind=REGULAR, window=None):
+    """Indices must be ones a forward pass with these window arguments can return.
+
+    ``idx`` is the indices array as given, (..., *out), over an input of
+    spatial size ``in_size``; ``window`` is the forward's kernel, stride,
+    padding and dilation (a ``Window``, or the kernel alone for fractional
+    windows). Each index must be -1 (a window of padding only) or name a cell
+    whose gather visits its window (``formulas.index_seen``); anything else
+    would be dropped by the gather, so the first such index is named in a
+    ValueError. One parallel pass, on the arrays' own device, in any memory
+    layout (no copy).
+    """
     if idx.size == 0:
         return
-    lo, hi = backend_of(idx).value_range(idx)
-    if lo < -1 or hi >= plane_size:
-        raise ValueError(f"{op}: indices must lie in [-1, {plane_size}) for an input plane "
-                         f"of {plane_size} cells, got values from {lo} to {hi}")
+    nd = len(in_size)
+    if kind == REGULAR:
+        k, s, p, d = window.kernel, window.stride, window.padding, window.dilation
+    else:  # adaptive and fractional windows need only a kernel size, if any
+        k = window if window is not None else (1,) * nd
+        s, p, d = (1,) * nd, (0,) * nd, (1,) * nd
+
+    def three(t, fill):  # 1D and 2D run as volumes of depth (and height) 1
+        return (fill,) * (3 - nd) + tuple(t)
+
+    out = tuple(idx.shape[-nd:])
+    lead = tuple(idx.shape[:-nd])
+    lead = (1,) * (2 - len(lead)) + lead  # (N, C), N = 1 when it is missing
+    volumes = lead + three(out, 1)  # (N, C, OD, OH, OW): unit axes added, a view
+    bad = backend_of(idx).stray_index(idx, volumes, *three(in_size, 1), kind, *three(k, 1),
+                                      *three(s, 1), *three(p, 0), *three(d, 1))
+    if bad is None:
+        return
+    where = tuple(map(int, np.unravel_index(bad, idx.shape)))
+    value = int(idx[where])
+    cells = math.prod(in_size)
+    if 0 <= value < cells:
+        cell = tuple(map(int, np.unravel_index(value, in_size)))
+        problem = f"names input cell {cell}, which the window of output {where[-nd:]} does not reach"
+    else:
+        problem = f"lies outside [-1, {cells}), the {cells} cells of an input plane"
+    raise ValueError(f"{op}: indices{list(where)} = {value} {problem}; indices must be those "
+                     "the forward pass returned, with the same window arguments")
 
 
 def _divisor(divisor_override, op):
@@ -168,6 +204,9 @@ def _divisor(divisor_override, op):
     d = as_int(divisor_override, "divisor_override", op)
     if d == 0:
         raise ValueError(f"{op}: divisor_override must not be zero, got divisor_override=0")
+    if not -2**63 <= d < 2**63:
+        raise ValueError(f"{op}: divisor_override must fit in a 64-bit integer, as in PyTorch, "
+                         f"got divisor_override={d}")
     return d
 
 
@@ -277,7 +316,7 @@ def max_pool2d_backward(grad_output, indices, input_shape, kernel_size, stride=N
     be = backend_for(op, grad_output=grad_output, indices=indices)
     g = _check_grad(grad_output, out_shape, None, op, be=be)
     idx = _check_grad(indices, out_shape, np.int64, op, "indices", be=be)
-    _check_indices(idx, shape[-2] * shape[-1], op)
+    _check_indices(idx, shape[-2:], op, window=win)
     if _channels_last(g):
         gx = _empty_channels_last(shape, g.dtype)
         idx = np.ascontiguousarray(_nhwc(idx))  # a copy only if indices are not channels-last too
@@ -474,7 +513,8 @@ def global_max_pool2d_backward(grad_output, indices, input_shape):
     if g.shape != idx.shape:
         raise ValueError(f"{op}: grad_output and indices must have the same shape, "
                          f"got {grad_output.shape} and {indices.shape}")
-    _check_indices(idx, H * W, op)
+    whole = pool_window(op, (H, W), (H, W))  # one window spanning the plane
+    _check_indices(idx.reshape(-1, 1, 1), (H, W), op, window=whole)
     gx = be.empty((g.shape[0], H, W), g.dtype)
     # the max pooling gather, with one window spanning the whole plane
     be.max_pool2d_backward(g.reshape(-1, 1, 1), idx.reshape(-1, 1, 1), gx,

@@ -260,8 +260,11 @@ def test_validation_is_the_same_on_the_device():
         P.avg_pool2d(cuda.to_device(np.zeros((1, 4, 4), np.float32)), 2, padding=2)
     g = cuda.to_device(np.ones((1, 2, 2, 2), np.float32))
     bad = cuda.to_device(np.full((1, 2, 2, 2), 16, np.int64))
-    with pytest.raises(ValueError, match=r"indices must lie in \[-1, 16\).*from 16 to 16"):
+    with pytest.raises(ValueError, match=r"indices\[0, 0, 0, 0\] = 16 lies outside \[-1, 16\)"):
         P.max_pool2d_backward(g, bad, (1, 2, 4, 4), 2)
+    stray = cuda.to_device(np.array([[[[0, 0], [0, 0]]] * 2], np.int64))  # (0, 0) for every window
+    with pytest.raises(ValueError, match=r"indices\[0, 0, 0, 1\] = 0 names input cell \(0, 0\)"):
+        P.max_pool2d_backward(g, stray, (1, 2, 4, 4), 2)
     with pytest.raises(ValueError, match="grad_output must have shape"):
         P.avg_pool2d_backward(g, (1, 2, 6, 6), 2)
 
