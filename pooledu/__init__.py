@@ -31,7 +31,8 @@ from .family import (adaptive_avg_pool1d, adaptive_avg_pool1d_backward, adaptive
 from .geometry import ceil_mode_windows, describe_adaptive, pool_output_size
 from .ops import (avg_pool2d, avg_pool2d_backward, global_avg_pool2d,
                   global_avg_pool2d_backward, global_max_pool2d,
-                  global_max_pool2d_backward, max_pool2d, max_pool2d_backward, schedule)
+                  global_max_pool2d_backward, max_pool2d, max_pool2d_backward)
+from .dispatch import schedule
 
 __version__ = "0.1.0"
 

@@ -1,14 +1,16 @@
 """Where an op runs: NumPy arrays on the CPU (``cpu.py``), device arrays on the GPU (``cuda.py``).
 
-A public function in ``ops.py`` asks :func:`backend_for` where its array
-arguments live and gets a :class:`Backend`: the kernels with ``cpu.py``'s
-names and signatures, plus the few array operations ``ops.py`` needs
-(allocate, make contiguous, min/max). The function body is then the same for
-both::
+A public function asks :func:`backend_for` where its array arguments live
+and gets a :class:`Backend`: a module of kernels with ``cpu.py``'s names and
+signatures, plus the few array operations the public functions need
+(allocate, make contiguous, check indices). The function body is then the
+same for both::
 
-    be = backend_for(op, input=x)        # TypeError for anything else, or a mix
-    y = be.empty(shape, x.dtype)         # np.empty, or cuda.device_array
-    be.max_pool2d(x3, y, idx, *window)   # cpu.max_pool2d, or a CUDA launch
+    be = backend_for(op, input=x)                # TypeError for anything else, or a mix
+    y = be.empty(shape, x.dtype)                 # np.empty, or cuda.device_array
+    kernel("max_pool2d", be)(x3, y, idx, *win)   # the CPU schedule's, or a CUDA launch
+
+(``dispatch.kernel`` picks the kernel: on the host, the active CPU schedule's.)
 
 Device arrays are Numba device arrays and any object exposing
 ``__cuda_array_interface__`` (CuPy arrays, PyTorch CUDA tensors); they are
@@ -17,17 +19,19 @@ device arrays. ``cuda.py`` (and with it numba-cuda) is imported only when a
 device array arrives, so pooledu itself never needs a GPU.
 """
 
+import functools
+
 import numpy as np
 
 from . import cpu
 
 
 class Backend:
-    """The kernels of one device, plus the array operations ``ops.py`` needs there.
+    """The kernels of one device, plus the array operations the public functions need there.
 
-    Kernels are looked up by name on ``kernels`` (a module with ``cpu.py``'s
-    kernel names and signatures): ``be.max_pool2d(...)``. An op without a
-    kernel on this device raises a TypeError naming it.
+    ``kernels`` is a module with ``cpu.py``'s kernel names and signatures;
+    ``dispatch.kernel`` looks kernels up there (on the host, in the active
+    CPU schedule instead).
     """
 
     def __init__(self, name, kernels, asarray, empty, contiguous, stray_index):
@@ -38,21 +42,10 @@ class Backend:
         self.contiguous = contiguous    # array -> C-contiguous array, copied only if needed
         self.stray_index = stray_index  # indices, window -> flat position of the first bad one
 
-    def __getattr__(self, kernel):  # called only for names that are not attributes
-        if kernel.startswith("__") or kernel == "kernels":
-            raise AttributeError(kernel)  # copy/pickle probes, or a half-built object
-        try:
-            return getattr(self.kernels, kernel)
-        except AttributeError:
-            raise TypeError(f"{kernel}: no {self.name} kernel yet; pass NumPy arrays "
-                            "to run it on the CPU") from None
-
     def __repr__(self):
         return f"Backend({self.name!r})"
 
 
-# The host backend's kernels are the reference schedules; ops.py's _kernels(be)
-# swaps in the active CPU schedule (fast by default) where it has one.
 def _stray_index(idx, volumes, *window):
     """Flat position of the first index the gather cannot see, or None.
 
@@ -66,6 +59,8 @@ def _stray_index(idx, volumes, *window):
     return None if bad.size == 0 else int(bad[0] * OD * OH * OW + first[bad[0]])
 
 
+# The host's kernels are the reference schedules; dispatch.kernel swaps in the
+# active CPU schedule (fast by default) where it defines the kernel.
 CPU = Backend("cpu", cpu, asarray=np.asarray, empty=np.empty,
               contiguous=np.ascontiguousarray, stray_index=_stray_index)
 
@@ -80,18 +75,21 @@ def is_device_array(x):
     return bool(getattr(x, "__cuda_ndarray__", False)) or hasattr(x, "__cuda_array_interface__")
 
 
-def _cuda_backend():
+@functools.cache
+def cuda_backend():
+    """The CUDA backend: ``cuda.py``'s kernels and array helpers, imported on first use."""
     try:
         from . import cuda
     except ImportError as err:
         raise ImportError("pooledu needs numba-cuda for device arrays: "
                           "pip install 'pooledu[cuda]'") from err
-    return cuda.BACKEND
+    return Backend("cuda", cuda, asarray=cuda.as_device_array, empty=cuda.empty,
+                   contiguous=cuda.contiguous, stray_index=cuda.stray_index)
 
 
 def backend_of(a):
     """The backend of an array that :func:`backend_for` already accepted."""
-    return CPU if isinstance(a, np.ndarray) else _cuda_backend()
+    return CPU if isinstance(a, np.ndarray) else cuda_backend()
 
 
 def backend_for(op, **arrays):
@@ -123,5 +121,5 @@ def backend_for(op, **arrays):
         raise TypeError(f"{op}: arrays must all be on the host or all on one CUDA device, "
                         f"got {found}; move them with numba.cuda.to_device or .copy_to_host()")
     if "a CUDA device" in where.values():
-        return _cuda_backend()
+        return cuda_backend()
     return CPU

@@ -2,10 +2,11 @@
 
 ``conv2d`` computes what ``torch.nn.functional.conv2d`` computes (a
 cross-correlation with zero padding, no groups): one output plane per
-(image, output channel), each value the formula ``formulas.conv_sum``.
-``conv2d_backward`` returns the three gradients; the input gradient is a
-gather over the taps that read each input cell, the weight gradient one
-parallel iteration per output channel, so both are deterministic.
+(image, output channel), accumulated tap by tap by ``formulas.conv_plane``.
+``conv2d_backward`` returns the three gradients: each input-gradient plane
+belongs to one parallel iteration (``formulas.conv_grad_input_plane``) and
+each weight tap is one sum (``formulas.conv_grad_weight_tap``), so both are
+deterministic.
 
 The window's output size comes from ``geometry.conv_window`` (the pooling
 formula without pooling's padding rule).
@@ -13,13 +14,13 @@ formula without pooling's padding rule).
 
 import numpy as np
 
-from . import cpu
-from .geometry import FLOAT_DTYPES, check_output_size, conv_window
-from .ops import _check_array, _flat
+from .checks import check_array
+from .dispatch import kernel
+from .geometry import FLOAT_DTYPES, check_output_size, conv_window, window_args
 
 
 def _check_float(a, name, op, ndims, dtype=None):
-    _check_array(a, name, op)
+    check_array(a, name, op)
     if a.dtype not in FLOAT_DTYPES:
         raise TypeError(f"{op}: {name} must be float32 or float64, got dtype {a.dtype}")
     if dtype is not None and a.dtype != dtype:
@@ -53,7 +54,7 @@ def _prepare(op, x, weight, bias, stride, padding, dilation):
     return x4, np.ascontiguousarray(weight), np.ascontiguousarray(bias), win
 
 
-def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1):
     """2D convolution (cross-correlation), as ``torch.nn.functional.conv2d`` with ``groups=1``.
 
     ``y[n, o, i, j] = b[o] + sum over (c, u, v) of w[o, c, u, v] * x[n, c, s_h*i - p_h + d_h*u, s_w*j - p_w + d_w*v]``,
@@ -61,7 +62,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
 
     Parameters
     ----------
-    x : ndarray, (C_in, H, W) or (N, C_in, H, W), float32 or float64
+    input : ndarray, (C_in, H, W) or (N, C_in, H, W), float32 or float64
     weight : ndarray, (C_out, C_in, kh, kw), same dtype as ``x``
     bias : ndarray, (C_out,), optional
     stride, dilation : int or (int, int)
@@ -82,16 +83,16 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
            [42., 50.]])
     """
     op = "conv2d"
-    x4, w, b, win = _prepare(op, x, weight, bias, stride, padding, dilation)
+    x4, w, b, win = _prepare(op, input, weight, bias, stride, padding, dilation)
     check_output_size(op, (x4.shape[0], w.shape[0]) + win.out_size, x4.itemsize,
                       f"padding={padding!r}")
     y = np.empty((x4.shape[0], w.shape[0]) + win.out_size, x4.dtype)
-    _, _, sh, sw, ph, pw, dh, dw = _flat(win)
-    cpu.conv2d(x4, w, b, y, sh, sw, ph, pw, dh, dw)
-    return y.reshape(x.shape[:-3] + y.shape[1:])
+    _, _, sh, sw, ph, pw, dh, dw = window_args(win)
+    kernel("conv2d")(x4, w, b, y, sh, sw, ph, pw, dh, dw)
+    return y.reshape(input.shape[:-3] + y.shape[1:])
 
 
-def conv2d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1):
+def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1):
     """Gradients of :func:`conv2d` with respect to its input, weight and bias.
 
     ``dL/dx[n, c, h, w]`` sums ``g[n, o, i, j] * w[o, c, u, v]`` over the taps
@@ -103,7 +104,7 @@ def conv2d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1):
     ----------
     grad_output : ndarray
         Gradient with respect to the output of :func:`conv2d` (same shape).
-    x, weight, stride, padding, dilation
+    input, weight, stride, padding, dilation
         The forward pass's arguments.
 
     Returns
@@ -125,9 +126,9 @@ def conv2d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1):
            [4., 4.]]), array([4.]))
     """
     op = "conv2d_backward"
-    x4, w, _, win = _prepare(op, x, weight, None, stride, padding, dilation)
+    x4, w, _, win = _prepare(op, input, weight, None, stride, padding, dilation)
     _check_float(grad_output, "grad_output", op, (3, 4), x4.dtype)
-    out_shape = x.shape[:-3] + (w.shape[0],) + win.out_size
+    out_shape = input.shape[:-3] + (w.shape[0],) + win.out_size
     if grad_output.shape != out_shape:
         raise ValueError(f"{op}: grad_output must have the forward output's shape {out_shape}, "
                          f"got {grad_output.shape}")
@@ -135,7 +136,7 @@ def conv2d_backward(grad_output, x, weight, stride=1, padding=0, dilation=1):
     gx = np.empty(x4.shape, x4.dtype)
     gw = np.empty(w.shape, x4.dtype)
     gb = np.empty(w.shape[0], x4.dtype)
-    _, _, sh, sw, ph, pw, dh, dw = _flat(win)
-    cpu.conv2d_backward_input(g, w, gx, sh, sw, ph, pw, dh, dw)
-    cpu.conv2d_backward_weight(g, x4, gw, gb, sh, sw, ph, pw, dh, dw)
-    return gx.reshape(x.shape), gw, gb
+    _, _, sh, sw, ph, pw, dh, dw = window_args(win)
+    kernel("conv2d_backward_input")(g, w, gx, sh, sw, ph, pw, dh, dw)
+    kernel("conv2d_backward_weight")(g, x4, gw, gb, sh, sw, ph, pw, dh, dw)
+    return gx.reshape(input.shape), gw, gb

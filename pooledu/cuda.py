@@ -23,16 +23,15 @@ This module is imported only when a device array reaches ``pooledu.ops``
 kernels in Numba's CUDA simulator (plain Python threads; slow, for testing).
 
 At the bottom, each kernel is wrapped in a host function with the name and
-signature of its ``cpu.py`` twin; :data:`BACKEND` hands them to ``ops.py``.
+signature of its ``cpu.py`` twin; ``backend.cuda_backend`` hands them, and
+the array helpers above, to the public functions.
 """
 
-import sys
 import types
 
 import numpy as np
 from numba import cuda
 
-from .backend import Backend
 from .formulas import (avg_grad_cell, avg_window, global_max, global_mean,
                        global_mean_grad, index_seen, max_grad_cell, max_window)
 
@@ -232,7 +231,3 @@ avg_pool2d_backward = _on_elements_of(_avg_pool2d_backward, out=1)
 global_avg_pool2d = _on_elements_of(_global_avg_pool2d, out=1)
 global_avg_pool2d_backward = _on_elements_of(_global_avg_pool2d_backward, out=1)
 global_max_pool2d = _on_elements_of(_global_max_pool2d, out=1)
-
-#: The CUDA backend that ``pooledu.backend.backend_for`` returns for device arrays.
-BACKEND = Backend("cuda", sys.modules[__name__], asarray=as_device_array, empty=empty,
-                  contiguous=contiguous, stray_index=stray_index)

@@ -15,9 +15,9 @@ import math
 
 import numpy as np
 
-from . import cpu
-from .geometry import as_bool, pool_window
-from .ops import _as_grad_planes, _as_planes, _check_array, _check_indices, _flat
+from .checks import as_grad_planes, as_planes, check_array, check_indices
+from .dispatch import kernel
+from .geometry import as_bool, pool_window, window_args
 
 
 # ---------------------------------------------------------------------------
@@ -30,7 +30,7 @@ def _broadcast_window(op, in_size, kernel_size):
                        ceil_mode=True)
 
 
-def max_broadcast_pool2d(x, kernel_size, return_indices=False):
+def max_broadcast_pool2d(input, kernel_size, return_indices=False):
     """Replace every cell of each k x k window by the window's max; the map keeps its size.
 
     ``y[n, c, h, w] = max over the window (h // k_h, w // k_w)``, i.e.
@@ -41,7 +41,7 @@ def max_broadcast_pool2d(x, kernel_size, return_indices=False):
 
     Parameters
     ----------
-    x : ndarray, (C, H, W) or (N, C, H, W), float32 or float64
+    input : ndarray, (C, H, W) or (N, C, H, W), float32 or float64
     kernel_size : int or (int, int)
         The window, also its stride.
     return_indices : bool
@@ -61,16 +61,16 @@ def max_broadcast_pool2d(x, kernel_size, return_indices=False):
            [4., 4., 5.]])
     """
     op = "max_broadcast_pool2d"
-    x3 = _as_planes(x, op)
+    x3 = as_planes(input, op)
     win = _broadcast_window(op, x3.shape[1:], kernel_size)
     return_indices = as_bool(return_indices, "return_indices", op)
     m = np.empty((x3.shape[0],) + win.out_size, x3.dtype)
     idx = np.empty(m.shape, np.int64)
-    cpu.max_pool2d(x3, m, idx, *_flat(win))
+    kernel("max_pool2d")(x3, m, idx, *window_args(win))
     y = np.empty_like(x3)
-    cpu.broadcast_windows(m, y, *win.kernel)
-    y = y.reshape(x.shape)
-    return (y, idx.reshape(x.shape[:-2] + win.out_size)) if return_indices else y
+    kernel("broadcast_windows")(m, y, *win.kernel)
+    y = y.reshape(input.shape)
+    return (y, idx.reshape(input.shape[:-2] + win.out_size)) if return_indices else y
 
 
 def max_broadcast_pool2d_backward(grad_output, indices, kernel_size):
@@ -96,13 +96,13 @@ def max_broadcast_pool2d_backward(grad_output, indices, kernel_size):
            [4., 0.]])
     """
     op = "max_broadcast_pool2d_backward"
-    g = _as_planes(grad_output, op, "grad_output")
+    g = as_planes(grad_output, op, name="grad_output")
     win = _broadcast_window(op, g.shape[1:], kernel_size)
     out_shape = grad_output.shape[:-2] + win.out_size
-    idx = _as_grad_planes(indices, out_shape, np.int64, op, "indices")
-    _check_indices(idx.reshape(out_shape), g.shape[1:], op, window=win)
+    idx = as_grad_planes(indices, out_shape, np.int64, op, "indices")
+    check_indices(idx.reshape(out_shape), g.shape[1:], op, window=win)
     gx = np.empty_like(g)
-    cpu.max_broadcast_pool2d_backward(g, idx, gx, *win.kernel)
+    kernel("max_broadcast_pool2d_backward")(g, idx, gx, *win.kernel)
     return gx.reshape(grad_output.shape)
 
 
@@ -111,10 +111,10 @@ def max_broadcast_pool2d_backward(grad_output, indices, kernel_size):
 
 def _attention_args(op, x, query, key_weight):
     """Check the arguments; return x as (N, C, P), u = W_k^T q, the scale 1/sqrt(D)."""
-    x3 = _as_planes(x, op)  # (N*C, H, W), also checks dtype and rank
+    x3 = as_planes(x, op)  # (N*C, H, W), also checks dtype and rank
     C = x.shape[-3]
     x3 = x3.reshape(-1, C, x3.shape[1] * x3.shape[2])  # (N, C, P), P = H*W
-    _check_array(query, "query", op)
+    check_array(query, "query", op)
     if query.dtype != x.dtype or query.ndim != 1 or query.shape[0] == 0:
         raise TypeError(f"{op}: query must be a non-empty 1D array of the input's dtype "
                         f"{x.dtype}, got shape {query.shape} and dtype {query.dtype}")
@@ -125,7 +125,7 @@ def _attention_args(op, x, query, key_weight):
                              f"channel ({C}), got shape {query.shape}")
         u = query
     else:
-        _check_array(key_weight, "key_weight", op)
+        check_array(key_weight, "key_weight", op)
         if key_weight.dtype != x.dtype:
             raise TypeError(f"{op}: key_weight must have the input's dtype {x.dtype}, "
                             f"got {key_weight.dtype}")
@@ -133,11 +133,11 @@ def _attention_args(op, x, query, key_weight):
             raise ValueError(f"{op}: key_weight must have shape (D, C) = ({D}, {C}) for a "
                              f"query of length {D} and {C} channels, got {key_weight.shape}")
         u = np.empty(C, x.dtype)  # q . (W_k x) = (W_k^T q) . x
-        cpu.attention_fold(key_weight, query, u)
+        kernel("attention_fold")(key_weight, query, u)
     return x3, np.ascontiguousarray(u), x.dtype.type(1.0 / math.sqrt(D))
 
 
-def attention_pool2d(x, query, key_weight=None, return_weights=False):
+def attention_pool2d(input, query, key_weight=None, return_weights=False):
     """Attention readout: a softmax over the H*W positions, then a weighted mean per channel.
 
     ``s[n, p] = q . (W_k x[n, :, p]) / sqrt(D)`` (``q . x[n, :, p] / sqrt(C)``
@@ -147,7 +147,7 @@ def attention_pool2d(x, query, key_weight=None, return_weights=False):
 
     Parameters
     ----------
-    x : ndarray, (C, H, W) or (N, C, H, W), float32 or float64
+    input : ndarray, (C, H, W) or (N, C, H, W), float32 or float64
     query : ndarray, (D,), same dtype
     key_weight : ndarray, (D, C), optional
         The key projection W_k; without it the keys are the features themselves (D = C).
@@ -167,15 +167,15 @@ def attention_pool2d(x, query, key_weight=None, return_weights=False):
     """
     op = "attention_pool2d"
     return_weights = as_bool(return_weights, "return_weights", op)
-    x3, u, scale = _attention_args(op, x, query, key_weight)
+    x3, u, scale = _attention_args(op, input, query, key_weight)
     a = np.empty((x3.shape[0], x3.shape[2]), x3.dtype)
     y = np.empty(x3.shape[:2], x3.dtype)
-    cpu.attention_pool2d(x3, u, scale, a, y)
-    y = y.reshape(x.shape[:-2])
-    return (y, a.reshape(x.shape[:-3] + x.shape[-2:])) if return_weights else y
+    kernel("attention_pool2d")(x3, u, scale, a, y)
+    y = y.reshape(input.shape[:-2])
+    return (y, a.reshape(input.shape[:-3] + input.shape[-2:])) if return_weights else y
 
 
-def attention_pool2d_backward(grad_output, x, query, key_weight=None):
+def attention_pool2d_backward(grad_output, input, query, key_weight=None):
     """Gradients of :func:`attention_pool2d` for ``x``, ``query`` and ``key_weight``.
 
     With ``ds[n, p] = a[n, p] * (g[n] . x[n, :, p] - g[n] . y[n])`` (softmax backward):
@@ -197,25 +197,25 @@ def attention_pool2d_backward(grad_output, x, query, key_weight=None):
            [0.25, 0.25]]), array([5.]))
     """
     op = "attention_pool2d_backward"
-    x3, u, scale = _attention_args(op, x, query, key_weight)
+    x3, u, scale = _attention_args(op, input, query, key_weight)
     N, C, P = x3.shape
-    _check_array(grad_output, "grad_output", op)
-    if grad_output.dtype != x.dtype or grad_output.shape != x.shape[:-2]:
+    check_array(grad_output, "grad_output", op)
+    if grad_output.dtype != input.dtype or grad_output.shape != input.shape[:-2]:
         raise ValueError(f"{op}: grad_output must have the forward output's shape "
-                         f"{x.shape[:-2]} and dtype {x.dtype}, got {grad_output.shape} "
+                         f"{input.shape[:-2]} and dtype {input.dtype}, got {grad_output.shape} "
                          f"and {grad_output.dtype}")
     g = np.ascontiguousarray(grad_output).reshape(N, C)
     a = np.empty((N, P), x3.dtype)
     y = np.empty((N, C), x3.dtype)
-    cpu.attention_pool2d(x3, u, scale, a, y)  # recompute: cheaper to keep than to store
+    kernel("attention_pool2d")(x3, u, scale, a, y)  # recompute: cheaper to keep than to store
     ds = np.empty((N, P), x3.dtype)
     gx = np.empty_like(x3)
     gu = np.empty(C, x3.dtype)
-    cpu.attention_pool2d_backward(g, x3, u, scale, a, y, ds, gx)
-    cpu.attention_key_grad(x3, ds, scale, gu)
-    gx = gx.reshape(x.shape)
+    kernel("attention_pool2d_backward")(g, x3, u, scale, a, y, ds, gx)
+    kernel("attention_key_grad")(x3, ds, scale, gu)
+    gx = gx.reshape(input.shape)
     if key_weight is None:
         return gx, gu, None
     gq = np.empty(query.shape[0], x3.dtype)
-    cpu.attention_query_grad(key_weight, gu, gq)
+    kernel("attention_query_grad")(key_weight, gu, gq)
     return gx, gq, np.outer(query, gu)  # each entry one product: the same in any layout

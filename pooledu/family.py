@@ -16,8 +16,10 @@ How the family shares the 2D machinery:
 - 3D pooling (plain and adaptive) has its own volume formulas; the volume max
   combines the 2D max of each depth slice.
 
-These functions run the readable CPU schedules (``cpu.py``) on NumPy arrays;
-they have no CUDA or channels-last versions yet.
+Each finds its kernels through ``dispatch.kernel``: on NumPy arrays the active
+CPU schedule's where it defines them (1D pooling runs the fast 2D kernels),
+else the readable ones of ``cpu.py``; they have no CUDA or channels-last
+versions yet.
 """
 
 import math
@@ -25,45 +27,15 @@ import numbers
 
 import numpy as np
 
-from . import cpu
-from .geometry import (ADAPTIVE, FLOAT_DTYPES, FRACTIONAL, Window, adaptive_output_size, as_bool,
-                       as_int, as_tuple, check_output_size, fractional_output_size, pool_window,
-                       unpool_output_size)
-from .ops import _as_grad_planes, _check_array, _check_indices, _divisor, _planes
-
-_LAYOUT = {1: "(C, L) or (N, C, L)", 2: "(C, H, W) or (N, C, H, W)",
-           3: "(C, D, H, W) or (N, C, D, H, W)"}
-
+from .checks import (as_grad_planes, as_planes, check_array, check_divisor, check_indices,
+                     check_input_shape)
+from .dispatch import kernel
+from .geometry import (ADAPTIVE, FRACTIONAL, Window, adaptive_output_size, as_bool, as_tuple,
+                       check_output_size, fractional_output_size, pool_window,
+                       unpool_output_size, window_args)
 
 # ---------------------------------------------------------------------------
-# shared checks and reshapes, for nd = 1, 2 or 3 spatial dimensions
-
-def _as_batch(x, op, nd, name="input"):
-    """Check a float input with nd spatial dims and view it as (P, *spatial), P = N*C."""
-    _check_array(x, name, op)
-    if x.dtype not in FLOAT_DTYPES:
-        raise TypeError(f"{op}: {name} must be float32 or float64, got dtype {x.dtype}")
-    if x.ndim not in (nd + 1, nd + 2):
-        raise ValueError(f"{op}: {name} must be {nd + 1}D or {nd + 2}D {_LAYOUT[nd]}, "
-                         f"got shape {x.shape}")
-    if 0 in x.shape[-nd - 1:]:
-        raise ValueError(f"{op}: {name} may be empty only along the batch dimension N, "
-                         f"got shape {x.shape}")
-    return _planes(x, nd)
-
-
-def _input_shape(input_shape, op, nd):
-    """A forward input's shape, checked like the input itself."""
-    try:
-        shape = tuple(as_int(s, "input_shape", op) for s in input_shape)
-    except TypeError:
-        raise TypeError(f"{op}: input_shape must be a tuple of ints, got {input_shape!r}") from None
-    if len(shape) not in (nd + 1, nd + 2) or min(shape) < 0 or 0 in shape[-nd - 1:]:
-        raise ValueError(f"{op}: input_shape must be {_LAYOUT[nd]} with every size but N "
-                         f"positive, got {input_shape!r}")
-    check_output_size(op, shape, 4, f"input_shape={input_shape!r}")
-    return shape
-
+# shared reshapes, for nd = 1, 2 or 3 spatial dimensions
 
 def _as_2d(a, nd):
     """1D work runs through the 2D kernels: (P, L) -> (P, 1, L). 2D arrays pass."""
@@ -78,30 +50,25 @@ def _lift(win):
                   win.ceil_mode, (1,) + win.in_size, (1,) + win.out_size)
 
 
-def _args(win):
-    """Kernel arguments: all kernel sizes, then strides, paddings, dilations."""
-    return win.kernel + win.stride + win.padding + win.dilation
-
-
 def _avg_args(win):
     """Average pooling kernels take no dilation."""
-    nd = len(win.kernel)
-    return _args(win)[:3 * nd]
+    return window_args(win)[:3 * len(win.kernel)]
 
 
 # ---------------------------------------------------------------------------
 # max and average pooling in 1D and 3D (2D is in ops.py)
 
 def _max_pool(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
-    xb = _as_batch(x, op, nd)
+    xb = as_planes(x, op, nd)
     win = pool_window(op, xb.shape[1:], kernel_size, stride, padding, dilation, ceil_mode)
     return_indices = as_bool(return_indices, "return_indices", op)
     y = np.empty((xb.shape[0],) + win.out_size, xb.dtype)
     idx = np.empty(y.shape, np.int64)
     if nd == 3:
-        cpu.max_pool3d(xb, y, idx, *_args(win))
+        kernel("max_pool3d")(xb, y, idx, *window_args(win))
     else:
-        cpu.max_pool2d(_as_2d(xb, nd), _as_2d(y, nd), _as_2d(idx, nd), *_args(_lift(win)))
+        kernel("max_pool2d")(_as_2d(xb, nd), _as_2d(y, nd), _as_2d(idx, nd),
+                             *window_args(_lift(win)))
     out_shape = x.shape[:-nd] + win.out_size
     y = y.reshape(out_shape)
     return (y, idx.reshape(out_shape)) if return_indices else y
@@ -109,18 +76,18 @@ def _max_pool(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, retu
 
 def _max_pool_backward(op, nd, grad_output, indices, input_shape, kernel_size, stride, padding,
                        dilation, ceil_mode):
-    shape = _input_shape(input_shape, op, nd)
+    shape = check_input_shape(input_shape, op, nd)
     win = pool_window(op, shape[-nd:], kernel_size, stride, padding, dilation, ceil_mode)
     out_shape = shape[:-nd] + win.out_size
-    g = _as_grad_planes(grad_output, out_shape, None, op, spatial=nd)
-    idx = _as_grad_planes(indices, out_shape, np.int64, op, "indices", spatial=nd)
-    _check_indices(idx.reshape(out_shape), shape[-nd:], op, window=win)
+    g = as_grad_planes(grad_output, out_shape, None, op, spatial=nd)
+    idx = as_grad_planes(indices, out_shape, np.int64, op, "indices", spatial=nd)
+    check_indices(idx.reshape(out_shape), shape[-nd:], op, window=win)
     gx = np.empty((g.shape[0],) + shape[-nd:], g.dtype)
     if nd == 3:
-        cpu.max_pool3d_backward(g, idx, gx, *_args(win))
+        kernel("max_pool3d_backward")(g, idx, gx, *window_args(win))
     else:
-        cpu.max_pool2d_backward(_as_2d(g, nd), _as_2d(idx, nd), _as_2d(gx, nd),
-                                *_args(_lift(win)))
+        kernel("max_pool2d_backward")(_as_2d(g, nd), _as_2d(idx, nd), _as_2d(gx, nd),
+                                *window_args(_lift(win)))
     return gx.reshape(shape)
 
 
@@ -137,36 +104,36 @@ def _avg_window(op, in_size, kernel_size, stride, padding, ceil_mode):
 
 def _avg_pool(op, nd, x, kernel_size, stride, padding, ceil_mode, count_include_pad,
               divisor_override):
-    xb = _as_batch(x, op, nd)
+    xb = as_planes(x, op, nd)
     win = _avg_window(op, xb.shape[1:], kernel_size, stride, padding, ceil_mode)
     count_include_pad = as_bool(count_include_pad, "count_include_pad", op)
-    divisor = _divisor(divisor_override, op)
+    divisor = check_divisor(divisor_override, op)
     y = np.empty((xb.shape[0],) + win.out_size, xb.dtype)
     if nd == 3:
-        cpu.avg_pool3d(xb, y, *_avg_args(win), count_include_pad, divisor)
+        kernel("avg_pool3d")(xb, y, *_avg_args(win), count_include_pad, divisor)
     else:
-        cpu.avg_pool2d(_as_2d(xb, nd), _as_2d(y, nd), *_avg_args(_lift(win)),
+        kernel("avg_pool2d")(_as_2d(xb, nd), _as_2d(y, nd), *_avg_args(_lift(win)),
                        count_include_pad, divisor)
     return y.reshape(x.shape[:-nd] + win.out_size)
 
 
 def _avg_pool_backward(op, nd, grad_output, input_shape, kernel_size, stride, padding,
                        ceil_mode, count_include_pad, divisor_override):
-    shape = _input_shape(input_shape, op, nd)
+    shape = check_input_shape(input_shape, op, nd)
     win = _avg_window(op, shape[-nd:], kernel_size, stride, padding, ceil_mode)
     count_include_pad = as_bool(count_include_pad, "count_include_pad", op)
-    divisor = _divisor(divisor_override, op)
-    g = _as_grad_planes(grad_output, shape[:-nd] + win.out_size, None, op, spatial=nd)
+    divisor = check_divisor(divisor_override, op)
+    g = as_grad_planes(grad_output, shape[:-nd] + win.out_size, None, op, spatial=nd)
     gx = np.empty((g.shape[0],) + shape[-nd:], g.dtype)
     if nd == 3:
-        cpu.avg_pool3d_backward(g, gx, *_avg_args(win), count_include_pad, divisor)
+        kernel("avg_pool3d_backward")(g, gx, *_avg_args(win), count_include_pad, divisor)
     else:
-        cpu.avg_pool2d_backward(_as_2d(g, nd), _as_2d(gx, nd), *_avg_args(_lift(win)),
+        kernel("avg_pool2d_backward")(_as_2d(g, nd), _as_2d(gx, nd), *_avg_args(_lift(win)),
                                 count_include_pad, divisor)
     return gx.reshape(shape)
 
 
-def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
     """1D max pooling over the last dimension, as ``torch.nn.functional.max_pool1d``.
 
@@ -175,7 +142,7 @@ def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
 
     Parameters
     ----------
-    x : ndarray, (C, L) or (N, C, L), float32 or float64
+    input : ndarray, (C, L) or (N, C, L), float32 or float64
     kernel_size, stride, padding, dilation : int or (int,)
     ceil_mode, return_indices : bool
         As in :func:`max_pool2d`; indices are positions along L.
@@ -185,7 +152,7 @@ def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     >>> max_pool1d(np.array([[1., 3., 2., 5., 4.]]), 2, return_indices=True)
     (array([[3., 5.]]), array([[1, 3]]))
     """
-    return _max_pool("max_pool1d", 1, x, kernel_size, stride, padding, dilation, ceil_mode,
+    return _max_pool("max_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode,
                      return_indices)
 
 
@@ -202,7 +169,7 @@ def max_pool1d_backward(grad_output, indices, input_shape, kernel_size, stride=N
                               kernel_size, stride, padding, dilation, ceil_mode)
 
 
-def avg_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
     """1D average pooling, as ``torch.nn.functional.avg_pool1d`` (no divisor_override).
 
     Runs as :func:`avg_pool2d` with H = 1, so the divisor rules are the same.
@@ -212,7 +179,7 @@ def avg_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
     >>> avg_pool1d(np.array([[1., 3., 2., 6.]]), 2)
     array([[2., 4.]])
     """
-    return _avg_pool("avg_pool1d", 1, x, kernel_size, stride, padding, ceil_mode,
+    return _avg_pool("avg_pool1d", 1, input, kernel_size, stride, padding, ceil_mode,
                      count_include_pad, None)
 
 
@@ -229,7 +196,7 @@ def avg_pool1d_backward(grad_output, input_shape, kernel_size, stride=None, padd
                               stride, padding, ceil_mode, count_include_pad, None)
 
 
-def max_pool3d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
     """3D max pooling over the last three dimensions, as ``torch.nn.functional.max_pool3d``.
 
@@ -239,7 +206,7 @@ def max_pool3d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
 
     Parameters
     ----------
-    x : ndarray, (C, D, H, W) or (N, C, D, H, W), float32 or float64
+    input : ndarray, (C, D, H, W) or (N, C, D, H, W), float32 or float64
     kernel_size, stride, padding, dilation : int or (int, int, int)
     ceil_mode, return_indices : bool
 
@@ -249,7 +216,7 @@ def max_pool3d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     >>> max_pool3d(x, 2, return_indices=True)
     (array([[[[7.]]]]), array([[[[7]]]]))
     """
-    return _max_pool("max_pool3d", 3, x, kernel_size, stride, padding, dilation, ceil_mode,
+    return _max_pool("max_pool3d", 3, input, kernel_size, stride, padding, dilation, ceil_mode,
                      return_indices)
 
 
@@ -267,7 +234,7 @@ def max_pool3d_backward(grad_output, indices, input_shape, kernel_size, stride=N
                               kernel_size, stride, padding, dilation, ceil_mode)
 
 
-def avg_pool3d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None):
     """3D average pooling, as ``torch.nn.functional.avg_pool3d``, with the 2D divisor rules.
 
@@ -276,7 +243,7 @@ def avg_pool3d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
     >>> avg_pool3d(np.arange(8.0).reshape(1, 2, 2, 2), 2)
     array([[[[3.5]]]])
     """
-    return _avg_pool("avg_pool3d", 3, x, kernel_size, stride, padding, ceil_mode,
+    return _avg_pool("avg_pool3d", 3, input, kernel_size, stride, padding, ceil_mode,
                      count_include_pad, divisor_override)
 
 
@@ -297,7 +264,7 @@ def avg_pool3d_backward(grad_output, input_shape, kernel_size, stride=None, padd
 # adaptive pooling: the output size is given, the windows follow
 
 def _adaptive(op, nd, x, output_size, is_max, return_indices=False):
-    xb = _as_batch(x, op, nd)
+    xb = as_planes(x, op, nd)
     out = adaptive_output_size(op, xb.shape[1:], output_size)
     return_indices = as_bool(return_indices, "return_indices", op)
     check_output_size(op, (xb.shape[0],) + out, xb.itemsize + 8 * is_max,  # values, indices
@@ -305,41 +272,41 @@ def _adaptive(op, nd, x, output_size, is_max, return_indices=False):
     y = np.empty((xb.shape[0],) + out, xb.dtype)
     idx = np.empty(y.shape, np.int64)
     if nd == 3:
-        cpu.adaptive_max_pool3d(xb, y, idx) if is_max else cpu.adaptive_avg_pool3d(xb, y)
+        kernel("adaptive_max_pool3d")(xb, y, idx) if is_max else kernel("adaptive_avg_pool3d")(xb, y)
     elif is_max:
-        cpu.adaptive_max_pool2d(_as_2d(xb, nd), _as_2d(y, nd), _as_2d(idx, nd))
+        kernel("adaptive_max_pool2d")(_as_2d(xb, nd), _as_2d(y, nd), _as_2d(idx, nd))
     else:
-        cpu.adaptive_avg_pool2d(_as_2d(xb, nd), _as_2d(y, nd))
+        kernel("adaptive_avg_pool2d")(_as_2d(xb, nd), _as_2d(y, nd))
     out_shape = x.shape[:-nd] + out
     y = y.reshape(out_shape)
     return (y, idx.reshape(out_shape)) if return_indices else y
 
 
 def _adaptive_backward(op, nd, grad_output, indices, input_shape):
-    shape = _input_shape(input_shape, op, nd)
-    _check_array(grad_output, "grad_output", op)
+    shape = check_input_shape(input_shape, op, nd)
+    check_array(grad_output, "grad_output", op)
     if grad_output.ndim != len(shape) or grad_output.shape[:-nd] != shape[:-nd]:
         raise ValueError(f"{op}: grad_output must have shape {shape[:-nd]} + output size, "
                          f"got {grad_output.shape}")
     out_shape = grad_output.shape
-    g = _as_grad_planes(grad_output, out_shape, None, op, spatial=nd)
+    g = as_grad_planes(grad_output, out_shape, None, op, spatial=nd)
     gx = np.empty((g.shape[0],) + shape[-nd:], g.dtype)
     if indices is None:
         if nd == 3:
-            cpu.adaptive_avg_pool3d_backward(g, gx)
+            kernel("adaptive_avg_pool3d_backward")(g, gx)
         else:
-            cpu.adaptive_avg_pool2d_backward(_as_2d(g, nd), _as_2d(gx, nd))
+            kernel("adaptive_avg_pool2d_backward")(_as_2d(g, nd), _as_2d(gx, nd))
     else:
-        idx = _as_grad_planes(indices, out_shape, np.int64, op, "indices", spatial=nd)
-        _check_indices(idx.reshape(out_shape), shape[-nd:], op, ADAPTIVE)
+        idx = as_grad_planes(indices, out_shape, np.int64, op, "indices", spatial=nd)
+        check_indices(idx.reshape(out_shape), shape[-nd:], op, ADAPTIVE)
         if nd == 3:
-            cpu.adaptive_max_pool3d_backward(g, idx, gx)
+            kernel("adaptive_max_pool3d_backward")(g, idx, gx)
         else:
-            cpu.adaptive_max_pool2d_backward(_as_2d(g, nd), _as_2d(idx, nd), _as_2d(gx, nd))
+            kernel("adaptive_max_pool2d_backward")(_as_2d(g, nd), _as_2d(idx, nd), _as_2d(gx, nd))
     return gx.reshape(shape)
 
 
-def adaptive_avg_pool2d(x, output_size):
+def adaptive_avg_pool2d(input, output_size):
     """Adaptive average pooling, as ``torch.nn.functional.adaptive_avg_pool2d``.
 
     Output cell (i, j) averages rows ``[floor(i*H/OH), ceil((i+1)*H/OH))`` and
@@ -351,7 +318,7 @@ def adaptive_avg_pool2d(x, output_size):
 
     Parameters
     ----------
-    x : ndarray, (C, H, W) or (N, C, H, W), float32 or float64
+    input : ndarray, (C, H, W) or (N, C, H, W), float32 or float64
     output_size : int or (int or None, int or None)
         None keeps that input size; 0 gives an empty output, as in PyTorch.
 
@@ -361,7 +328,7 @@ def adaptive_avg_pool2d(x, output_size):
     >>> adaptive_avg_pool2d(x, (1, 3))[0, 0]     # windows [0, 2), [1, 4), [3, 5)
     array([0.5, 2. , 3.5])
     """
-    return _adaptive("adaptive_avg_pool2d", 2, x, output_size, False)
+    return _adaptive("adaptive_avg_pool2d", 2, input, output_size, False)
 
 
 def adaptive_avg_pool2d_backward(grad_output, input_shape):
@@ -376,7 +343,7 @@ def adaptive_avg_pool2d_backward(grad_output, input_shape):
     return _adaptive_backward("adaptive_avg_pool2d_backward", 2, grad_output, None, input_shape)
 
 
-def adaptive_max_pool2d(x, output_size, return_indices=False):
+def adaptive_max_pool2d(input, output_size, return_indices=False):
     """Adaptive max pooling, as ``torch.nn.functional.adaptive_max_pool2d``.
 
     The windows of :func:`adaptive_avg_pool2d`, with the max rules of
@@ -388,7 +355,7 @@ def adaptive_max_pool2d(x, output_size, return_indices=False):
     >>> adaptive_max_pool2d(x, (1, 3), return_indices=True)
     (array([[[3., 4., 5.]]]), array([[[0, 2, 4]]]))
     """
-    return _adaptive("adaptive_max_pool2d", 2, x, output_size, True, return_indices)
+    return _adaptive("adaptive_max_pool2d", 2, input, output_size, True, return_indices)
 
 
 def adaptive_max_pool2d_backward(grad_output, indices, input_shape):
@@ -399,12 +366,12 @@ def adaptive_max_pool2d_backward(grad_output, indices, input_shape):
     >>> adaptive_max_pool2d_backward(np.ones((1, 1, 3)), np.array([[[0, 2, 4]]]), (1, 1, 5))
     array([[[1., 0., 1., 0., 1.]]])
     """
-    _check_array(indices, "indices", "adaptive_max_pool2d_backward")
+    check_array(indices, "indices", "adaptive_max_pool2d_backward")
     return _adaptive_backward("adaptive_max_pool2d_backward", 2, grad_output, indices,
                               input_shape)
 
 
-def adaptive_avg_pool1d(x, output_size):
+def adaptive_avg_pool1d(input, output_size):
     """Adaptive average pooling over the last dimension (:func:`adaptive_avg_pool2d` with H = 1).
 
     Examples
@@ -412,7 +379,7 @@ def adaptive_avg_pool1d(x, output_size):
     >>> adaptive_avg_pool1d(np.arange(5.0).reshape(1, 5), 3)
     array([[0.5, 2. , 3.5]])
     """
-    return _adaptive("adaptive_avg_pool1d", 1, x, output_size, False)
+    return _adaptive("adaptive_avg_pool1d", 1, input, output_size, False)
 
 
 def adaptive_avg_pool1d_backward(grad_output, input_shape):
@@ -426,7 +393,7 @@ def adaptive_avg_pool1d_backward(grad_output, input_shape):
     return _adaptive_backward("adaptive_avg_pool1d_backward", 1, grad_output, None, input_shape)
 
 
-def adaptive_max_pool1d(x, output_size, return_indices=False):
+def adaptive_max_pool1d(input, output_size, return_indices=False):
     """Adaptive max pooling over the last dimension (:func:`adaptive_max_pool2d` with H = 1).
 
     Examples
@@ -434,7 +401,7 @@ def adaptive_max_pool1d(x, output_size, return_indices=False):
     >>> adaptive_max_pool1d(np.array([[3., 1., 4., 1., 5.]]), 3)
     array([[3., 4., 5.]])
     """
-    return _adaptive("adaptive_max_pool1d", 1, x, output_size, True, return_indices)
+    return _adaptive("adaptive_max_pool1d", 1, input, output_size, True, return_indices)
 
 
 def adaptive_max_pool1d_backward(grad_output, indices, input_shape):
@@ -445,12 +412,12 @@ def adaptive_max_pool1d_backward(grad_output, indices, input_shape):
     >>> adaptive_max_pool1d_backward(np.ones((1, 2)), np.array([[1, 2]]), (1, 4))
     array([[0., 1., 1., 0.]])
     """
-    _check_array(indices, "indices", "adaptive_max_pool1d_backward")
+    check_array(indices, "indices", "adaptive_max_pool1d_backward")
     return _adaptive_backward("adaptive_max_pool1d_backward", 1, grad_output, indices,
                               input_shape)
 
 
-def adaptive_avg_pool3d(x, output_size):
+def adaptive_avg_pool3d(input, output_size):
     """Adaptive average pooling over (D, H, W), as ``torch.nn.functional.adaptive_avg_pool3d``:
     the windows of :func:`adaptive_avg_pool2d` along each of the three dimensions.
 
@@ -460,7 +427,7 @@ def adaptive_avg_pool3d(x, output_size):
     array([[2.5],
            [4.5]])
     """
-    return _adaptive("adaptive_avg_pool3d", 3, x, output_size, False)
+    return _adaptive("adaptive_avg_pool3d", 3, input, output_size, False)
 
 
 def adaptive_avg_pool3d_backward(grad_output, input_shape):
@@ -474,7 +441,7 @@ def adaptive_avg_pool3d_backward(grad_output, input_shape):
     return _adaptive_backward("adaptive_avg_pool3d_backward", 3, grad_output, None, input_shape)
 
 
-def adaptive_max_pool3d(x, output_size, return_indices=False):
+def adaptive_max_pool3d(input, output_size, return_indices=False):
     """Adaptive max pooling over (D, H, W), as ``torch.nn.functional.adaptive_max_pool3d``;
     indices are flat per volume, ``d*H*W + h*W + w``.
 
@@ -483,7 +450,7 @@ def adaptive_max_pool3d(x, output_size, return_indices=False):
     >>> adaptive_max_pool3d(np.arange(8.0).reshape(1, 2, 2, 2), 1, return_indices=True)
     (array([[[[7.]]]]), array([[[[7]]]]))
     """
-    return _adaptive("adaptive_max_pool3d", 3, x, output_size, True, return_indices)
+    return _adaptive("adaptive_max_pool3d", 3, input, output_size, True, return_indices)
 
 
 def adaptive_max_pool3d_backward(grad_output, indices, input_shape):
@@ -494,7 +461,7 @@ def adaptive_max_pool3d_backward(grad_output, indices, input_shape):
     >>> adaptive_max_pool3d_backward(np.ones((1, 1, 1, 1)), np.array([[[[7]]]]), (1, 2, 2, 2)).ravel()
     array([0., 0., 0., 0., 0., 0., 0., 1.])
     """
-    _check_array(indices, "indices", "adaptive_max_pool3d_backward")
+    check_array(indices, "indices", "adaptive_max_pool3d_backward")
     return _adaptive_backward("adaptive_max_pool3d_backward", 3, grad_output, indices,
                               input_shape)
 
@@ -504,7 +471,7 @@ def adaptive_max_pool3d_backward(grad_output, indices, input_shape):
 
 def _unpool_indices(indices, x, out_size, op):
     """Indices as (P, H, W) planes; each must name a cell of the output plane."""
-    idx = _as_grad_planes(indices, x.shape, np.int64, op, "indices", spatial=2)
+    idx = as_grad_planes(indices, x.shape, np.int64, op, "indices", spatial=2)
     cells = out_size[0] * out_size[1]
     outside = (idx < 0) | (idx >= cells)
     if outside.any():
@@ -515,7 +482,7 @@ def _unpool_indices(indices, x, out_size, op):
     return idx
 
 
-def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=None):
+def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
     """Partial inverse of :func:`max_pool2d`, as ``torch.nn.functional.max_unpool2d``.
 
     ``y[n, c].flat[indices[n, c, i, j]] = x[n, c, i, j]``; every other cell is 0.
@@ -529,7 +496,7 @@ def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=No
 
     Parameters
     ----------
-    x : ndarray, (C, H, W) or (N, C, H, W), float32 or float64
+    input : ndarray, (C, H, W) or (N, C, H, W), float32 or float64
     indices : ndarray of int64, same shape as ``x``
         Flat positions in the output plane, e.g. from ``max_pool2d(..., return_indices=True)``.
     kernel_size, stride, padding : int or (int, int)
@@ -554,15 +521,15 @@ def max_unpool2d(x, indices, kernel_size, stride=None, padding=0, output_size=No
            [ 0., 13.,  0., 15.]])
     """
     op = "max_unpool2d"
-    xb = _as_batch(x, op, 2)
+    xb = as_planes(input, op, 2)
     out = unpool_output_size(op, xb.shape[1:], kernel_size, stride, padding, output_size)
     check_output_size(op, (xb.shape[0],) + out, xb.itemsize,
                       f"kernel_size={kernel_size!r}, stride={stride!r}, padding={padding!r}, "
                       f"output_size={output_size!r}")
-    idx = _unpool_indices(indices, x, out, op)
+    idx = _unpool_indices(indices, input, out, op)
     y = np.empty((xb.shape[0],) + out, xb.dtype)
-    cpu.max_unpool2d(xb, idx, y)
-    return y.reshape(x.shape[:-2] + out)
+    kernel("max_unpool2d")(xb, idx, y)
+    return y.reshape(input.shape[:-2] + out)
 
 
 def max_unpool2d_backward(grad_output, indices):
@@ -579,15 +546,15 @@ def max_unpool2d_backward(grad_output, indices):
     array([[[3., 0.]]])
     """
     op = "max_unpool2d_backward"
-    _check_array(indices, "indices", op)
-    _check_array(grad_output, "grad_output", op)
+    check_array(indices, "indices", op)
+    check_array(grad_output, "grad_output", op)
     if grad_output.ndim != indices.ndim or grad_output.shape[:-2] != indices.shape[:-2]:
         raise ValueError(f"{op}: grad_output and indices must agree on the leading (N, C) "
                          f"dimensions, got {grad_output.shape} and {indices.shape}")
-    g = _as_batch(grad_output, op, 2, "grad_output")
+    g = as_planes(grad_output, op, 2, "grad_output")
     idx = _unpool_indices(indices, indices, g.shape[1:], op)
     gx = np.empty(idx.shape, g.dtype)
-    cpu.max_unpool2d_backward(g, idx, gx)
+    kernel("max_unpool2d_backward")(g, idx, gx)
     return gx.reshape(indices.shape)
 
 
@@ -615,7 +582,7 @@ def _norm_type(norm_type, dtype, op):
 
 def _lp_args(op, nd, x, norm_type, kernel_size, stride, ceil_mode):
     """Check the arguments: the input as (P, H, W) planes (H = 1 in 1D), p, the 2D window."""
-    xb = _as_batch(x, op, nd)
+    xb = as_planes(x, op, nd)
     p = _norm_type(norm_type, xb.dtype, op)
     win = _lift(pool_window(op, xb.shape[1:], kernel_size, stride, 0, 1, ceil_mode))
     return _as_2d(xb, nd), p, win
@@ -626,30 +593,30 @@ def _lp_pool(op, nd, x, norm_type, kernel_size, stride, ceil_mode):
     kh, kw, sh, sw = win.kernel + win.stride
     y = np.empty((x2.shape[0],) + win.out_size, x2.dtype)
     if math.isinf(p):  # PyTorch's special case: the max (inf) or min (-inf) of |x|
-        cpu.lp_inf_pool2d(x2, y, kh, kw, sh, sw, 1 if p > 0 else -1)
+        kernel("lp_inf_pool2d")(x2, y, kh, kw, sh, sw, 1 if p > 0 else -1)
     else:
-        cpu.lp_pool2d(x2, y, kh, kw, sh, sw, p, 1.0 / p, math.prod(win.kernel))
+        kernel("lp_pool2d")(x2, y, kh, kw, sh, sw, p, 1.0 / p, math.prod(win.kernel))
     return y.reshape(x.shape[:-nd] + win.out_size[-nd:])
 
 
 def _lp_pool_backward(op, nd, grad_output, x, norm_type, kernel_size, stride, ceil_mode):
     x2, p, win = _lp_args(op, nd, x, norm_type, kernel_size, stride, ceil_mode)
     out_shape = x.shape[:-nd] + win.out_size[-nd:]
-    g = _as_2d(_as_grad_planes(grad_output, out_shape, x.dtype, op, spatial=nd), nd)
+    g = _as_2d(as_grad_planes(grad_output, out_shape, x.dtype, op, spatial=nd), nd)
     kh, kw, sh, sw = win.kernel + win.stride
     gx = np.empty_like(x2)
     if math.isinf(p):
         argmax = np.empty(g.shape, np.int64)  # each window's argmax, recomputed
-        cpu.lp_inf_pool2d_backward(g, x2, argmax, gx, kh, kw, sh, sw, 1 if p > 0 else -1)
+        kernel("lp_inf_pool2d_backward")(g, x2, argmax, gx, kh, kw, sh, sw, 1 if p > 0 else -1)
     else:
         q = 1.0 / p
         g_mean = np.empty_like(g)  # the root's gradient per window
-        cpu.lp_pool2d_backward(g, x2, g_mean, gx, kh, kw, sh, sw, p, p - 1.0, q, q - 1.0,
+        kernel("lp_pool2d_backward")(g, x2, g_mean, gx, kh, kw, sh, sw, p, p - 1.0, q, q - 1.0,
                                math.prod(win.kernel))
     return gx.reshape(x.shape)
 
 
-def lp_pool2d(x, norm_type, kernel_size, stride=None, ceil_mode=False):
+def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
     """Power-average (LP) pooling, as ``torch.nn.functional.lp_pool2d``.
 
     ``y = (sum over the window of x ** p) ** (1 / p)``, computed by PyTorch's
@@ -673,7 +640,7 @@ def lp_pool2d(x, norm_type, kernel_size, stride=None, ceil_mode=False):
 
     Parameters
     ----------
-    x : ndarray, (C, H, W) or (N, C, H, W), float32 or float64
+    input : ndarray, (C, H, W) or (N, C, H, W), float32 or float64
     norm_type : int or float, non-zero
     kernel_size, stride : int or (int, int)
     ceil_mode : bool
@@ -686,10 +653,10 @@ def lp_pool2d(x, norm_type, kernel_size, stride=None, ceil_mode=False):
     >>> lp_pool2d(x, 1, 2), lp_pool2d(x, float("inf"), 2)
     (array([[[7.]]]), array([[[4.]]]))
     """
-    return _lp_pool("lp_pool2d", 2, x, norm_type, kernel_size, stride, ceil_mode)
+    return _lp_pool("lp_pool2d", 2, input, norm_type, kernel_size, stride, ceil_mode)
 
 
-def lp_pool2d_backward(grad_output, x, norm_type, kernel_size, stride=None, ceil_mode=False):
+def lp_pool2d_backward(grad_output, input, norm_type, kernel_size, stride=None, ceil_mode=False):
     """Gradient of :func:`lp_pool2d` with respect to ``x`` (which it needs, unlike
     the other backward functions), through the same chain of steps as PyTorch's
     autograd: the root, the average pool (a gather), then the power.
@@ -701,11 +668,11 @@ def lp_pool2d_backward(grad_output, x, norm_type, kernel_size, stride=None, ceil
     array([[[0.6, 0.8],
             [0. , 0. ]]])
     """
-    return _lp_pool_backward("lp_pool2d_backward", 2, grad_output, x, norm_type, kernel_size,
+    return _lp_pool_backward("lp_pool2d_backward", 2, grad_output, input, norm_type, kernel_size,
                              stride, ceil_mode)
 
 
-def lp_pool1d(x, norm_type, kernel_size, stride=None, ceil_mode=False):
+def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
     """LP pooling over the last dimension, as ``torch.nn.functional.lp_pool1d``
     (:func:`lp_pool2d` with H = 1).
 
@@ -714,10 +681,10 @@ def lp_pool1d(x, norm_type, kernel_size, stride=None, ceil_mode=False):
     >>> lp_pool1d(np.array([[3., 4., 1.]]), 2, 2)
     array([[5.]])
     """
-    return _lp_pool("lp_pool1d", 1, x, norm_type, kernel_size, stride, ceil_mode)
+    return _lp_pool("lp_pool1d", 1, input, norm_type, kernel_size, stride, ceil_mode)
 
 
-def lp_pool1d_backward(grad_output, x, norm_type, kernel_size, stride=None, ceil_mode=False):
+def lp_pool1d_backward(grad_output, input, norm_type, kernel_size, stride=None, ceil_mode=False):
     """Gradient of :func:`lp_pool1d`.
 
     Examples
@@ -725,7 +692,7 @@ def lp_pool1d_backward(grad_output, x, norm_type, kernel_size, stride=None, ceil
     >>> lp_pool1d_backward(np.ones((1, 1)), np.array([[3., 4., 1.]]), 2, 2)
     array([[0.6, 0.8, 0. ]])
     """
-    return _lp_pool_backward("lp_pool1d_backward", 1, grad_output, x, norm_type, kernel_size,
+    return _lp_pool_backward("lp_pool1d_backward", 1, grad_output, input, norm_type, kernel_size,
                              stride, ceil_mode)
 
 
@@ -746,7 +713,7 @@ def _fractional_samples(random_samples, generator, x, op):
         return np.random.default_rng(generator).random(lead + (2,), dtype=x.dtype).reshape(-1, 2)
     if generator is not None:
         raise ValueError(f"{op}: give random_samples or generator, not both")
-    _check_array(random_samples, "random_samples", op)
+    check_array(random_samples, "random_samples", op)
     if random_samples.dtype != x.dtype:
         raise TypeError(f"{op}: random_samples must have the input's dtype {x.dtype}, "
                         f"got {random_samples.dtype}")
@@ -759,7 +726,7 @@ def _fractional_samples(random_samples, generator, x, op):
     return np.ascontiguousarray(random_samples).reshape(-1, 2)
 
 
-def fractional_max_pool2d(x, kernel_size, output_size=None, output_ratio=None,
+def fractional_max_pool2d(input, kernel_size, output_size=None, output_ratio=None,
                           return_indices=False, random_samples=None, generator=None):
     """Fractional max pooling (Graham, 2014), as ``torch.nn.functional.fractional_max_pool2d``.
 
@@ -770,7 +737,7 @@ def fractional_max_pool2d(x, kernel_size, output_size=None, output_ratio=None,
 
     Parameters
     ----------
-    x : ndarray, (C, H, W) or (N, C, H, W), float32 or float64
+    input : ndarray, (C, H, W) or (N, C, H, W), float32 or float64
     kernel_size : int or (int, int)
     output_size : int or (int, int), optional
     output_ratio : float or (float, float), optional
@@ -804,15 +771,15 @@ def fractional_max_pool2d(x, kernel_size, output_size=None, output_ratio=None,
            [21., 23., 24.]])
     """
     op = "fractional_max_pool2d"
-    xb = _as_batch(x, op, 2)
-    kernel = as_tuple(kernel_size, "kernel_size", op)
-    out = fractional_output_size(op, xb.shape[1:], kernel, output_size, output_ratio)
+    xb = as_planes(input, op, 2)
+    kh_kw = as_tuple(kernel_size, "kernel_size", op)
+    out = fractional_output_size(op, xb.shape[1:], kh_kw, output_size, output_ratio)
     return_indices = as_bool(return_indices, "return_indices", op)
-    samples = _fractional_samples(random_samples, generator, x, op)
+    samples = _fractional_samples(random_samples, generator, input, op)
     y = np.empty((xb.shape[0],) + out, xb.dtype)
     idx = np.empty(y.shape, np.int64)
-    cpu.fractional_max_pool2d(xb, samples, y, idx, *kernel)
-    out_shape = x.shape[:-2] + out
+    kernel("fractional_max_pool2d")(xb, samples, y, idx, *kh_kw)
+    out_shape = input.shape[:-2] + out
     y = y.reshape(out_shape)
     return (y, idx.reshape(out_shape)) if return_indices else y
 
@@ -830,16 +797,16 @@ def fractional_max_pool2d_backward(grad_output, indices, input_shape, kernel_siz
     array([[[0., 2., 0.]]])
     """
     op = "fractional_max_pool2d_backward"
-    shape = _input_shape(input_shape, op, 2)
-    kernel = as_tuple(kernel_size, "kernel_size", op)
-    _check_array(indices, "indices", op)
+    shape = check_input_shape(input_shape, op, 2)
+    kh_kw = as_tuple(kernel_size, "kernel_size", op)
+    check_array(indices, "indices", op)
     if indices.ndim != len(shape) or indices.shape[:-2] != shape[:-2]:
         raise ValueError(f"{op}: indices must have shape {shape[:-2]} + output size, "
                          f"got {indices.shape}")
-    fractional_output_size(op, shape[-2:], kernel, indices.shape[-2:])  # the forward's rules
-    idx = _as_grad_planes(indices, indices.shape, np.int64, op, "indices", spatial=2)
-    g = _as_grad_planes(grad_output, indices.shape, None, op, spatial=2)
-    _check_indices(idx.reshape(indices.shape), shape[-2:], op, FRACTIONAL, kernel)
+    fractional_output_size(op, shape[-2:], kh_kw, indices.shape[-2:])  # the forward's rules
+    idx = as_grad_planes(indices, indices.shape, np.int64, op, "indices", spatial=2)
+    g = as_grad_planes(grad_output, indices.shape, None, op, spatial=2)
+    check_indices(idx.reshape(indices.shape), shape[-2:], op, FRACTIONAL, kh_kw)
     gx = np.empty((g.shape[0],) + shape[-2:], g.dtype)
-    cpu.fractional_max_pool2d_backward(g, idx, gx, *kernel)
+    kernel("fractional_max_pool2d_backward")(g, idx, gx, *kh_kw)
     return gx.reshape(shape)

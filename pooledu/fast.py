@@ -1,4 +1,4 @@
-"""Fast CPU schedules: the formulas of ``cpu.py`` in a loop order that vectorises.
+"""Fast CPU schedules: the formulas of ``formulas.py`` in a loop order that vectorises.
 
 ``cpu.py`` computes one output at a time, exactly as the formula reads. Here
 one window *tap* (u, v) at a time is swept across a whole block of outputs,
@@ -60,7 +60,6 @@ import numpy as np
 from numba import int32, njit, prange, uint64
 from numba.extending import register_jitable
 
-from .cpu import global_max_pool2d  # noqa: F401 (the same in both schedules)
 from .formulas import (avg_divisor, avg_grad_cell, avg_span, avg_window, global_mean_grad,
                        max_grad_cell, max_window, max_wins)
 from .geometry import ceil_div, tap_span

@@ -9,8 +9,7 @@ figure shows is computed by the kernels, so rebuilding gives the same files.
 Output sizes are never passed in: the drawing code asks
 :mod:`pooledu.geometry`.
 
-``python -c "import pooledu.figures as f; f.build_figures()"`` or, once the
-CLI is wired, ``pooledu figures [NAME ...] [--out DIR]``.
+``pooledu figures [NAME ...] [--out DIR]`` runs it from the command line.
 """
 
 from pathlib import Path

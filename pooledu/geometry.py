@@ -298,6 +298,16 @@ class Window(NamedTuple):
     out_size: tuple
 
 
+def window_args(win):
+    """A window as the kernels take it: every kernel size, then the strides, paddings
+    and dilations (``kh, kw, sh, sw, ph, pw, dh, dw`` in 2D).
+
+    >>> window_args(pool_window("max_pool2d", (8, 8), 3, 2, 1))
+    (3, 3, 2, 2, 1, 1, 1, 1)
+    """
+    return win.kernel + win.stride + win.padding + win.dilation
+
+
 def pool_window(op, in_size, kernel_size, stride=None, padding=0, dilation=1,
                 ceil_mode=False):
     """Normalise, validate and size a window over ``in_size`` (a tuple of lengths)."""

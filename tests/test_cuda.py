@@ -24,6 +24,8 @@ from numba import cuda
 
 import pooledu as P
 from pooledu import cuda as pcuda
+from pooledu.backend import cuda_backend
+from pooledu.dispatch import kernel
 from strategies import pool2d_cases, values
 
 # In the simulator the formulas run on NumPy scalars, which warn where compiled
@@ -271,12 +273,12 @@ def test_validation_is_the_same_on_the_device():
 
 def test_an_op_without_a_cuda_version_refuses_device_arrays():
     """Functions that never ask backend_for (no CUDA kernel yet) stay NumPy-only."""
-    from pooledu.ops import _as_planes
+    from pooledu.checks import as_planes
     dx, = on_device(np.zeros((1, 4, 4)))
     with pytest.raises(TypeError, match=r"lp_pool2d: input must be a NumPy array \(lp_pool2d has no CUDA"):
-        _as_planes(dx, "lp_pool2d")
-    with pytest.raises(TypeError, match="no cuda kernel yet"):
-        pcuda.BACKEND.lp_pool2d
+        as_planes(dx, "lp_pool2d")
+    with pytest.raises(TypeError, match="lp_pool2d: pooledu has no cuda kernel"):
+        kernel("lp_pool2d", cuda_backend())
 
 
 def test_an_array_that_refuses_to_share_its_memory_gets_a_type_error():

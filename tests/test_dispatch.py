@@ -1,0 +1,65 @@
+"""One dispatch path: device, then schedule, then layout; the schedule is per thread."""
+
+import ast
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import pooledu as P
+from pooledu import cpu, fast
+from pooledu.backend import CPU
+from pooledu.dispatch import ACTIVE_SCHEDULE, kernel
+
+PACKAGE = Path(P.__file__).resolve().parent
+
+
+def test_the_fast_schedule_runs_where_it_defines_the_kernel():
+    assert kernel("max_pool2d") is fast.max_pool2d
+    assert kernel("max_pool3d") is cpu.max_pool3d  # no fast version: the reference runs
+    with P.schedule("reference"):
+        assert kernel("max_pool2d") is cpu.max_pool2d
+
+
+def test_a_missing_kernel_is_one_clear_type_error():
+    with pytest.raises(TypeError, match="median_pool2d: pooledu has no cpu kernel"):
+        kernel("median_pool2d", CPU)
+
+
+def test_the_schedule_is_per_thread():
+    """A ``with schedule(...)`` in one thread is not seen by another."""
+    entered, read = threading.Event(), threading.Event()
+    seen = {}
+
+    def other_thread():
+        entered.wait()
+        seen["other"] = ACTIVE_SCHEDULE.get()
+        x = np.arange(16.0).reshape(1, 4, 4)
+        seen["result"] = P.max_pool2d(x, 2)
+        read.set()
+
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    with P.schedule("reference"):
+        entered.set()
+        read.wait()
+        seen["this"] = ACTIVE_SCHEDULE.get()
+    thread.join()
+    assert seen["other"] == "fast" and seen["this"] == "reference"
+    assert ACTIVE_SCHEDULE.get() == "fast"
+    np.testing.assert_array_equal(seen["result"][0], [[5.0, 7.0], [13.0, 15.0]])
+
+
+@pytest.mark.parametrize("module", ["ops", "family", "extra", "conv"])
+def test_public_operations_reach_kernels_only_through_the_dispatch(module):
+    """No public operation names a schedule module (cpu, fast, cuda) itself."""
+    tree = ast.parse((PACKAGE / f"{module}.py").read_text())
+    direct = [f"{node.value.id}.{node.attr} (line {node.lineno})" for node in ast.walk(tree)
+              if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+              and node.value.id in ("cpu", "fast", "cuda")]
+    schedules = ("cpu", "fast", "cuda")
+    imported = [f"{node.module}.{alias.name}" for node in ast.walk(tree)
+                if isinstance(node, ast.ImportFrom) for alias in node.names
+                if node.module in schedules or (node.module is None and alias.name in schedules)]
+    assert direct == [] and imported == []
