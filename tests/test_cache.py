@@ -79,8 +79,8 @@ SCRIPT = textwrap.dedent("""
             pooledu.global_max_pool2d_backward(np.ones_like(g), gi, x.shape)
 
     def family():
-        """Every other cached entry point once: 1D and 3D, adaptive, fractional, LP,
-        unpooling, max-broadcast, attention pooling, convolution."""
+        # every other cached entry point once: 1D and 3D, adaptive, fractional,
+        # LP, unpooling, max-broadcast, attention pooling, convolution
         rng = np.random.default_rng(1)
         x = rng.standard_normal((2, 3, 6, 7))
         one = lambda a: np.ones_like(a)
