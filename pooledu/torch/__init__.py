@@ -14,7 +14,7 @@ Examples
 --------
 >>> import torch
 >>> from pooledu.torch import swap_pooling
->>> net = torch.nn.Sequential(torch.nn.MaxPool2d(2), torch.nn.AdaptiveAvgPool2d(1))
+>>> net = torch.nn.Sequential(torch.nn.MaxPool2d(2), torch.nn.AdaptiveMaxPool2d(1))
 >>> x = torch.randn(1, 3, 8, 8)
 >>> expected = net(x)
 >>> bool(torch.equal(swap_pooling(net)(x), expected))
