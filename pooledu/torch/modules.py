@@ -171,7 +171,9 @@ def swap_pooling(model):
     places that refer to it stay as they were. Modules pooledu has no version
     of (such as ``MaxUnpool3d``, ``LPPool3d``, ``FractionalMaxPool3d``), and
     subclasses of PyTorch's pooling modules, whose ``forward`` may be their
-    own, keep PyTorch's kernels and are named in one ``UserWarning``.
+    own, keep PyTorch's kernels and are named in one ``UserWarning``. A
+    pooling function called inside some module's ``forward`` (such as
+    ``torch.nn.functional.adaptive_avg_pool2d``) is not a module, and stays.
 
     Parameters
     ----------
