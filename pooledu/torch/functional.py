@@ -11,7 +11,8 @@ pooledu without a copy:
 - a CUDA tensor through ``__cuda_array_interface__`` to pooledu's CUDA
   kernels (2D max and average pooling; the other functions have no CUDA
   kernels yet and raise TypeError), whose Numba device arrays come back
-  through ``torch.as_tensor(..., device=...)``, sharing their memory.
+  through ``torch.as_tensor(..., device=...)``, sharing their memory. The
+  tensor must be on Numba's current device (device 0 unless changed).
 
 An output has the memory layout PyTorch would give it: channels-last for a
 channels-last input. The backward pass runs pooledu's backward kernel on the
@@ -54,6 +55,22 @@ def _tensor(a, like):
     return torch.as_tensor(a, device=like.device)
 
 
+def _on_pooledu_stream(t):
+    """Hand ``t``'s device over to pooledu's kernels, and take it back afterwards.
+
+    Numba launches pooledu's CUDA kernels on the legacy default stream, which
+    is ordered with PyTorch's default stream but not with the non-blocking
+    streams of ``torch.cuda.stream(...)``; under such a stream the call waits
+    for PyTorch's queued work first and for its own kernels after.
+    Returns the function to call after pooledu's call.
+    """
+    if t.device.type != "cuda" or torch.cuda.current_stream(t.device) == \
+            torch.cuda.default_stream(t.device):
+        return lambda: None
+    torch.cuda.current_stream(t.device).synchronize()
+    return lambda: torch.cuda.synchronize(t.device)
+
+
 def _memory_format(t):
     """The layout PyTorch's pooling keeps: channels-last for (N, C, H, W) or (N, C, D, H, W)
     tensors stored that way (and not also plain contiguous), else contiguous."""
@@ -88,7 +105,9 @@ class _Call:
         self.op, self.forward, self.backward, self.keep_input = op, forward, backward, keep_input
 
     def run(self, input, others):
+        done = _on_pooledu_stream(input)
         out = self.forward(_array(input), *(_array(o) for o in others))
+        done()
         y, idx = out if isinstance(out, tuple) else (out, None)
         layout = _memory_format(input)
         y = _in_layout(_tensor(y, input), layout)
@@ -115,8 +134,10 @@ class _Pooling(torch.autograd.Function):
         # the kernels read plain memory: a broadcast or transposed gradient is copied
         # once, into the layout of the forward output (channels-last kernels for it)
         g = grad.contiguous(memory_format=ctx.layout)
+        done = _on_pooledu_stream(g)
         gx = ctx.call.backward(_array(g), None if idx is None else _array(idx),
                                None if x is None else _array(x), *(_array(o) for o in others))
+        done()
         gx = _in_layout(_tensor(gx, grad), ctx.layout)
         return (None, gx) + (None,) * len(others)
 
