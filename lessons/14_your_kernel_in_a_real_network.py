@@ -1,7 +1,7 @@
 """Your kernel in a real network: swap a ResNet's pooling for pooledu's, check it, train it.
 
-Goal: put the max pooling loop of lesson 1 (and the average pooling loop of
-lesson 2) inside a small PyTorch ResNet, with ``pooledu.torch.swap_pooling``;
+Goal: put the max pooling loop of lesson 1 (and an adaptive average pool)
+inside a small PyTorch ResNet, with ``pooledu.torch.swap_pooling``;
 see that the network computes the same numbers; train it for a few steps on
 the digits with a PyTorch optimiser next to the untouched network; and time
 both in the same run.
@@ -23,7 +23,8 @@ try:
     import torch
 except ImportError:
     print('This lesson puts pooledu inside a PyTorch network, and PyTorch is not installed.\n'
-          'Install it with:  pip install "pooledu[torch]"   (then run the lesson again)')
+          'Install it with:  pip install "pooledu[torch]"   (in a source checkout: '
+          'pip install -e ".[torch]"), then run the lesson again.')
     raise SystemExit(0) from None
 
 import matplotlib.pyplot as plt
