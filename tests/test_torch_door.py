@@ -18,6 +18,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -25,6 +27,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 import pooledu
 import pooledu.torch as pt
 from pooledu.torch import swap_pooling
+from strategies import layouts, values
 
 torch.set_num_threads(1)  # unpooling's tie rule is PyTorch's on one thread (see max_unpool2d)
 
@@ -137,6 +140,38 @@ def test_same_values_and_gradients_as_torch(name, x, args, kwargs, exact, dtype)
         torch.testing.assert_close(ours_out, theirs_out, rtol=8 * torch.finfo(dtype).eps, atol=0)
         torch.testing.assert_close(ours_x.grad, theirs_x.grad,
                                    rtol=8 * torch.finfo(dtype).eps, atol=0)
+
+
+@settings(max_examples=40)
+@given(data=st.data(), op=st.sampled_from(["max_pool2d", "avg_pool2d"]),
+       dtype=st.sampled_from([np.float32, np.float64]))
+def test_any_memory_layout_gives_torchs_values_and_gradients(data, op, dtype):
+    """Tensors in any memory (channels-last, Fortran order, strided views) with ties, NaN
+    and infinities: pooledu.torch gives torch.nn.functional's values, indices and
+    gradients, bit for bit for max and to a few ulps for average pooling."""
+    shape = data.draw(st.tuples(st.integers(1, 2), st.integers(1, 3), st.integers(1, 7),
+                                st.integers(1, 7)))
+    k = data.draw(st.integers(1, min(3, *shape[2:])))
+    s = data.draw(st.integers(1, 3))
+    p = data.draw(st.integers(0, k // 2))
+    ceil_mode = data.draw(st.booleans())
+    x = data.draw(layouts(data.draw(values(shape, dtype))))
+    if not x.flags.writeable:  # a tensor's memory always is; from_numpy would warn
+        x = x.copy()
+    inputs = [torch.from_numpy(x).requires_grad_() for _ in range(2)]
+    extra = dict(return_indices=True) if op == "max_pool2d" else dict(count_include_pad=False)
+    ours = getattr(pt, op)(inputs[0], k, s, p, ceil_mode=ceil_mode, **extra)
+    theirs = getattr(TF, op)(inputs[1], k, s, p, ceil_mode=ceil_mode, **extra)
+    if op == "max_pool2d":
+        assert torch.equal(ours[1], theirs[1])
+        ours, theirs = ours[0], theirs[0]
+    tol = dict(rtol=0, atol=0) if op == "max_pool2d" else dict(rtol=8 * np.finfo(dtype).eps,
+                                                               atol=0)
+    torch.testing.assert_close(ours, theirs, equal_nan=True, **tol)
+    grad = torch.from_numpy(np.random.default_rng(0).standard_normal(theirs.shape).astype(dtype))
+    ours.backward(grad)
+    theirs.backward(grad)
+    torch.testing.assert_close(inputs[0].grad, inputs[1].grad, equal_nan=True, **tol)
 
 
 def test_cpu_tensors_reach_pooledu_as_views_and_come_back_without_copies(monkeypatch):
