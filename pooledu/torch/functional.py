@@ -43,7 +43,11 @@ def _check_input(input, op):
 
 def _array(t):
     """A tensor as pooledu's array: a NumPy view (CPU) or the tensor itself (CUDA, read
-    through ``__cuda_array_interface__``, which a tensor that requires grad refuses)."""
+    through ``__cuda_array_interface__``, which a tensor that requires grad refuses).
+    Anything else (None for an absent optional tensor) goes to pooledu as it is, to be
+    refused there with pooledu's message."""
+    if not isinstance(t, torch.Tensor):
+        return t
     t = t.detach()
     return t.numpy() if t.device.type == "cpu" else t
 
