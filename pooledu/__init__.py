@@ -10,7 +10,8 @@ pooling), ``family`` (the rest of PyTorch's pooling family: 1D and 3D,
 adaptive, fractional, LP, unpooling), ``conv`` (strided convolution) and ``analysis`` (the measurements
 behind the figures). ``nn``, ``data`` and ``experiments`` build small
 trainable networks on top; ``pooledu.viz`` (matplotlib helpers) and
-``pooledu.figures`` (the figure table) are imported on demand.
+``pooledu.figures`` (the figure table) are imported on demand, as is
+``pooledu.torch`` (PyTorch's pooling functions and modules on these kernels).
 """
 
 from .analysis import (activation_counts, head_params, invariance_curve,

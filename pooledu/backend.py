@@ -114,8 +114,13 @@ def backend_for(op, **arrays):
         elif isinstance(a, np.ndarray):
             where[name] = "the host (NumPy)"
         else:
+            hint = ""
+            if type(a).__module__.startswith("torch"):  # a CPU tensor (CUDA ones pass above)
+                hint = ("; for a PyTorch CPU tensor pass tensor.numpy() (a view, no copy), "
+                        "or use pooledu.torch, whose pooling functions and modules take "
+                        "tensors and support autograd")
             raise TypeError(f"{op}: {name} must be a NumPy array or a CUDA device array, "
-                            f"got {type(a).__name__}")
+                            f"got {type(a).__name__}{hint}")
     if len(set(where.values())) > 1:
         found = ", ".join(f"{name} on {place}" for name, place in where.items())
         raise TypeError(f"{op}: arrays must all be on the host or all on one CUDA device, "

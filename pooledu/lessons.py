@@ -121,7 +121,12 @@ def run_lesson(number, out=None, quiet=False, directory=LESSON_DIR):
     previous, _override = _override, out
     try:
         with contextlib.redirect_stdout(sink):
-            scope = runpy.run_path(str(lesson.path), run_name="__lesson__")
+            try:
+                scope = runpy.run_path(str(lesson.path), run_name="__lesson__")
+            except SystemExit as stop:  # a lesson that cannot run here has said why
+                if stop.code not in (None, 0):
+                    raise
+                scope = {}
     finally:
         _override = previous
         _close_figures()

@@ -149,6 +149,22 @@ def test_10_fast_loops(tmp_path):
     assert [row["case"] for row in r["bench"]["rows"]][0] == "resnet stem max 3x3/2 p1"
 
 
+def test_14_your_kernel_in_a_real_network(tmp_path):
+    r = run(14, tmp_path)
+    assert r["n_swapped"] == 2 and "<- pooledu.torch.modules" in r["text"]
+    assert r["pool_equal"] and r["logit_diff"] < 1e-5  # max bit for bit; the average to ulps
+    pytorch, pooledu_ = r["losses"]["pytorch"], r["losses"]["pooledu"]
+    assert len(pytorch) == len(pooledu_) == 30 and pytorch[0] == pytest.approx(pooledu_[0])
+    assert pooledu_[-1] < pooledu_[0] - 0.2 and r["loss_gap"] < 0.05  # it learns, as PyTorch's
+    assert r["accuracy"]["pooledu"] > 0.3 and all(t > 0 for t in r["timings"].values())
+
+
+def test_14_without_pytorch_says_how_to_get_it(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch raises ImportError
+    r = run_lesson(14, tmp_path, quiet=True)
+    assert 'pip install "pooledu[torch]"' in r["text"] and "n_swapped" not in r
+
+
 def test_a_lesson_runs_as_a_script(tmp_path):
     script = ROOT / "lessons" / "06_global_average_pooling.py"
     env = dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=str(ROOT))
