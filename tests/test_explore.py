@@ -301,3 +301,66 @@ def test_browser_steps_plays_and_pauses(browser_page):
     tab.click("button[name=last]")
     assert filled() == y.size
     assert problems == []
+
+
+# ---------------------------------------------------------------------------
+# in a notebook
+
+NOTEBOOK_CELLS = [
+    """\
+import numpy as np
+import pooledu
+from pooledu.explorer.data import demo_input
+box = pooledu.explore()
+box""",
+    """\
+# the demo plane: every change of a control calls the kernels again
+c = box.controls
+c["kernel"].value, c["stride"].value, c["padding"].value = 2, 1, 1
+y, idx = pooledu.max_pool2d(demo_input(6)[None], 2, 1, 1, return_indices=True)
+assert np.array_equal(box.result["y"], y[0]) and np.array_equal(box.result["idx"], idx[0])
+assert c["step"].value == c["step"].max == y.size - 1  # a new setting: the finished output
+assert np.array_equal(box.result["grad"], pooledu.max_pool2d_backward(
+    np.ones_like(y), idx, (1, 6, 6), 2, 1, 1)[0])
+c["step"].value = 3
+g = (np.arange(y.size) <= 3).reshape(y.shape).astype(np.float32)
+assert np.array_equal(box.result["grad"],
+                      pooledu.max_pool2d_backward(g, idx, (1, 6, 6), 2, 1, 1)[0])
+c["mode"].value = "avg"
+c["count_include_pad"].value = False
+assert np.array_equal(box.result["y"],
+                      pooledu.avg_pool2d(demo_input(6)[None], 2, 1, 1, False, False)[0])
+c["padding"].value = 2
+assert box.result["error"].startswith("avg_pool2d: padding must be at most half the kernel size")
+print("rule shown:", "breaks a rule" in box.children[3].value)
+c["padding"].value = 1  # valid again: drawn again
+assert "error" not in box.result""",
+    """\
+# the learner's own image (colour, averaged to grey), drawn as images
+image = np.random.default_rng(0).integers(0, 256, (20, 24, 3), dtype=np.uint8)
+own = pooledu.explore(image, kernel=3, stride=2, padding=1, mode="avg")
+grey = image.astype(np.float32).mean(axis=-1)
+assert np.array_equal(own.result["y"], pooledu.avg_pool2d(grey[None], 3, 2, 1)[0])
+own""",
+]
+
+
+def test_notebook_explorer_runs_in_a_kernel(monkeypatch, tmp_path):
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in NOTEBOOK_CELLS]
+    # the kernel is a new process: it must import this checkout's pooledu
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    NotebookClient(nb, timeout=300, kernel_name="python3",
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()  # fails on any error
+    nbformat.write(nb, tmp_path / "explore.ipynb")  # kept for a look when the test fails
+    widget_views = [o for cell in nb.cells for o in cell.outputs
+                    if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    assert len(widget_views) == 2
+    assert "rule shown: True" in "".join(o.get("text", "") for o in nb.cells[1].outputs)
+    states = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    drawn = [o for s in states.values() if s["model_name"] == "OutputModel"
+             for o in s["state"].get("outputs", []) if "image/png" in o.get("data", {})]
+    assert len(drawn) >= 2  # the demo plane and the learner's image, drawn by matplotlib
