@@ -22,7 +22,7 @@ from pooledu.explain import explain
 from pooledu.explorer.data import (CONTROLS, config_key, demo_input, geometry_key, one_thread,
                                    replay)
 from pooledu.explorer.page import read_page_data
-from pooledu.geometry import window_taps
+from pooledu.geometry import ceil_mode_windows, window_taps
 from pooledu.viz.style import format_value
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,6 +92,9 @@ def check_every_setting(data):
         out = y.shape[-1]
         assert result["out"] == out == pooledu.pool_output_size(n, k, s, p, d, ceil)
         assert geometry["taps"] == [window_taps(o, k, s, p, d, n)[0] for o in range(out)]
+        dropped = ceil_mode_windows(n, k, s, p, d)[2] if "dropped" in geometry["explain"] else None
+        assert geometry["dropped"] == (None if dropped is None else
+                                       window_taps(dropped, k, s, p, d, n)[0]), key
         page_y = [None if v is None else np.float32(v) for v in result["y"]]
         assert page_y == [as_page_number(v) for v in y.ravel()], key
         if mode == "max":

@@ -22,7 +22,7 @@ import numba
 import numpy as np
 
 from ..explain import explain
-from ..geometry import window_taps
+from ..geometry import ceil_mode_windows, window_taps
 from ..ops import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward
 
 #: The values each control of the page offers, in the order the page lists them.
@@ -171,6 +171,14 @@ def _geometry(size, kernel, stride, padding, dilation, ceil_mode):
         n_out = int(entry["explain"].split("Output size: ")[1].split("\n")[0])
         entry["taps"] = [window_taps(o, kernel, stride, padding, dilation, size)[0]
                          for o in range(n_out)]
+        entry["dropped"] = None
+        if ceil_mode:
+            try:
+                dropped = ceil_mode_windows(size, kernel, stride, padding, dilation)[2]
+            except ValueError:  # floor mode fits no window; then ceil mode drops none
+                dropped = None
+            if dropped is not None:  # the taps of the window that ceil mode drops
+                entry["dropped"] = window_taps(dropped, kernel, stride, padding, dilation, size)[0]
     return entry
 
 
@@ -188,7 +196,8 @@ def build_data(controls=None):
     dict
         ``controls``, ``defaults``, ``inputs`` (size -> rows of the input
         plane), ``geometry`` (:func:`geometry_key` -> explain text and, when
-        valid, each window's tap positions along one dimension) and
+        valid, each window's tap positions along one dimension, and those of
+        the window ceil mode drops, if any) and
         ``results`` (:func:`config_key` -> ``out``, ``y``, ``idx`` (max) or
         ``div`` (average), ``grad``: one input-sized gradient per step, all
         flattened row-major; or ``error``: the kernel's message for a setting

@@ -81,7 +81,9 @@ function drawInput(s, x, window) {
   const p = s.padding;
   let lo = -p, hi = s.size - 1 + p;
   if (window) {
-    for (const taps of window.allTaps) { lo = Math.min(lo, taps[0]); hi = Math.max(hi, taps[taps.length - 1]); }
+    for (const taps of window.allTaps.concat(window.dropped ? [window.dropped] : [])) {
+      lo = Math.min(lo, taps[0]); hi = Math.max(hi, taps[taps.length - 1]);
+    }
   }
   const grid = gridOf($("input-grid"), hi - lo + 1);
   grid.style.gridTemplateColumns = `var(--label) ${grid.style.gridTemplateColumns}`;
@@ -100,6 +102,9 @@ function drawInput(s, x, window) {
         cell.classList.add("tap");
         cell.style.setProperty("--win", window.color);
         cells.push({ i, j, inside, padded, value: inside ? x[i][j] : null });
+      }
+      if (window && window.dropped && window.dropped.includes(i) && window.dropped.includes(j)) {
+        cell.classList.add("dropped");  // the window ceil_mode would add but drops
       }
       if (window && window.winner && window.winner[0] === i && window.winner[1] === j) {
         cell.classList.add("winner");
@@ -249,7 +254,8 @@ function render() {
   slider.value = String(step);
   const w = s.mode === "max" ? r.idx[step] : -1;
   const window = {
-    rows: g.taps[a], cols: g.taps[b], allTaps: g.taps, color: COLORS[step % COLORS.length],
+    rows: g.taps[a], cols: g.taps[b], allTaps: g.taps, dropped: g.dropped,
+    color: COLORS[step % COLORS.length],
     winner: w >= 0 ? [Math.floor(w / s.size), w % s.size] : null,
   };
   $("output-size").textContent = `${n} × ${n}`;
