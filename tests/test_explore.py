@@ -138,6 +138,28 @@ def test_page_is_self_contained_and_small(page):
         assert fetcher not in html
 
 
+def test_explore_without_out_opens_the_page_in_the_browser(monkeypatch, tmp_path):
+    import webbrowser
+
+    from pooledu.explorer import page as page_module
+    opened = []
+    monkeypatch.setattr(webbrowser, "open", opened.append)
+    monkeypatch.setattr(page_module.tempfile, "mkdtemp", lambda prefix: str(tmp_path))
+    small = dict(CONTROLS, size=[4], kernel=[2], stride=[2], padding=[0], dilation=[1])
+    full = page_module.build_data
+    monkeypatch.setattr(page_module, "build_data", lambda: full(small))  # a quick page
+    assert main(["explore"]) == 0
+    assert opened == [(tmp_path / "index.html").resolve().as_uri()]
+    assert read_page_data((tmp_path / "index.html").read_text(encoding="utf-8"))["results"]
+
+
+def test_explain_when_only_ceil_mode_fits_a_window():
+    # 4 cells, kernel 3 dilated by 2 (5 cells): floor mode fits none, ceil mode one
+    text = explain(4, 3, 2, 0, 2, True)
+    assert "Output size: 1" in text and "ceil mode adds 1 window(s)" in text
+    assert pooledu.pool_output_size(4, 3, 2, 0, 2, True) == 1
+
+
 def test_committed_copy_is_current(page):
     _, html, _ = page
     committed = ROOT / "figures" / "explorer.html"
