@@ -232,6 +232,7 @@ SETTINGS = [  # (controls, as passed to pooledu)
     dict(size=6, kernel=3, stride=2, padding=1, dilation=1, ceil_mode=False, mode="max"),
     dict(size=5, kernel=2, stride=2, padding=1, dilation=1, ceil_mode=True, mode="max"),
     dict(size=7, kernel=2, stride=1, padding=1, dilation=2, ceil_mode=True, mode="max"),
+    dict(size=2, kernel=2, stride=1, padding=1, dilation=3, ceil_mode=False, mode="max"),  # -inf
     dict(size=8, kernel=4, stride=3, padding=2, dilation=1, ceil_mode=True, mode="avg",
          count_include_pad=True),
     dict(size=5, kernel=3, stride=2, padding=1, dilation=1, ceil_mode=True, mode="avg",

@@ -27,11 +27,11 @@ from ..ops import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backwa
 
 #: The values each control of the page offers, in the order the page lists them.
 CONTROLS = {
-    "size": [4, 5, 6, 7, 8],
+    "size": [2, 3, 4, 5, 6, 7, 8],
     "kernel": [1, 2, 3, 4],
     "stride": [1, 2, 3, 4],
     "padding": [0, 1, 2],
-    "dilation": [1, 2],
+    "dilation": [1, 2, 3],  # 3 on a 2-wide input makes a window of padding only
     "ceil_mode": [False, True],
     "mode": ["max", "avg"],
     "count_include_pad": [True, False],
