@@ -17,6 +17,8 @@ Run it as ``python lessons/01_max_pooling.py [--out DIR]``.
 #
 # The window of output (i, j) starts at input row s*i and column s*j. With
 # k = s = 2 the windows tile the map without overlapping.
+#
+# To watch the windows move, and to change k, s, padding and more, run `pooledu explore`.
 
 # %%
 import inspect

@@ -19,6 +19,8 @@ Run it as ``python lessons/03_output_size.py [--out DIR]``.
 # spans d(k - 1) + 1 cells. PyTorch's general formula, which pooledu uses:
 #
 #     out = floor((H + 2p - d(k - 1) - 1) / s) + 1
+#
+# `pooledu explore` draws the windows for any setting, beside this arithmetic.
 
 # %%
 import matplotlib.pyplot as plt

@@ -37,6 +37,16 @@ from .dispatch import schedule
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name):
+    # pooledu.explore() is the notebook explorer; its widgets (ipywidgets, an
+    # optional extra) load on first use, never with the package
+    if name == "explore":
+        from .explorer.notebook import explore
+        return explore
+    raise AttributeError(f"module 'pooledu' has no attribute {name!r}")
+
+
 __all__ = [
     "pool_output_size", "ceil_mode_windows", "schedule",
     "max_pool2d", "max_pool2d_backward",
@@ -60,4 +70,5 @@ __all__ = [
     "conv2d", "conv2d_backward",
     "invariance_curve", "receptive_field", "measured_receptive_field",
     "activation_counts", "stem_flops", "head_params",
+    "explore",
 ]

@@ -96,6 +96,16 @@ def _cmd_experiment(args):
     return 0
 
 
+def _cmd_explore(args):
+    from .explorer.page import open_page, write_page
+    announce_compilation()
+    if args.out is None:
+        print(f"opened {open_page()}")
+    else:
+        print(f"wrote {write_page(args.out)}")
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="pooledu", description=(
         "Pooling in convolutional networks, as readable loops that match PyTorch."))
@@ -144,6 +154,11 @@ def build_parser():
     p.add_argument("--out", default="figures", help="where the table and figure go")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_cmd_experiment)
+
+    p = sub.add_parser("explore", help="an interactive page: change any setting, watch the windows")
+    p.add_argument("--out", metavar="DIR", default=None,
+                   help="write DIR/index.html instead of opening it in the browser")
+    p.set_defaults(func=_cmd_explore)
     return parser
 
 

@@ -50,7 +50,10 @@ def explain(size, kernel, stride=None, padding=0, dilation=1, ceil_mode=False):
             lines.append(f"4. the last window starts at {last} - {padding} = {last - padding}, "
                          f"before the right padding ((out-1)*s = {last} < in + p = {size + padding}): "
                          f"kept, out = {out}")
-        floor_out = pool_output_size(size, kernel, s, padding, dilation, False)
+        try:
+            floor_out = pool_output_size(size, kernel, s, padding, dilation, False)
+        except ValueError:  # a window longer than the padded input: only ceil mode fits one
+            floor_out = 0
         if floor_out != out:
             lines.append(f"   ceil mode adds {out - floor_out} window(s) that floor mode would leave out")
     lines += ["", f"Output size: {out}", "", "Windows (input positions of the taps; <0 or >= "

@@ -167,6 +167,13 @@ def fig_photo(out, name, sizes):
                      ncols=1 + len(sizes), nrows=2, layout="constrained")
 
 
+def fig_explorer(out, name):
+    from .explorer.page import build_page
+    path = out / f"{name}.html"
+    path.write_text(build_page(), encoding="utf-8")
+    return [path]
+
+
 # ---------------------------------------------------------------------------
 # THE table: figure name -> (function, parameters)
 
@@ -206,6 +213,8 @@ FIGURES = {
     "cost_params_head_7x7x512_fc_vs_gap": (fig_cost, dict(kind="head", channels=512, size=7,
                                                          classes=1000)),
     "photo_edges_max_avg_k2_k4_k8": (fig_photo, dict(sizes=(2, 4, 8))),
+    # the interactive explorer (pooledu explore): every setting of its controls
+    "explorer": (fig_explorer, {}),
 }
 
 
