@@ -619,7 +619,7 @@ def max_window3d(x, a, i, j, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw):
     for t in range(t0, t1):
         d = sd * a - pd + dd * t
         val, at = max_window(x[d], i, j, kh, kw, sh, sw, ph, pw, dh, dw)
-        if at >= 0 and (arg < 0 or val > best or math.isnan(val)):
+        if at >= 0 and max_wins(val, best, arg):
             best = val
             arg = d * H * W + at
     return best, arg
@@ -641,12 +641,12 @@ def max_grad_cell3d(g, idx, d, h, w, H, W, kd, kh, kw, sd, sh, sw, pd, ph, pw, d
 
 @register_jitable
 def avg_divisor3d(d0, d1, dpad, h0, h1, hpad, w0, w1, wpad, count_include_pad, divisor_override):
-    """The 2D divisor rule (``avg_divisor``) with a depth factor."""
+    """The 2D divisor rule (``avg_divisor``) times the window's depth, counted by the
+    same rule (padded depth, or the depth inside the input)."""
     if divisor_override != 0:
         return divisor_override
-    if count_include_pad:
-        return dpad * hpad * wpad
-    return (d1 - d0) * (h1 - h0) * (w1 - w0)
+    depth = dpad if count_include_pad else d1 - d0
+    return depth * avg_divisor(h0, h1, hpad, w0, w1, wpad, count_include_pad, 0)
 
 
 @register_jitable

@@ -226,7 +226,7 @@ def test_dtype_and_argument_errors():
         pt.adaptive_avg_pool2d(np.zeros((1, 4, 4)), 2)
     with pytest.raises(ValueError, match="padding must be at most half"):  # pooledu's own check
         pt.max_pool2d(torch.zeros(1, 4, 4), 2, padding=2)
-    with pytest.raises(ValueError, match=r"input must be 3D or 4D .* got shape \(4, 4\)"):
+    with pytest.raises(ValueError, match=r"input must be 3D or 4D.* got shape \(4, 4\)"):
         pt.fractional_max_pool2d(torch.zeros(4, 4, requires_grad=True), 2, output_size=2)
     with pytest.raises(TypeError, match="indices must have dtype int64, got int32"):
         pt.max_unpool2d(torch.zeros(1, 2, 2), torch.zeros(1, 2, 2, dtype=torch.int32), 2)
