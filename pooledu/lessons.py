@@ -69,14 +69,36 @@ def format_lessons(directory=LESSON_DIR):
     return "\n".join(f"{lesson.number:>2}  {lesson.name:<{width}}  {lesson.goal}" for lesson in found)
 
 
-def find_lesson(number, directory=LESSON_DIR):
-    """The lesson numbered ``number``, or a ValueError listing the ones there are."""
+def find_lesson(key, directory=LESSON_DIR):
+    """The lesson with number ``key`` (an int or digits) or name ``key``, else a ValueError.
+
+    A name may be given whole (``max_pooling``, ``01_max_pooling``) or by a
+    part that only one lesson's name contains (``backprop``). The error lists
+    the lessons there are.
+
+    Examples
+    --------
+    >>> find_lesson("3").name, find_lesson("backprop").number
+    ('output_size', 4)
+    """
     lessons = list_lessons(directory)
-    for lesson in lessons:
-        if lesson.number == number:
-            return lesson
-    raise ValueError(f"no lesson {number}; the lessons are "
-                     f"{', '.join(str(l.number) for l in lessons)}")
+    text = str(key).strip().lower()
+    if text.isdigit():
+        matches = [l for l in lessons if l.number == int(text)]
+    else:
+        stem = text.removesuffix(".py")
+        matches = [l for l in lessons if stem in (l.name, f"{l.number:02d}_{l.name}")]
+        matches = matches or [l for l in lessons if stem and stem in l.name]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise ValueError(f"lesson {key} is ambiguous: it matches {_names(matches)}")
+    raise ValueError(f"no lesson {key}; the lessons are "
+                     f"{_names(lessons) or f'none (none found in {directory})'}")
+
+
+def _names(lessons):
+    return ", ".join(f"{lesson.number} {lesson.name}" for lesson in lessons)
 
 
 def output_dir(name=None):
@@ -100,11 +122,13 @@ def output_dir(name=None):
     return out
 
 
-def run_lesson(number, out=None, quiet=False, directory=LESSON_DIR):
-    """Run lesson ``number`` in this process, saving its figures under ``out``.
+def run_lesson(number, out=None, quiet=False, directory=LESSON_DIR, args=()):
+    """Run lesson ``number`` (or name, see :func:`find_lesson`) in this process.
 
-    Returns the lesson's ``RESULTS`` dict, with its printed walkthrough added
-    under ``"text"``. ``quiet`` captures the walkthrough instead of printing it.
+    Its figures go under ``out``. Returns the lesson's ``RESULTS`` dict, with
+    its printed walkthrough added under ``"text"``. ``quiet`` captures the
+    walkthrough instead of printing it. ``args`` are the lesson's own command
+    line (``["--full"]`` for the full experiment of lessons 11-13).
 
     Examples
     --------
@@ -119,11 +143,12 @@ def run_lesson(number, out=None, quiet=False, directory=LESSON_DIR):
     buffer = io.StringIO()
     sink = buffer if quiet else _Tee(sys.stdout, buffer)
     previous, _override = _override, out
+    saved_argv, sys.argv = sys.argv, [str(lesson.path), *args]
     try:
         with contextlib.redirect_stdout(sink):
             scope = runpy.run_path(str(lesson.path), run_name="__lesson__")
     finally:
-        _override = previous
+        _override, sys.argv = previous, saved_argv
         _close_figures()
     results = dict(scope.get("RESULTS", {}))
     results["text"] = buffer.getvalue()
@@ -137,9 +162,7 @@ def tour(out=DEFAULT_OUTPUT, progress=True, quiet=False, directory=LESSON_DIR, s
     ``walkthrough.txt`` beside its figures; a progress bar on stderr counts the
     lessons. Returns ``{number: RESULTS}``.
     """
-    from .cli import announce_compilation
     stream = stream or sys.stdout
-    announce_compilation()
     out = Path(out)
     lessons = list_lessons(directory)
     bar = _progress_bar(len(lessons), progress)
