@@ -8,8 +8,9 @@ numbers all come from pooledu, and ends by binding ``RESULTS``, a dict of its
 key numbers, which :func:`run_lesson` returns so tests can check them.
 
 The lessons live beside the package in a source checkout (``lessons/`` next
-to ``pooledu/``); this module runs them in the current process, so the Numba
-kernels compile (or load from the cache) once for a whole tour.
+to ``pooledu/``), and an installed wheel carries the same files as
+``pooledu/_lessons/``. This module runs them in the current process, so the
+Numba kernels compile (or load from the cache) once for a whole tour.
 """
 
 import argparse
@@ -23,7 +24,14 @@ import sys
 from pathlib import Path
 from typing import NamedTuple
 
-LESSON_DIR = Path(__file__).resolve().parent.parent / "lessons"
+def _lesson_dir():
+    """The installed copy of the lessons if there is one, else the source checkout's ``lessons/``."""
+    package = Path(__file__).resolve().parent
+    installed = package / "_lessons"
+    return installed if any(installed.glob("[0-9][0-9]_*.py")) else package.parent / "lessons"
+
+
+LESSON_DIR = _lesson_dir()
 DEFAULT_OUTPUT = "lesson_output"
 ENV_OUTPUT = "POOLEDU_LESSON_OUTPUT"
 
