@@ -178,6 +178,21 @@ def _cmd_tour(args):
     return 0
 
 
+def _cmd_notebooks(args):
+    try:
+        from .notebooks import _require, write_notebooks
+        _require()
+    except ImportError as err:
+        raise UsageError(str(err)) from None
+    for key in args.lessons:
+        _find_lesson(key)
+    out = _writable_folder(args.out)
+    paths = write_notebooks(out, args.lessons or None, run=not args.no_execute,
+                            progress=not args.no_progress)
+    print(f"wrote {len(paths)} notebooks to {_said(out)} (open one with: jupyter lab {paths[0]})")
+    return 0
+
+
 def _cmd_experiment(args):
     from .experiments import run_experiment
     out = _writable_folder(args.out)
@@ -212,6 +227,15 @@ def build_parser():
     p.add_argument("--full", action="store_true",
                    help="lessons 11-13: the full experiment (minutes) instead of the quick one")
     p.set_defaults(func=_cmd_lesson)
+
+    p = sub.add_parser("notebooks", help="write each lesson as an executed Jupyter notebook",
+                       description="Write one executed notebook per lesson, figures inline "
+                                   "(needs pip install 'pooledu[notebooks]').")
+    p.add_argument("lessons", nargs="*", metavar="LESSON", help="lessons by number or name (default: all)")
+    p.add_argument("--out", default="notebooks", help="output folder (default: notebooks/)")
+    p.add_argument("--no-execute", action="store_true", help="convert only; the cells have no outputs")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.set_defaults(func=_cmd_notebooks)
 
     p = sub.add_parser("figures", help="draw the figures from what the kernels compute",
                        description="Draw the named figures (all by default) from what the kernels compute.")

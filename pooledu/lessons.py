@@ -116,7 +116,13 @@ def output_dir(name=None):
     command line of a lesson run as a script, the environment variable
     ``POOLEDU_LESSON_OUTPUT``, or ``lesson_output/``. ``name`` adds a
     sub-directory (the tour gives each lesson its own).
+
+    In a notebook (a Jupyter kernel) it also makes every figure a lesson
+    saves appear inline, so a lesson saves its figures as a script and shows
+    them as a notebook without code of its own for either.
     """
+    if _in_notebook():
+        _show_saved_figures()
     if _override is not None:
         out = Path(_override)
     else:
@@ -237,6 +243,39 @@ def _write(bar, stream, text):
         print(text, file=stream)
     else:
         bar.write(text, file=stream)
+
+
+def _in_notebook():
+    """True inside a Jupyter kernel (notebook, VS Code, nbclient), not in a terminal."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def _show_saved_figures():
+    """Make Figure.savefig also display the figure inline when it is saved to a file.
+
+    Saving to a buffer (an animation grabbing its frames) is left alone. The
+    figure is closed once shown, or the inline backend would show it a second
+    time at the end of the cell.
+    """
+    from matplotlib.figure import Figure
+    if getattr(Figure.savefig, "shows_inline", False):
+        return
+    save = Figure.savefig
+
+    def savefig(self, fname, *args, **kwargs):
+        result = save(self, fname, *args, **kwargs)
+        if isinstance(fname, (str, os.PathLike)):
+            from IPython.display import display
+            from matplotlib import pyplot
+            display(self)
+            pyplot.close(self)
+        return result
+
+    savefig.shows_inline = True
+    savefig.__doc__ = save.__doc__
+    Figure.savefig = savefig
 
 
 def _close_figures():

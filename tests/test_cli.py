@@ -102,6 +102,7 @@ MISTAKES = {
     "a misspelt figure": (["figures", "windws_4x4_k2_s2"], "did you mean windows_4x4_k2_s2?"),
     "an unknown lesson number": (["lesson", "99"], "no lesson 99; the lessons are 1 max_pooling"),
     "an unknown lesson name": (["lesson", "no_such_thing"], "no lesson no_such_thing"),
+    "an unknown notebook": (["notebooks", "1", "no_such_thing"], "no lesson no_such_thing"),
     "an ambiguous lesson name": (["lesson", "pool"], "is ambiguous: it matches 1 max_pooling"),
     "zero threads": (["bench", "--threads", "0"], "must be between 1 and"),
     "negative threads": (["bench", "--threads", "-1"], "must be between 1 and"),
@@ -129,6 +130,7 @@ def test_a_mistake_gets_one_line_on_stderr_and_status_2(argv, says, capsys):
     ["figures", "windows_4x4_k2_s2", "--out", "BLOCKED"],
     ["lesson", "1", "--out", "BLOCKED"],
     ["tour", "--out", "BLOCKED"],
+    ["notebooks", "--out", "BLOCKED"],
     ["experiment", "gradients", "--quick", "--out", "BLOCKED"],
     ["bench", "--quick", "--json", "BLOCKED/bench.json"],
 ])
@@ -163,7 +165,8 @@ def test_bare_pooledu_prints_the_help(capsys):
     assert main([]) == 0
     out = capsys.readouterr().out
     assert out.startswith("usage: pooledu")
-    for command in ["tour", "lessons", "lesson", "figures", "experiment", "explain", "bench"]:
+    for command in ["tour", "lessons", "lesson", "notebooks", "figures", "experiment", "explain",
+                    "bench"]:
         assert re.search(rf"\n    {command}\s", out), command
 
 

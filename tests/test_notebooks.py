@@ -1,0 +1,28 @@
+"""A lesson as an executed notebook: a Markdown title, the prose as Markdown, the figures inline."""
+
+import nbformat
+
+from pooledu.cli import main
+from pooledu.notebooks import lesson_notebook
+
+
+def test_the_docstring_becomes_the_title_cell():
+    nb = lesson_notebook("output_size")
+    title = nb.cells[0]
+    assert title.cell_type == "markdown" and title.source.startswith("# Lesson 3: Output size")
+    assert "``" not in title.source  # reStructuredText literals became Markdown ones
+    assert not any(c.cell_type == "code" and c.source.lstrip().startswith('"""') for c in nb.cells)
+    assert sum(c.cell_type == "markdown" for c in nb.cells) >= 3
+
+
+def test_an_executed_lesson_shows_its_figure_inline(tmp_path, capsys):
+    assert main(["notebooks", "modern_alternatives", "--out", str(tmp_path), "--no-progress"]) == 0
+    path = tmp_path / "09_modern_alternatives.ipynb"
+    assert str(tmp_path.resolve()) in capsys.readouterr().out
+    nb = nbformat.read(path, as_version=4)
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    images = [o for o in outputs if "image/png" in o.get("data", {})]
+    saved = list((tmp_path / "09_modern_alternatives").glob("*.png"))
+    assert len(images) == len(saved) == 1  # shown once, and saved as the script saves it
+    assert not any(o.output_type == "error" for o in outputs)
+    assert any("U-Net" in o.get("text", "") for o in outputs)
