@@ -189,7 +189,7 @@ def _cmd_notebooks(args):
     out = _writable_folder(args.out)
     paths = write_notebooks(out, args.lessons or None, run=not args.no_execute,
                             progress=not args.no_progress)
-    print(f"wrote {len(paths)} notebooks to {_said(out)} (open one with: jupyter lab {paths[0]})")
+    print(f"wrote {len(paths)} notebooks to {_said(out)}")
     return 0
 
 

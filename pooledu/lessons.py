@@ -16,6 +16,7 @@ Numba kernels compile (or load from the cache) once for a whole tour.
 import argparse
 import ast
 import contextlib
+import functools
 import io
 import os
 import re
@@ -259,22 +260,22 @@ def _show_saved_figures():
     figure is closed once shown, or the inline backend would show it a second
     time at the end of the cell.
     """
+    from matplotlib import pyplot  # before the patch: pyplot wraps Figure.savefig as it imports
     from matplotlib.figure import Figure
     if getattr(Figure.savefig, "shows_inline", False):
         return
     save = Figure.savefig
 
+    @functools.wraps(save)
     def savefig(self, fname, *args, **kwargs):
         result = save(self, fname, *args, **kwargs)
         if isinstance(fname, (str, os.PathLike)):
             from IPython.display import display
-            from matplotlib import pyplot
             display(self)
             pyplot.close(self)
         return result
 
     savefig.shows_inline = True
-    savefig.__doc__ = save.__doc__
     Figure.savefig = savefig
 
 
