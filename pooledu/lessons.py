@@ -270,8 +270,12 @@ def _show_saved_figures():
     def savefig(self, fname, *args, **kwargs):
         result = save(self, fname, *args, **kwargs)
         if isinstance(fname, (str, os.PathLike)):
-            from IPython.display import display
-            display(self)
+            from IPython.display import Image, display
+            # a PNG made here, not the kernel's figure formatter: that one is gone
+            # whenever something switched matplotlib to another backend (Agg)
+            png = io.BytesIO()
+            save(self, png, format="png", dpi=kwargs.get("dpi", "figure"), bbox_inches="tight")
+            display(Image(data=png.getvalue(), format="png"))
             pyplot.close(self)
         return result
 

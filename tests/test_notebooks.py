@@ -26,3 +26,15 @@ def test_an_executed_lesson_shows_its_figure_inline(tmp_path, capsys):
     assert len(images) == len(saved) == 1  # shown once, and saved as the script saves it
     assert not any(o.output_type == "error" for o in outputs)
     assert any("U-Net" in o.get("text", "") for o in outputs)
+
+
+def test_a_saved_figure_shows_inline_whatever_the_backend(tmp_path):
+    # lessons 11-13 reach code that switches matplotlib to Agg; the figure must still show
+    from pooledu.notebooks import execute
+    code = ("import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\n"
+            "from pooledu.lessons import output_dir\nOUT = output_dir()\n"
+            "fig, ax = plt.subplots()\nax.plot([0, 1], [1, 0])\n"
+            "fig.savefig(OUT / 'line.png')\nplt.close(fig)")
+    nb = execute(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)]), tmp_path)
+    images = [o for o in nb.cells[0].outputs if "image/png" in o.get("data", {})]
+    assert len(images) == 1 and (tmp_path / "line.png").exists()
