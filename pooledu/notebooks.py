@@ -52,10 +52,7 @@ def lesson_notebook(lesson):
     if first is not None and first.cell_type == "code":
         doc = _docstring_only(first.source)
         if doc is not None:
-            title, _, rest = doc.partition("\n")
-            title = title.strip().rstrip(".")
-            nb.cells[0] = nbformat.v4.new_markdown_cell(
-                f"# Lesson {lesson.number}: {title}\n\n{_markdown(rest.strip())}".strip())
+            nb.cells[0] = nbformat.v4.new_markdown_cell(_title(lesson, doc, nb.cells))
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
     return nb
@@ -104,6 +101,25 @@ def write_notebooks(out, lessons=None, run=True, progress=True):
 
 
 # ---------------------------------------------------------------------------
+
+def _title(lesson, doc, cells):
+    """The title cell's Markdown: the lesson's own heading if it has one, else one made from its goal.
+
+    A heading the script already has (a Markdown cell right after the
+    docstring starting with ``# ``) moves into the title cell, so the page
+    has one title.
+    """
+    after = cells[1] if len(cells) > 1 else None
+    if after is not None and after.cell_type == "markdown" and after.source.startswith("# "):
+        heading, _, remainder = after.source.partition("\n")
+        if remainder.strip():
+            after.source = remainder.strip()
+        else:
+            del cells[1]
+        return f"{heading}\n\n{_markdown(doc)}"
+    goal, _, rest = doc.partition("\n")
+    return f"# Lesson {lesson.number}: {goal.strip().rstrip('.')}\n\n{_markdown(rest.strip())}".strip()
+
 
 def _docstring_only(source):
     """The docstring if ``source`` is a module docstring and nothing else, else None."""

@@ -1,6 +1,7 @@
 """A lesson as an executed notebook: a Markdown title, the prose as Markdown, the figures inline."""
 
 import nbformat
+import pytest
 
 from pooledu.cli import main
 from pooledu.notebooks import lesson_notebook
@@ -13,6 +14,15 @@ def test_the_docstring_becomes_the_title_cell():
     assert "``" not in title.source  # reStructuredText literals became Markdown ones
     assert not any(c.cell_type == "code" and c.source.lstrip().startswith('"""') for c in nb.cells)
     assert sum(c.cell_type == "markdown" for c in nb.cells) >= 3
+
+
+@pytest.mark.parametrize("number", [1, 11])
+def test_one_title_whether_or_not_the_script_has_its_own_heading(number):
+    nb = lesson_notebook(number)
+    headings = [line for c in nb.cells if c.cell_type == "markdown"
+                for line in c.source.splitlines() if line.startswith("# ")]
+    assert len(headings) == 1 and headings[0].startswith(f"# Lesson {number}: ")
+    assert nb.cells[0].source.startswith(headings[0])
 
 
 def test_an_executed_lesson_shows_its_figure_inline(tmp_path, capsys):
