@@ -12,7 +12,12 @@ behind the figures). ``nn``, ``data`` and ``experiments`` build small
 trainable networks on top; ``pooledu.viz`` (matplotlib helpers) and
 ``pooledu.figures`` (the figure table) are imported on demand, as is
 ``pooledu.torch`` (PyTorch's pooling functions and modules on these kernels).
+``compilation`` says on stderr when a kernel is compiled rather than loaded
+from Numba's cache (``set_compile_messages(False)`` or ``POOLEDU_QUIET=1``
+silence it).
 """
+
+from .compilation import set_compile_messages  # first: it listens for every kernel compiled
 
 from .analysis import (activation_counts, head_params, invariance_curve,
                        measured_receptive_field, receptive_field, stem_flops)
@@ -48,7 +53,7 @@ def __getattr__(name):
 
 
 __all__ = [
-    "pool_output_size", "ceil_mode_windows", "schedule",
+    "pool_output_size", "ceil_mode_windows", "schedule", "set_compile_messages",
     "max_pool2d", "max_pool2d_backward",
     "avg_pool2d", "avg_pool2d_backward",
     "global_avg_pool2d", "global_avg_pool2d_backward",

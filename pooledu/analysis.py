@@ -228,6 +228,8 @@ def stem_flops(image_size=224, in_channels=3, channels=64, kernel_size=7):
     dict
         label -> FLOPs.
 
+    Examples
+    --------
     >>> {k: f"{v:,}" for k, v in stem_flops().items()}  # doctest: +NORMALIZE_WHITESPACE
     {'conv 7x7 stride 2': '236,027,904',
      'conv 7x7 stride 1 + max pool 2x2/2': '946,520,064'}

@@ -1,16 +1,26 @@
 """Output-size arithmetic in words: the text behind ``pooledu explain``.
 
 Every number printed comes from ``geometry``; this module only narrates it.
+Long listings are cut to their first and last windows unless asked for whole.
 """
+
+import numpy as np
 
 from .geometry import adaptive_span, check_window, pool_output_size, window_taps
 
 
-def explain(size, kernel, stride=None, padding=0, dilation=1, ceil_mode=False):
+MAX_WINDOWS = 40  # listings longer than this show their first and last windows
+MAX_TAPS = 12     # and windows wider than this their first and last taps
+
+
+def explain(size, kernel, stride=None, padding=0, dilation=1, ceil_mode=False,
+            max_windows=MAX_WINDOWS):
     """Walk through the output size of pooling along one dimension, step by step.
 
     Returns the text; an invalid setting yields the rule it breaks instead of
-    raising, so the explanation is always something to read.
+    raising, so the explanation is always something to read. At most
+    ``max_windows`` windows are listed (the first and the last ones; None
+    lists every window and every tap).
 
     Examples
     --------
@@ -58,23 +68,27 @@ def explain(size, kernel, stride=None, padding=0, dilation=1, ceil_mode=False):
             lines.append(f"   ceil mode adds {out - floor_out} window(s) that floor mode would leave out")
     lines += ["", f"Output size: {out}", "", "Windows (input positions of the taps; <0 or >= "
               f"{size} is padding):"]
-    for o in range(out):
+    for o in _shown(out, max_windows):
+        if o is None:
+            lines.append(f"  ... {out - max_windows} more windows (pooledu explain --all lists them) ...")
+            continue
         taps, inside = window_taps(o, kernel, s, padding, dilation, size)
         note = ""
         if not any(inside):
             note = "  <- only padding: max gives -inf, average gives 0"
         elif not all(inside):
             note = f"  ({inside.count(False)} padding tap(s))"
-        lines.append(f"  window {o:>3}: {taps}{note}")
-    covered = {t for o in range(out) for t in window_taps(o, kernel, s, padding, dilation, size)[0]}
-    unused = [i for i in range(size) if i not in covered]
+        lines.append(f"  window {o:>3}: {_taps(taps, max_windows is None)}{note}")
+    unused = _unread(size, out, kernel, s, padding, dilation)
     if unused:
-        lines.append(f"Input positions no window reads: {_ranges(unused)}")
+        lines.append(f"Input positions no window reads: {_ranges(unused, max_windows is None)}")
     return "\n".join(lines)
 
 
-def explain_adaptive(size, out):
+def explain_adaptive(size, out, max_windows=MAX_WINDOWS):
     """Walk through adaptive pooling's windows: ``[floor(i*In/Out), ceil((i+1)*In/Out))``.
+
+    At most ``max_windows`` windows are listed (None: all).
 
     Examples
     --------
@@ -87,17 +101,46 @@ def explain_adaptive(size, out):
         return "\n".join(lines)
     lines += ["start = floor(i * In / Out), end = ceil((i + 1) * In / Out), in integers:",
               "start = (i * In) // Out,   end = ((i + 1) * In + Out - 1) // Out", ""]
-    for i in range(out):
+    for i in _shown(out, max_windows):
+        if i is None:
+            lines.append(f"  ... {out - max_windows} more windows (pooledu explain --all lists them) ...")
+            continue
         start, end = adaptive_span(i, size, out)
         lines.append(f"  window {i:>3}: [{start}, {end})  {end - start} cells")
     return "\n".join(lines)
 
 
-def _ranges(positions):
-    """[0, 1, 2, 5] -> '0-2, 5'."""
+def _shown(count, max_windows):
+    """Window indices to list: all of them, or the first and last few with None for the gap."""
+    if max_windows is None or count <= max_windows:
+        return list(range(count))
+    tail = max(1, max_windows // 5)
+    return list(range(max_windows - tail)) + [None] + list(range(count - tail, count))
+
+
+def _taps(taps, whole):
+    if whole or len(taps) <= MAX_TAPS:
+        return str(taps)
+    return f"[{', '.join(map(str, taps[:8]))}, ... {len(taps) - 10} more ..., {taps[-2]}, {taps[-1]}]"
+
+
+def _unread(size, out, kernel, stride, padding, dilation):
+    """Input positions that no window reads, counted tap by tap over all windows at once."""
+    read = np.zeros(size, bool)
+    starts = np.arange(out, dtype=np.int64) * stride - padding
+    for u in range(kernel):
+        taps = starts + dilation * u
+        read[taps[(taps >= 0) & (taps < size)]] = True
+    return np.flatnonzero(~read).tolist()
+
+
+def _ranges(positions, whole=True, limit=20):
+    """[0, 1, 2, 5] -> '0-2, 5'; at most ``limit`` ranges unless ``whole``."""
     parts, start = [], positions[0]
     for a, b in zip(positions, positions[1:] + [None]):
         if b != a + 1:
             parts.append(f"{start}-{a}" if a != start else f"{a}")
             start = b
+    if not whole and len(parts) > limit:
+        return ", ".join(parts[:limit]) + f", ... ({len(parts) - limit} more ranges, {len(positions)} positions in all)"
     return ", ".join(parts)

@@ -753,6 +753,8 @@ def fractional_max_pool2d(input, kernel_size, output_size=None, output_ratio=Non
         Generator, or a seed for ``numpy.random.default_rng``; None draws
         fresh entropy, so each call picks new windows.
 
+    Notes
+    -----
     Deliberate differences from PyTorch: giving both output_size and
     output_ratio is an error (PyTorch ignores the ratio); a float
     output_ratio is accepted (PyTorch 2.13 fails on it); an output size of 0

@@ -218,7 +218,7 @@ FIGURES = {
 }
 
 
-def build_figures(names=None, out="figures", progress=True):
+def build_figures(names=None, out="pooledu-output", progress=True):
     """Rebuild the named figures (all of :data:`FIGURES` by default) into ``out``.
 
     Parameters

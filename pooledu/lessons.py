@@ -8,13 +8,15 @@ numbers all come from pooledu, and ends by binding ``RESULTS``, a dict of its
 key numbers, which :func:`run_lesson` returns so tests can check them.
 
 The lessons live beside the package in a source checkout (``lessons/`` next
-to ``pooledu/``); this module runs them in the current process, so the Numba
-kernels compile (or load from the cache) once for a whole tour.
+to ``pooledu/``), and an installed wheel carries the same files as
+``pooledu/_lessons/``. This module runs them in the current process, so the
+Numba kernels compile (or load from the cache) once for a whole tour.
 """
 
 import argparse
 import ast
 import contextlib
+import functools
 import io
 import os
 import re
@@ -23,7 +25,14 @@ import sys
 from pathlib import Path
 from typing import NamedTuple
 
-LESSON_DIR = Path(__file__).resolve().parent.parent / "lessons"
+def _lesson_dir():
+    """The installed copy of the lessons if there is one, else the source checkout's ``lessons/``."""
+    package = Path(__file__).resolve().parent
+    installed = package / "_lessons"
+    return installed if any(installed.glob("[0-9][0-9]_*.py")) else package.parent / "lessons"
+
+
+LESSON_DIR = _lesson_dir()
 DEFAULT_OUTPUT = "lesson_output"
 ENV_OUTPUT = "POOLEDU_LESSON_OUTPUT"
 
@@ -69,14 +78,36 @@ def format_lessons(directory=LESSON_DIR):
     return "\n".join(f"{lesson.number:>2}  {lesson.name:<{width}}  {lesson.goal}" for lesson in found)
 
 
-def find_lesson(number, directory=LESSON_DIR):
-    """The lesson numbered ``number``, or a ValueError listing the ones there are."""
+def find_lesson(key, directory=LESSON_DIR):
+    """The lesson with number ``key`` (an int or digits) or name ``key``, else a ValueError.
+
+    A name may be given whole (``max_pooling``, ``01_max_pooling``) or by a
+    part that only one lesson's name contains (``backprop``). The error lists
+    the lessons there are.
+
+    Examples
+    --------
+    >>> find_lesson("3").name, find_lesson("backprop").number
+    ('output_size', 4)
+    """
     lessons = list_lessons(directory)
-    for lesson in lessons:
-        if lesson.number == number:
-            return lesson
-    raise ValueError(f"no lesson {number}; the lessons are "
-                     f"{', '.join(str(l.number) for l in lessons)}")
+    text = str(key).strip().lower()
+    if text.isdigit():
+        matches = [l for l in lessons if l.number == int(text)]
+    else:
+        stem = text.removesuffix(".py")
+        matches = [l for l in lessons if stem in (l.name, f"{l.number:02d}_{l.name}")]
+        matches = matches or [l for l in lessons if stem and stem in l.name]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise ValueError(f"lesson {key} is ambiguous: it matches {_names(matches)}")
+    raise ValueError(f"no lesson {key}; the lessons are "
+                     f"{_names(lessons) or f'none (none found in {directory})'}")
+
+
+def _names(lessons):
+    return ", ".join(f"{lesson.number} {lesson.name}" for lesson in lessons)
 
 
 def output_dir(name=None):
@@ -86,7 +117,13 @@ def output_dir(name=None):
     command line of a lesson run as a script, the environment variable
     ``POOLEDU_LESSON_OUTPUT``, or ``lesson_output/``. ``name`` adds a
     sub-directory (the tour gives each lesson its own).
+
+    In a notebook (a Jupyter kernel) it also makes every figure a lesson
+    saves appear inline, so a lesson saves its figures as a script and shows
+    them as a notebook without code of its own for either.
     """
+    if _in_notebook():
+        _show_saved_figures()
     if _override is not None:
         out = Path(_override)
     else:
@@ -100,11 +137,13 @@ def output_dir(name=None):
     return out
 
 
-def run_lesson(number, out=None, quiet=False, directory=LESSON_DIR):
-    """Run lesson ``number`` in this process, saving its figures under ``out``.
+def run_lesson(number, out=None, quiet=False, directory=LESSON_DIR, args=()):
+    """Run lesson ``number`` (or name, see :func:`find_lesson`) in this process.
 
-    Returns the lesson's ``RESULTS`` dict, with its printed walkthrough added
-    under ``"text"``. ``quiet`` captures the walkthrough instead of printing it.
+    Its figures go under ``out``. Returns the lesson's ``RESULTS`` dict, with
+    its printed walkthrough added under ``"text"``. ``quiet`` captures the
+    walkthrough instead of printing it. ``args`` are the lesson's own command
+    line (``["--full"]`` for the full experiment of lessons 11-13).
 
     Examples
     --------
@@ -119,6 +158,7 @@ def run_lesson(number, out=None, quiet=False, directory=LESSON_DIR):
     buffer = io.StringIO()
     sink = buffer if quiet else _Tee(sys.stdout, buffer)
     previous, _override = _override, out
+    saved_argv, sys.argv = sys.argv, [str(lesson.path), *args]
     try:
         with contextlib.redirect_stdout(sink):
             try:
@@ -128,7 +168,7 @@ def run_lesson(number, out=None, quiet=False, directory=LESSON_DIR):
                     raise
                 scope = {}
     finally:
-        _override = previous
+        _override, sys.argv = previous, saved_argv
         _close_figures()
     results = dict(scope.get("RESULTS", {}))
     results["text"] = buffer.getvalue()
@@ -142,9 +182,7 @@ def tour(out=DEFAULT_OUTPUT, progress=True, quiet=False, directory=LESSON_DIR, s
     ``walkthrough.txt`` beside its figures; a progress bar on stderr counts the
     lessons. Returns ``{number: RESULTS}``.
     """
-    from .cli import announce_compilation
     stream = stream or sys.stdout
-    announce_compilation()
     out = Path(out)
     lessons = list_lessons(directory)
     bar = _progress_bar(len(lessons), progress)
@@ -211,6 +249,43 @@ def _write(bar, stream, text):
         print(text, file=stream)
     else:
         bar.write(text, file=stream)
+
+
+def _in_notebook():
+    """True inside a Jupyter kernel (notebook, VS Code, nbclient), not in a terminal."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def _show_saved_figures():
+    """Make Figure.savefig also display the figure inline when it is saved to a file.
+
+    Saving to a buffer (an animation grabbing its frames) is left alone. The
+    figure is closed once shown, or the inline backend would show it a second
+    time at the end of the cell.
+    """
+    from matplotlib import pyplot  # before the patch: pyplot wraps Figure.savefig as it imports
+    from matplotlib.figure import Figure
+    if getattr(Figure.savefig, "shows_inline", False):
+        return
+    save = Figure.savefig
+
+    @functools.wraps(save)
+    def savefig(self, fname, *args, **kwargs):
+        result = save(self, fname, *args, **kwargs)
+        if isinstance(fname, (str, os.PathLike)):
+            from IPython.display import Image, display
+            # a PNG made here, not the kernel's figure formatter: that one is gone
+            # whenever something switched matplotlib to another backend (Agg)
+            png = io.BytesIO()
+            save(self, png, format="png", dpi=kwargs.get("dpi", "figure"), bbox_inches="tight")
+            display(Image(data=png.getvalue(), format="png"))
+            pyplot.close(self)
+        return result
+
+    savefig.shows_inline = True
+    Figure.savefig = savefig
 
 
 def _close_figures():

@@ -41,7 +41,7 @@ def test_list_lessons_reads_numbers_names_and_goals():
 
 
 def test_unknown_lesson_names_the_ones_there_are():
-    with pytest.raises(ValueError, match="no lesson 99; the lessons are 1, 2"):
+    with pytest.raises(ValueError, match="no lesson 99; the lessons are 1 max_pooling, 2 "):
         run_lesson(99)
 
 
@@ -192,3 +192,12 @@ def test_tour_runs_every_lesson_and_says_where_the_outputs_are(tmp_path, capsys)
     for folder in ("06_global_average_pooling", "09_modern_alternatives"):
         assert (tmp_path / "out" / folder / "walkthrough.txt").stat().st_size > 0
     assert (tmp_path / "out" / "09_modern_alternatives" / "09_unet_sizes.png").is_file()
+
+
+def test_a_lesson_gets_its_own_command_line(tmp_path):
+    # lessons 11-13 read --full from their command line; run_lesson hands it over
+    (tmp_path / "01_echo.py").write_text('"""Echo its arguments."""\nimport sys\nRESULTS = {"argv": sys.argv[1:]}\n')
+    before = list(sys.argv)
+    assert run_lesson("echo", tmp_path / "out", quiet=True, directory=tmp_path,
+                      args=["--full"])["argv"] == ["--full"]
+    assert sys.argv == before

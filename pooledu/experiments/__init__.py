@@ -13,7 +13,8 @@
   block at initialisation and after a few training steps.
 
 Each prints a table, writes ``<name>.md``, ``<name>.json`` and ``<name>.png``
-into ``out`` (unless ``out=None``) and returns a dict. ``quick=True`` shrinks
+into ``out`` (``pooledu-output/`` unless given; ``None`` writes nothing),
+says where, and returns a dict. ``quick=True`` shrinks
 everything to run in well under a minute (tests, lessons).
 """
 
@@ -23,7 +24,7 @@ EXPERIMENTS = {"accuracy": accuracy.run, "invariance": invariance.run,
                "gradients": gradients.run}
 
 
-def run_experiment(name, quick=False, seeds=None, out="figures", progress=True):
+def run_experiment(name, quick=False, seeds=None, out="pooledu-output", progress=True):
     """Run the experiment ``name`` and return its results.
 
     Parameters
@@ -34,7 +35,9 @@ def run_experiment(name, quick=False, seeds=None, out="figures", progress=True):
     seeds : int, optional
         How many seeds (0, 1, ..., seeds-1); default 3 (1 when quick).
     out : str or None
-        Folder for the table (Markdown, JSON) and the figure; None writes nothing.
+        Folder for the table (Markdown, JSON) and the figure; None writes
+        nothing. The committed results are in ``figures/``: only
+        ``out="figures"`` rewrites them.
     progress : bool
         Show tqdm progress bars.
 

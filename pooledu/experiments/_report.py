@@ -47,4 +47,5 @@ def save(name, results, table, notes, fig, out):
     with open(os.path.join(out, f"{name}.json"), "w") as f:
         json.dump(_plain(results), f, indent=1)
     fig.savefig(os.path.join(out, f"{name}.png"), dpi=120, bbox_inches="tight")
+    print(f"wrote {name}.md, {name}.json and {name}.png to {os.path.abspath(out)}{os.sep}")
     return results

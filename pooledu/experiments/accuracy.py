@@ -101,7 +101,7 @@ def _accuracy(probs, labels):
     return float(np.mean(probs.argmax(axis=-1) == labels))
 
 
-def run(quick=False, seeds=None, out="figures", progress=True):
+def run(quick=False, seeds=None, out="pooledu-output", progress=True):
     info = trained(quick, seeds, progress)
     d = info["data"]
     results = {"settings": dict(info["settings"], n_train=len(d["X_train"]),

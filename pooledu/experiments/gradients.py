@@ -74,7 +74,7 @@ def block_grad_norms(model, X, y, blocks):
     return [float(np.linalg.norm(model.grad_outputs[2 + b])) for b in range(blocks)], loss
 
 
-def run(quick=False, seeds=None, out="figures", progress=True):
+def run(quick=False, seeds=None, out="pooledu-output", progress=True):
     cfg = settings(quick)
     n_seeds = cfg["seeds"] if seeds is None else seeds
     blocks = cfg["blocks"]

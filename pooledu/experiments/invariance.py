@@ -30,7 +30,7 @@ def output_change(probs):
     return change, agree
 
 
-def run(quick=False, seeds=None, out="figures", progress=True):
+def run(quick=False, seeds=None, out="pooledu-output", progress=True):
     info = trained(quick, seeds, progress)
     results = {"settings": info["settings"], "shifts": list(SHIFTS), "variants": {}}
     rows = []

@@ -1,0 +1,64 @@
+"""The documentation website builds with ``mkdocs build --strict``: lessons, gallery, API, explorer.
+
+The build executes every lesson as a notebook (``docs/hooks.py``), which takes
+as long as a tour; the executed notebooks are kept in ``.cache/pooledu-docs/``
+and reused until a lesson or the package changes, so a second run is quick.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pooledu.figures import FIGURES
+from pooledu.lessons import list_lessons
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    site = tmp_path_factory.mktemp("site")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600)
+    assert done.returncode == 0, done.stderr[-5000:]
+    return site
+
+
+def page(site, path):
+    return (site / path / "index.html").read_text(encoding="utf-8")
+
+
+def test_every_lesson_is_a_page_with_its_figures(site):
+    lessons = list_lessons()
+    assert len(lessons) >= 13
+    for lesson in lessons:
+        html = page(site, f"lessons/{lesson.number:02d}_{lesson.name}")
+        assert f"Lesson {lesson.number}:" in html
+        assert "data:image/png;base64," in html, f"lesson {lesson.number} shows no figure"
+        assert "Traceback" not in html
+
+
+def test_the_gallery_shows_every_figure(site):
+    html = page(site, "gallery")
+    for name in FIGURES:
+        assert name in html
+        assert any((site / "figures" / f"{name}.{ext}").exists() for ext in ("png", "gif"))
+    assert "Experiment results" in html
+
+
+def test_the_api_reference_comes_from_the_docstrings(site):
+    html = page(site, "api")
+    for name in ["max_pool2d", "adaptive_avg_pool2d", "max_broadcast_pool2d", "pool_output_size",
+                 "set_compile_messages", "run_lesson"]:
+        assert f'id="pooledu.' in html and name in html
+    assert "NaN wins over every number" in html  # from max_pool2d's docstring
+
+
+def test_the_other_pages(site):
+    assert "pooledu bench" in page(site, "performance")
+    assert "register_jitable" in page(site, "adding-an-operation")
+    assert "explorer" in page(site, "explorer").lower()
