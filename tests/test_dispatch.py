@@ -63,3 +63,41 @@ def test_public_operations_reach_kernels_only_through_the_dispatch(module):
                 if isinstance(node, ast.ImportFrom) for alias in node.names
                 if node.module in schedules or (node.module is None and alias.name in schedules)]
     assert direct == [] and imported == []
+
+
+def _imports(path):
+    """A module's name and the pooledu modules it imports, relatively or absolutely."""
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+        package = parts  # where a package's relative imports start
+    else:
+        package = parts[:-1]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            target = ".".join(package[:len(package) - node.level + 1]
+                              + ([node.module] if node.module else []))
+            found |= {target} if node.module else {f"{target}.{a.name}" for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("pooledu"):
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("pooledu.")}
+    return ".".join(parts), found
+
+
+def test_the_package_has_no_import_cycle():
+    graph = dict(_imports(path) for path in PACKAGE.rglob("*.py"))
+    cycles = set()
+
+    def walk(module, stack):
+        for dep in graph.get(module, ()):
+            if dep in stack:
+                cycles.add(" -> ".join(stack[stack.index(dep):] + [dep]))
+            elif dep in graph and len(stack) < 12:
+                walk(dep, stack + [dep])
+
+    for module in graph:
+        if module != "pooledu":  # the package re-exports its modules; they never import it back
+            walk(module, [module])
+    assert not cycles, sorted(cycles)[:5]
