@@ -71,7 +71,7 @@ def _cmd_lesson(args):
     from .lessons import run_lesson
     announce_compilation()
     try:
-        run_lesson(args.number, args.out)
+        run_lesson(args.number, args.out, argv=["--full"] if args.full else None)
     except ValueError as err:  # no lesson with that number
         print(f"pooledu lesson: {err}", file=sys.stderr)
         return 2
@@ -131,6 +131,8 @@ def build_parser():
     p = sub.add_parser("lesson", help="run one lesson")
     p.add_argument("number", type=int)
     p.add_argument("--out", default="lesson_output", help="where its figures go")
+    p.add_argument("--full", action="store_true",
+                   help="lessons 11-13: the full experiment (minutes) instead of the quick one")
     p.set_defaults(func=_cmd_lesson)
     p = sub.add_parser("tour", help="run every lesson in order, rebuilding their figures")
     p.add_argument("--out", default="lesson_output", help="where the figures go")

@@ -100,11 +100,30 @@ def output_dir(name=None):
     return out
 
 
-def run_lesson(number, out=None, quiet=False, directory=LESSON_DIR):
+def say(text, indent="  ", width=88):
+    """Print a lesson's explanation as a wrapped paragraph (blank lines kept).
+
+    The lessons narrate with it, so a terminal reader of ``pooledu tour`` gets
+    the same words as a notebook reader of the cell's comments.
+
+    Examples
+    --------
+    >>> say("Max pooling keeps   the largest value of each window.")
+      Max pooling keeps the largest value of each window.
+    """
+    import textwrap
+    for paragraph in textwrap.dedent(text).strip().split("\n\n"):
+        print(textwrap.fill(" ".join(paragraph.split()), width, initial_indent=indent,
+                            subsequent_indent=indent))
+
+
+def run_lesson(number, out=None, quiet=False, directory=LESSON_DIR, argv=None):
     """Run lesson ``number`` in this process, saving its figures under ``out``.
 
     Returns the lesson's ``RESULTS`` dict, with its printed walkthrough added
     under ``"text"``. ``quiet`` captures the walkthrough instead of printing it.
+    ``argv`` are the lesson's own options (``["--full"]`` for lessons 11-13),
+    seen by the lesson as ``sys.argv[1:]``.
 
     Examples
     --------
@@ -119,11 +138,12 @@ def run_lesson(number, out=None, quiet=False, directory=LESSON_DIR):
     buffer = io.StringIO()
     sink = buffer if quiet else _Tee(sys.stdout, buffer)
     previous, _override = _override, out
+    saved_argv, sys.argv = sys.argv, [str(lesson.path)] + list(argv or [])
     try:
         with contextlib.redirect_stdout(sink):
             scope = runpy.run_path(str(lesson.path), run_name="__lesson__")
     finally:
-        _override = previous
+        _override, sys.argv = previous, saved_argv
         _close_figures()
     results = dict(scope.get("RESULTS", {}))
     results["text"] = buffer.getvalue()

@@ -18,6 +18,7 @@ import pytest
 
 matplotlib.use("Agg")
 
+import pooledu  # noqa: E402
 from pooledu import lessons  # noqa: E402
 from pooledu.lessons import list_lessons, run_lesson, tour  # noqa: E402
 
@@ -66,6 +67,10 @@ def test_02_average_dilutes_the_peak(tmp_path):
     input_std, avg_std, max_std = r["noise_std"]
     assert avg_std == pytest.approx(input_std / 2, rel=0.05)
     assert r["noise_mean"][2] == pytest.approx(1.03, abs=0.05)  # E[max of 4 standard normals]
+    # the figure's crop is pooled unrounded (the cells only show two decimals)
+    assert np.array_equal(r["crop_avg"], pooledu.avg_pool2d(r["crop"][None], 2)[0])
+    assert np.round(r["crop_avg"], 2).tolist() != pooledu.avg_pool2d(
+        np.round(r["crop"], 1)[None], 2)[0].round(2).tolist()
 
 
 def test_03_output_size(tmp_path):
@@ -76,7 +81,13 @@ def test_03_output_size(tmp_path):
     assert r["overlap"][2] == dict(out=27, read_twice=0, never_read=1)
     assert r["sizes"] == {"resnet stem": 56, "dilated": 6, "ceil keeps": 3, "ceil drops": 3}
     assert "padding must be at most half the kernel size" in r["padding_error"]
-    assert r["pad_only_value"] == -np.inf and r["pad_only_index"] == -1
+    # windows of padding only: pooledu says -1; PyTorch returns its kernel's starting tap
+    first, second = r["pad_only"].values()
+    assert first["value"] == [-np.inf] and first["pooledu"] == [-1] and first["rule"] == [6]
+    assert second["pooledu"] == [-1, -1] and second["rule"] == [1, 2]
+    for case in (first, second):
+        assert case["torch"] == case["rule"]  # torch is a test dependency
+    assert "6" in r["text"] and "outside the plane" in r["text"]
     assert "it is dropped" in r["explain_dropped"]
 
 
@@ -87,6 +98,10 @@ def test_04_backpropagation(tmp_path):
     assert r["sparsity_2x2"] == 0.75 and r["sparsity_3x3"] > 0.75
     assert r["centre_sum"] == 10.0 and r["centre_avg"] == pytest.approx(10 / 9)
     assert all(err < 1e-7 for err in r["fd_error"].values())
+    assert max(r["fd_error"].values()) < 2 * r["fd_rounding"]  # the bound the lesson prints
+    # a strided convolution's input gradient is sparse only for a 1x1 kernel
+    assert r["conv_sparsity"] == {"3x3/2, padding 1": 0.0, "2x2/2": 0.0, "1x1/2": 0.75}
+    assert "finite-difference" in r["text"]
 
 
 def test_05_translation_invariance(tmp_path):
@@ -98,6 +113,11 @@ def test_05_translation_invariance(tmp_path):
     # a shift by the whole stride changes every output of a dense map
     assert r["curves"]["dense_1"][0] == 1.0 and r["curves"]["dense_1"][2] == 0.0
     assert r["curves"]["dense_3"][1] > r["curves"]["dense_2"][1] > r["curves"]["dense_1"][1]
+    assert r["curves"]["dense_1"][1] == pytest.approx(1 / 3, abs=0.02)  # 2 of 6 values shared
+    # the sparse plateau: windows empty before and after the shift
+    for layers in (1, 2):
+        assert r["curves"][f"sparse_{layers}"][-1] == pytest.approx(r["plateau"][layers], abs=0.03)
+    assert "changes almost everywhere" not in r["text"]
 
 
 def test_06_global_average_pooling(tmp_path):
@@ -118,6 +138,8 @@ def test_07_cost_and_receptive_field(tmp_path):
     assert r["stem_conv_ratio"] == 4.0 and r["pool_comparisons"] == 2_408_448
     assert r["field_7x7"] == r["field_3x3x3"] == (7, 7)
     assert (r["weights_7x7"], r["weights_3x3x3"]) == (49, 27)
+    assert (r["stem_weights_7x7"], r["stem_weights_3x3x3"]) == (9_408, 75_456)
+    assert r["closed_form"] == r["fields"][-1] == 24
 
 
 def test_08_strided_conv_vs_pooling(tmp_path):
@@ -176,3 +198,14 @@ def test_tour_runs_every_lesson_and_says_where_the_outputs_are(tmp_path, capsys)
     for folder in ("06_global_average_pooling", "09_modern_alternatives"):
         assert (tmp_path / "out" / folder / "walkthrough.txt").stat().st_size > 0
     assert (tmp_path / "out" / "09_modern_alternatives" / "09_unet_sizes.png").is_file()
+
+
+def test_a_lesson_sees_its_own_options(tmp_path):
+    # `pooledu lesson 11 --full` hands --full to the lesson, and nothing of the caller's argv
+    chosen = tmp_path / "lessons"
+    chosen.mkdir()
+    (chosen / "01_argv.py").write_text('"""Options."""\nimport sys\nRESULTS = dict(argv=sys.argv[1:])\n')
+    assert run_lesson(1, tmp_path, quiet=True, directory=chosen, argv=["--full"])["argv"] == ["--full"]
+    assert run_lesson(1, tmp_path, quiet=True, directory=chosen)["argv"] == []
+    from pooledu.cli import build_parser
+    assert build_parser().parse_args(["lesson", "11", "--full"]).full
