@@ -78,6 +78,21 @@ def _cmd_lesson(args):
     return 0
 
 
+def _cmd_check(args):
+    from . import exercises
+    announce_compilation()
+    try:
+        path = args.file or exercises.exercise_file(
+            args.number, exercises.SOLUTION_DIR if args.solutions else exercises.EXERCISE_DIR)
+        results = exercises.check(args.number, path)
+    except ValueError as err:  # no exercises for that lesson
+        print(f"pooledu check: {err}", file=sys.stderr)
+        return 2
+    print(f"lesson {args.number}: {path}")
+    print(exercises.format_check(results))
+    return 0 if all(passed for _, passed, _ in results) else 1
+
+
 def _cmd_tour(args):
     from .lessons import tour
     tour(args.out, progress=not args.no_progress)
@@ -134,6 +149,11 @@ def build_parser():
     p.add_argument("--full", action="store_true",
                    help="lessons 11-13: the full experiment (minutes) instead of the quick one")
     p.set_defaults(func=_cmd_lesson)
+    p = sub.add_parser("check", help="check your answers to a lesson's exercises")
+    p.add_argument("number", type=int)
+    p.add_argument("--file", default=None, help="your exercise file (default: lessons/exercises/NN_*.py)")
+    p.add_argument("--solutions", action="store_true", help="check the reference solutions instead")
+    p.set_defaults(func=_cmd_check)
     p = sub.add_parser("tour", help="run every lesson in order, rebuilding their figures")
     p.add_argument("--out", default="lesson_output", help="where the figures go")
     p.add_argument("--no-progress", action="store_true")
