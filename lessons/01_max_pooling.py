@@ -142,6 +142,17 @@ say("""To watch the window slide one output at a time, open
 figures/sliding_max_6x6_k2_s2.html in a browser (play, pause, step); the
 winner of each window is circled, and a tie says which cell won.""")
 
+
+# %% [markdown]
+# ## Exercises
+#
+# In ``lessons/exercises/01_max_pooling.py``; ``pooledu check 1`` checks them.
+
+# %%
+from pooledu.exercises import print_exercises  # noqa: E402
+
+print_exercises(1)
+
 RESULTS = dict(X=X, by_hand=by_hand, Y=Y, agree=agree, n_params=n_params,
                cells_before=before, cells_after=after, reduction=before / after,
                formula_source=formula_source, figure=str(path))

@@ -136,6 +136,17 @@ fig.savefig(path, dpi=120, bbox_inches="tight")
 plt.close(fig)
 print(f"\nFigure saved: {path}")
 
+
+# %% [markdown]
+# ## Exercises
+#
+# In ``lessons/exercises/02_average_vs_max.py``; ``pooledu check 2`` checks them.
+
+# %%
+from pooledu.exercises import print_exercises  # noqa: E402
+
+print_exercises(2)
+
 RESULTS = dict(max=max_value, mean=mean_value, exact_mean=float(exact), mean_float32=mean32,
                peak=peak, noise_std=(float(noise.std()), float(noise_avg.std()),
                                              float(noise_max.std())),

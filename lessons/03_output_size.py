@@ -199,6 +199,17 @@ fig.savefig(path, dpi=110, bbox_inches="tight")
 plt.close(fig)
 print(f"\nFigure saved: {path}")
 
+
+# %% [markdown]
+# ## Exercises
+#
+# In ``lessons/exercises/03_output_size.py``; ``pooledu check 3`` checks them.
+
+# %%
+from pooledu.exercises import print_exercises  # noqa: E402
+
+print_exercises(3)
+
 RESULTS = dict(simple=simple, overlap=overlap, sizes=sizes, padding_error=padding_error,
                pad_only=pad_only,
                explain_dropped=text_dropped, figure=str(path))

@@ -186,6 +186,17 @@ fig.savefig(path_overlap, dpi=110, bbox_inches="tight")
 plt.close(fig)
 print(f"\nFigures saved: {path}, {path_overlap}")
 
+
+# %% [markdown]
+# ## Exercises
+#
+# In ``lessons/exercises/04_backpropagation.py``; ``pooledu check 4`` checks them.
+
+# %%
+from pooledu.exercises import print_exercises  # noqa: E402
+
+print_exercises(4)
+
 RESULTS = dict(gx_max=gx_max[0], zeros_max=zeros_max, gx_avg=gx_avg[0],
                sparsity_2x2=sparsity_2x2, sparsity_3x3=sparsity_3x3, centre_sum=centre_sum,
                centre_avg=float(gx5_avg[0, 2, 2]), fd_error=checks, fd_rounding=rounding,

@@ -141,6 +141,17 @@ fig.savefig(path, dpi=110, bbox_inches="tight")
 plt.close(fig)
 print(f"\nFigure saved: {path}")
 
+
+# %% [markdown]
+# ## Exercises
+#
+# In ``lessons/exercises/05_translation_invariance.py``; ``pooledu check 5`` checks them.
+
+# %%
+from pooledu.exercises import print_exercises  # noqa: E402
+
+print_exercises(5)
+
 RESULTS = dict(same_window_34_35=same[((3, 4), (3, 5))], same_window_33_34=same[((3, 3), (3, 4))],
                absorbed=absorbed, expected=expected, zero_window=zero_window, plateau=plateau, curves={f"{n}_{l}": c.tolist() for (n, l), c in curves.items()},
                figure=str(path))

@@ -96,6 +96,17 @@ fig.savefig(path, dpi=110, bbox_inches="tight")
 plt.close(fig)
 print(f"\nFigure saved: {path}")
 
+
+# %% [markdown]
+# ## Exercises
+#
+# In ``lessons/exercises/06_global_average_pooling.py``; ``pooledu check 6`` checks them.
+
+# %%
+from pooledu.exercises import print_exercises  # noqa: E402
+
+print_exercises(6)
+
 RESULTS = dict(vector_shape=vector.shape, lengths=lengths, weights_flatten=flat_w,
                weights_gap=gap_w, ratio=flat_w / gap_w, params_flatten_bias=flat_b,
                params_gap_bias=gap_b, ratio_bias=flat_b / gap_b, figure=str(path))

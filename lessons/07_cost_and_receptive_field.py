@@ -144,6 +144,17 @@ fig.savefig(path, dpi=100, bbox_inches="tight")
 plt.close(fig)
 print(f"\nFigure saved: {path}")
 
+
+# %% [markdown]
+# ## Exercises
+#
+# In ``lessons/exercises/07_cost_and_receptive_field.py``; ``pooledu check 7`` checks them.
+
+# %%
+from pooledu.exercises import print_exercises  # noqa: E402
+
+print_exercises(7)
+
 RESULTS = dict(activations=[c for _, c in counts], fields=[f.size for f in fields],
                jumps=[f.jump for f in fields], measured=measured,
                pools_only=[f.size for f in only_pools], field_no_pool=field_no_pool,

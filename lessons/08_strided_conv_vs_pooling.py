@@ -136,5 +136,16 @@ fig.savefig(path, dpi=110, bbox_inches="tight")
 plt.close(fig)
 print(f"\nFigure saved: {path}")
 
+
+# %% [markdown]
+# ## Exercises
+#
+# In ``lessons/exercises/08_strided_conv_vs_pooling.py``; ``pooledu check 8`` checks them.
+
+# %%
+from pooledu.exercises import print_exercises  # noqa: E402
+
+print_exercises(8)
+
 RESULTS = dict(layers=layers, conv_flops_ratio=ratio, conv_is_avg=conv_is_avg,
                linear_gap=linear_gap, learned=learned, figure=str(path))

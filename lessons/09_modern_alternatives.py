@@ -140,6 +140,17 @@ fig.savefig(path, dpi=110, bbox_inches="tight")
 plt.close(fig)
 print(f"\nFigure saved: {path}")
 
+
+# %% [markdown]
+# ## Exercises
+#
+# In ``lessons/exercises/09_modern_alternatives.py``; ``pooledu check 9`` checks them.
+
+# %%
+from pooledu.exercises import print_exercises  # noqa: E402
+
+print_exercises(9)
+
 RESULTS = dict(resnet_sizes=resnet_sizes, attention_is_gap=attention_is_gap,
                attention_weight=sharpness, attention_gap_to_feature=picked,
                unet_contracting=contracting, unet_expanding=expanding, unet_output=n,

@@ -249,6 +249,17 @@ fig.savefig(path, dpi=110, bbox_inches="tight")
 plt.close(fig)
 print(f"\nFigure saved: {path}")
 
+
+# %% [markdown]
+# ## Exercises
+#
+# In ``lessons/exercises/10_fast_loops.py``; ``pooledu check 10`` checks them.
+
+# %%
+from pooledu.exercises import print_exercises  # noqa: E402
+
+print_exercises(10)
+
 RESULTS = dict(timings={f"{a} {b} {c}": t for (a, b, c), t in timings.items()},
                equal=all(equal.values()), fast_gain=gain, prange_speedup=speedup,
                parallel_overhead=parallel_overhead, threads=threads, compile_serial=compile_serial,

@@ -165,4 +165,15 @@ else:
 # %%
 print(f"figure and tables written to {OUT}/accuracy.png, accuracy.md, accuracy.json")
 
+
+# %% [markdown]
+# ## Exercises
+#
+# In ``lessons/exercises/11_does_pooling_increase_accuracy.py``; ``pooledu check 11`` checks them.
+
+# %%
+from pooledu.exercises import print_exercises  # noqa: E402
+
+print_exercises(11)
+
 RESULTS = dict(quick=QUICK, this_run=results, full=full, verdicts=verdicts, evidence=evidence)

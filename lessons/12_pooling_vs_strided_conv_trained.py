@@ -134,5 +134,16 @@ else 'Centred accuracy does not separate the three: their seeds overlap'}.""")
 # %%
 print(f"figures written to {OUT}/accuracy.png and {OUT}/invariance.png")
 
+
+# %% [markdown]
+# ## Exercises
+#
+# In ``lessons/exercises/12_pooling_vs_strided_conv_trained.py``; ``pooledu check 12`` checks them.
+
+# %%
+from pooledu.exercises import print_exercises  # noqa: E402
+
+print_exercises(12)
+
 RESULTS = dict(quick=QUICK, rows=rows, full_accuracy=full_acc, full_invariance=full_inv,
                pool_ops=pool_ops)

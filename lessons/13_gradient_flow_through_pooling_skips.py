@@ -101,4 +101,15 @@ last gradient norm at initialisation:""")
 # %%
 print(f"figure and tables written to {OUT}/gradients.png, gradients.md, gradients.json")
 
+
+# %% [markdown]
+# ## Exercises
+#
+# In ``lessons/exercises/13_gradient_flow_through_pooling_skips.py``; ``pooledu check 13`` checks them.
+
+# %%
+from pooledu.exercises import print_exercises  # noqa: E402
+
+print_exercises(13)
+
 RESULTS = dict(quick=QUICK, factor=factor, this_run=results, full=full)

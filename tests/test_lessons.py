@@ -30,6 +30,7 @@ def run(number, tmp_path):
     saved = result.get("figures") or [result["figure"]]
     for path in saved:
         assert Path(path).is_file() and Path(path).parent == tmp_path, path
+    assert f"`pooledu check {number}`" in result["text"]  # every lesson ends with its exercises
     return result
 
 
@@ -209,3 +210,12 @@ def test_a_lesson_sees_its_own_options(tmp_path):
     assert run_lesson(1, tmp_path, quiet=True, directory=chosen)["argv"] == []
     from pooledu.cli import build_parser
     assert build_parser().parse_args(["lesson", "11", "--full"]).full
+
+
+def test_15_unpooling_and_transposed_convolution(tmp_path):
+    r = run(15, tmp_path)
+    assert r["kept"] == 4 and np.count_nonzero(r["unpooled"]) <= 4
+    assert r["nearest_is_repeat"] and r["same_as_gradient"]
+    assert r["adjoint"][0] == pytest.approx(r["adjoint"][1], rel=1e-12)
+    assert r["to_four"] == [7, 8] and r["sizes"] == {0: 7, 1: 8}
+    assert r["overlap_counts"] == [1, 2, 4]
