@@ -20,7 +20,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from . import analysis, conv, ops
+from . import analysis, conv, family, ops
 from .geometry import pool_output_size
 
 ROOT = Path(__file__).resolve().parent.parent / "lessons"
@@ -323,6 +323,31 @@ def _check_norm_factor(f):
     return "k^2 shares of g / k^2: the norm shrinks by k"
 
 
+# lesson 15: unpooling and transposed convolution
+
+def _check_unpool(f):
+    x = _rng(14).permutation(36).astype(float).reshape(1, 6, 6)
+    y, idx = ops.max_pool2d(x, 2, return_indices=True)
+    _same(f(y[0], idx[0], (6, 6)), family.max_unpool2d(y, idx, 2)[0], "unpool(y, idx, (6, 6))")
+    return "each value back at its index, zeros elsewhere"
+
+
+def _check_transposed_size(f):
+    for H, k, s, p, op_, d in [(4, 3, 2, 1, 0, 1), (4, 3, 2, 1, 1, 1), (5, 2, 2, 0, 0, 1),
+                               (3, 3, 1, 0, 0, 2), (6, 4, 3, 1, 2, 1)]:
+        want = conv.conv_transpose2d(np.ones((1, H, H)), np.ones((1, 1, k, k)), stride=s,
+                                     padding=p, output_padding=op_, dilation=d).shape[-1]
+        if f(H, k, s, p, op_, d) != want:
+            raise Failed(f"transposed_size(H={H}, k={k}, s={s}, p={p}, output_padding={op_}, "
+                         f"d={d}): expected {want}")
+    return "(H - 1)*s - 2p + d(k - 1) + output_padding + 1"
+
+
+def _max_overlap_3x3_s2():
+    counts = conv.conv_transpose2d(np.ones((1, 6, 6)), np.ones((1, 1, 3, 3)), stride=2)
+    return float(counts.max())
+
+
 EXERCISES = {
     1: [Exercise("max_pool", "build", "max_pool(x, k, s): 2D max pooling with plain loops",
                  _check_max_pool, "output (i, j) is x[s*i : s*i+k, s*j : s*j+k].max(); "
@@ -431,6 +456,19 @@ EXERCISES = {
          Exercise("PREDICT_THREE_AVG", "predict",
                   "first / last gradient norm through three 2x2 average-pooling skips?",
                   _prediction(_three_avg_skips, 1e-9), "each halves it")],
+    15: [Exercise("unpool", "build",
+                  "unpool(y, idx, shape): max unpooling of one plane from its flat indices",
+                  _check_unpool, "start from zeros(shape) and write y.ravel() at "
+                  "idx.ravel() in the flattened output"),
+         Exercise("transposed_size", "build",
+                  "transposed_size(H, k, s, p, output_padding, d): conv_transpose2d's "
+                  "output size", _check_transposed_size,
+                  "invert the convolution's formula without the floor: (H - 1)*s - 2p + "
+                  "d(k - 1) + 1, then add output_padding"),
+         Exercise("PREDICT_MAX_OVERLAP", "predict",
+                  "3x3 transposed convolution at stride 2: how many input cells reach the "
+                  "most-covered output cell?", _prediction(_max_overlap_3x3_s2),
+                  "along one axis cells alternate between 1 and 2 contributions")],
 }
 
 
