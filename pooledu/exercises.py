@@ -348,6 +348,73 @@ def _max_overlap_3x3_s2():
     return float(counts.max())
 
 
+# lesson 16: aliasing
+
+def _check_binomial(f):
+    from .antialias import binomial_filter
+    for n in (2, 3, 4, 5):
+        _same(f(n), binomial_filter(n), f"binomial({n})", 1e-15)
+    return "rows of Pascal's triangle, outer product, divided by the sum"
+
+
+def _check_max_blur(f):
+    from .antialias import max_blur_pool2d
+    x = _rng(15).standard_normal((2, 9, 8))
+    _same(f(x), max_blur_pool2d(x, 2), "max_blur(x 2x9x8)", 1e-12)
+    return "max at stride 1, then blur and subsample"
+
+
+def _subsampled_mean():
+    row = np.roll(np.tile([0.0, 1.0], 8), 1)  # 1, 0, 1, 0, ...
+    return float(row[::2].mean())
+
+
+# lesson 17: the rest of the family
+
+def _check_lp_pool(f):
+    x = _rng(16).random((2, 6, 6))
+    for p in (1, 2, 3):
+        _same(f(x, p, 2), family.lp_pool2d(x, p, 2), f"lp_pool(x 2x6x6, p={p}, k=2)", 1e-12)
+    return "the p-th root of the window's sum of p-th powers"
+
+
+def _check_adaptive(f):
+    from .geometry import adaptive_span
+    for n_in, n_out in [(10, 3), (7, 7), (5, 2), (13, 4), (3, 5)]:
+        want = [tuple(int(v) for v in adaptive_span(o, n_in, n_out)) for o in range(n_out)]
+        got = [tuple(int(v) for v in w) for w in f(n_in, n_out)]
+        if got != want:
+            raise Failed(f"adaptive_windows({n_in}, {n_out}): expected {want}, got {got}")
+    return "[floor(i*In/Out), ceil((i+1)*In/Out))"
+
+
+def _middle_window_10_to_3():
+    from .geometry import adaptive_span
+    lo, hi = adaptive_span(1, 10, 3)
+    return hi - lo
+
+
+# lesson 18: does pooling regularise?
+
+def _check_head_weights(f):
+    from . import nn
+    for channels, side, classes in [(16, 6, 10), (16, 24, 10), (512, 7, 1000)]:
+        fc = nn.Linear(channels * side * side, classes)
+        gap = nn.Linear(channels, classes)
+        for head, layer in (("fc", fc), ("gap", gap)):
+            want = sum(p.data.size for p in layer.parameters())
+            if f(channels, side, classes, head) != want:
+                raise Failed(f"head_weights({channels}, {side}, {classes}, {head!r}): "
+                             f"expected {want:,}")
+    return "weights and biases of the last linear layer"
+
+
+def _no_pool_fc_params():
+    from . import nn
+    from .experiments.accuracy import build_model
+    return nn.summary(build_model("none", _rng()), (1, 24, 24))["params"]
+
+
 EXERCISES = {
     1: [Exercise("max_pool", "build", "max_pool(x, k, s): 2D max pooling with plain loops",
                  _check_max_pool, "output (i, j) is x[s*i : s*i+k, s*j : s*j+k].max(); "
@@ -469,6 +536,36 @@ EXERCISES = {
                   "3x3 transposed convolution at stride 2: how many input cells reach the "
                   "most-covered output cell?", _prediction(_max_overlap_3x3_s2),
                   "along one axis cells alternate between 1 and 2 contributions")],
+    16: [Exercise("binomial", "build", "binomial(n): the n x n normalised binomial filter",
+                  _check_binomial, "row = np.convolve(row, [1, 1]) n - 1 times, then "
+                  "np.outer(row, row) / its sum"),
+         Exercise("max_blur", "build",
+                  "max_blur(x): anti-aliased 2x2 max pooling from max_pool2d and blur_pool2d",
+                  _check_max_blur, "max_pool2d(x, 2, stride=1), then blur_pool2d(..., "
+                  "stride=2)"),
+         Exercise("PREDICT_SUBSAMPLED", "predict",
+                  "0, 1, 0, 1, ... shifted by one pixel, then every second value kept: "
+                  "their mean?", _prediction(_subsampled_mean),
+                  "after the shift the row starts 1, 0, 1, 0: every kept value is the same")],
+    17: [Exercise("lp_pool", "build", "lp_pool(x, p, k): LP pooling of (C, H, W), kxk/k windows",
+                  _check_lp_pool, "(sum of v ** p over each window) ** (1 / p); pooledu's "
+                  "avg_pool2d times k^2 gives the sums"),
+         Exercise("adaptive_windows", "build",
+                  "adaptive_windows(n_in, n_out): the [start, end) of each adaptive window",
+                  _check_adaptive, "start floor(i * n_in / n_out), end ceil((i + 1) * n_in / "
+                  "n_out); integer arithmetic: -(-a // b) is ceil(a / b)"),
+         Exercise("PREDICT_MIDDLE", "predict",
+                  "adaptive pooling of 10 cells into 3: how many cells does the middle "
+                  "window read?", _prediction(_middle_window_10_to_3),
+                  "from floor(10/3) to ceil(20/3)")],
+    18: [Exercise("head_weights", "build",
+                  "head_weights(channels, side, classes, head): parameters of an 'fc' or "
+                  "'gap' classifier head", _check_head_weights,
+                  "fc: (channels * side^2 + 1) * classes; gap: (channels + 1) * classes"),
+         Exercise("PREDICT_PARAMS", "predict",
+                  "lesson 18's network without pooling and with the FC head: how many "
+                  "parameters in all?", _prediction(_no_pool_fc_params),
+                  "8*9 + 8 and 16*8*9 + 16 for the convolutions, then 16*24*24*10 + 10")],
 }
 
 

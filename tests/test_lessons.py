@@ -219,3 +219,32 @@ def test_15_unpooling_and_transposed_convolution(tmp_path):
     assert r["adjoint"][0] == pytest.approx(r["adjoint"][1], rel=1e-12)
     assert r["to_four"] == [7, 8] and r["sizes"] == {0: 7, 1: 8}
     assert r["overlap_counts"] == [1, 2, 4]
+
+
+def test_16_aliasing_and_antialiased_pooling(tmp_path):
+    r = run(16, tmp_path)
+    assert r["rows"][0]["max"][:4] == [0.0, 1.0, 0.0, 1.0] and set(r["rows"][1]["max"]) == {1.0}
+    assert r["least"] == ["photo edge map", "random map"]  # the blurred max moves least
+    for m in ("photo edge map", "random map"):
+        assert r["change"][(m, "max, blur, subsample")] < r["change"][(m, "max pool 2x2/2")]
+    assert len(r["run"]["max"]["accuracy"]) == 1  # the quick run: one seed
+    assert r["full"] is not None and len(r["full"]["max"]["accuracy"]) == 3  # committed
+
+
+def test_17_the_rest_of_the_family(tmp_path):
+    r = run(17, tmp_path)
+    assert r["same_as_pool"] and r["gap_is_adaptive"] < 1e-6
+    assert r["sizes"] == {7: 7, 9: 7, 14: 7, 20: 7}
+    assert r["lp"][1]["vs_sum"] < 1e-12  # p = 1: the window's sum
+    gaps = [r["lp"][p]["vs_max"] for p in (1, 2, 4, 16, 64)]
+    assert gaps == sorted(gaps, reverse=True) and gaps[-1] < 0.05
+    assert r["min_ok"] and r["soft"][100] < 0.01 < r["soft"][0]
+
+
+def test_18_does_pooling_regularise(tmp_path):
+    r = run(18, tmp_path)
+    assert set(r["run"]) == {"max pool, FC head", "no pooling, FC head", "max pool, GAP head",
+                             "no pooling, GAP head"}
+    assert all(len(v["train"]) == 1 for v in r["run"].values())  # the quick run: one seed
+    assert r["full"] is not None and all(len(v["train"]) == 3 for v in r["full"].values())
+    assert len(r["verdicts"]) == 4  # every conclusion is read from the committed full run
