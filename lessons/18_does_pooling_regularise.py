@@ -40,12 +40,13 @@ VARIANTS = {"max pool, FC head": (True, "fc"), "no pooling, FC head": (False, "f
 
 def network(pool, head, seed):
     r = np.random.default_rng(seed)
-    down = [nn.MaxPool2d(2)] if pool else []
+    def down():  # a layer keeps its forward state, so each place gets its own
+        return [nn.MaxPool2d(2)] if pool else []
     side = 6 if pool else 24
     tail = ([nn.Flatten(), nn.Linear(16 * side * side, 10, rng=r)] if head == "fc" else
             [nn.GlobalAvgPool2d(), nn.Linear(16, 10, rng=r)])
-    return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1, rng=r), nn.ReLU(), *down,
-                         nn.Conv2d(8, 16, 3, padding=1, rng=r), nn.ReLU(), *down, *tail)
+    return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1, rng=r), nn.ReLU(), *down(),
+                         nn.Conv2d(8, 16, 3, padding=1, rng=r), nn.ReLU(), *down(), *tail)
 
 
 for name, (pool, head) in VARIANTS.items():
