@@ -229,6 +229,7 @@ def test_16_aliasing_and_antialiased_pooling(tmp_path):
         assert r["change"][(m, "max, blur, subsample")] < r["change"][(m, "max pool 2x2/2")]
     assert len(r["run"]["max"]["accuracy"]) == 1  # the quick run: one seed
     assert r["full"] is not None and len(r["full"]["max"]["accuracy"]) == 3  # committed
+    assert r["separated"] == {1: False, 2: True}  # what the committed run supports
 
 
 def test_17_the_rest_of_the_family(tmp_path):
