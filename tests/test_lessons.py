@@ -249,3 +249,5 @@ def test_18_does_pooling_regularise(tmp_path):
     assert all(len(v["train"]) == 1 for v in r["run"].values())  # the quick run: one seed
     assert r["full"] is not None and all(len(v["train"]) == 3 for v in r["full"].values())
     assert len(r["verdicts"]) == 4  # every conclusion is read from the committed full run
+    assert set(r["verdicts"].values()) == {"gaps overlap: not separated"}
+    assert r["underfit"] == ["max pool, GAP head", "no pooling, GAP head"]
