@@ -90,7 +90,7 @@ still moves, only more smoothly.""")
 # with 2x2 max pooling and with max-blur pooling, and test on digits shifted by
 # 1 and 2 pixels, which it never saw. The quick run (1 seed, 300 digits, 2
 # epochs) only shows that it works; ``--full`` (3 seeds, all digits, 6 epochs)
-# rewrites the committed run in ``figures/antialias.json``.
+# rewrites the committed run in ``lessons/results/antialias.json``.
 
 # %%
 def network(kind, seed):
@@ -127,7 +127,7 @@ def spread(values):
 
 from pooledu.exercises import ROOT  # noqa: E402  (the repository's lessons/ folder)
 
-committed_path = ROOT.parent / "figures" / "antialias.json"
+committed_path = ROOT / "results" / "antialias.json"
 if FULL:
     (OUT / "antialias.json").write_text(json.dumps(dict(settings=cfg, run=run), indent=1))
     full = run

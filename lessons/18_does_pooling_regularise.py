@@ -57,7 +57,7 @@ for name, (pool, head) in VARIANTS.items():
 #
 # The quick run (1 seed, 300 digits, 2 epochs) shows that it works; with 300
 # training digits and one seed its gaps are noise. ``--full`` (3 seeds, all
-# 1,438 training digits, 6 epochs) rewrites ``figures/regularise.json``, the
+# 1,438 training digits, 6 epochs) rewrites ``lessons/results/regularise.json``, the
 # committed run from which the conclusions below are read.
 
 # %%
@@ -74,7 +74,7 @@ for name, (pool, head) in VARIANTS.items():
         run[name]["train"].append(nn.accuracy(model, d["X_train"], d["y_train"]))
         run[name]["test"].append(nn.accuracy(model, d["X_test"], d["y_test"]))
 
-committed_path = ROOT.parent / "figures" / "regularise.json"
+committed_path = ROOT / "results" / "regularise.json"
 if FULL:
     (OUT / "regularise.json").write_text(json.dumps(dict(settings=cfg, run=run), indent=1))
     full = run
