@@ -28,7 +28,7 @@ import numpy as np
 
 import pooledu
 from pooledu import cpu, formulas
-from pooledu.lessons import output_dir
+from pooledu.lessons import output_dir, say
 from pooledu.viz.windows import draw_pooling_windows
 
 OUT = output_dir()
@@ -39,6 +39,10 @@ X = rng.integers(0, 10, size=(4, 4)).astype(np.float64)
 k = s = 2
 print("Step 1. A 4x4 feature map X (one channel):")
 print(X)
+say("""Max pooling slides a k x k window over the map, s cells at a time, and keeps
+the largest value the window sees. With k = s = 2 the windows tile the map:
+every cell belongs to exactly one window, and the map shrinks to half its
+height and width.""")
 
 # %% [markdown]
 # ## Step 2: one window at a time, by hand
@@ -49,7 +53,8 @@ print(X)
 H_out = pooledu.pool_output_size(X.shape[0], k, s)
 W_out = pooledu.pool_output_size(X.shape[1], k, s)
 by_hand = np.empty((H_out, W_out))
-print(f"\nStep 2. Windows of {k}x{k}, stride {s}: {H_out}x{W_out} outputs.")
+print(f"\nStep 2. Windows of {k}x{k}, stride {s}: {H_out}x{W_out} outputs. Output (i, j) "
+      f"reads rows {s}i..{s}i+{k - 1} and columns {s}j..{s}j+{k - 1}:")
 for i in range(H_out):
     for j in range(W_out):
         window = X[s * i:s * i + k, s * j:s * j + k]
@@ -70,6 +75,8 @@ print("\nStep 3. pooledu.max_pool2d(X, 2) gives")
 print(Y)
 print(f"  equal to the hand computation: {agree}")
 print("  winners (row, col):", [divmod(int(f), X.shape[1]) for f in idx.ravel()])
+say("""The kernel also stores where each maximum was, as a flat index row * W + col:
+the backward pass (lesson 4) sends each gradient to that cell and nowhere else.""")
 
 # %% [markdown]
 # ## Step 4: the kernel's own source
@@ -87,6 +94,10 @@ print("\nStep 4. The formula as pooledu compiles it (pooledu/formulas.py):\n")
 print(formula_source)
 print("and the reference loop that calls it for every output (pooledu/cpu.py):\n")
 print(schedule_source)
+say("""Read the loop body against the formula: the tap (u, v) of output (i, j) is
+input row s*i - p + d*u and column s*j - p + d*v; padding p and dilation d are 0
+and 1 here. Ties keep the first maximum in scan order, and a NaN wins, as in
+PyTorch.""")
 
 # %% [markdown]
 # ## Step 5: nothing to learn
@@ -129,6 +140,20 @@ path = OUT / "01_max_pooling_4x4.png"
 fig.savefig(path, dpi=120, bbox_inches="tight")
 plt.close(fig)
 print(f"\nFigure saved: {path}")
+say("""To watch the window slide one output at a time, open
+figures/sliding_max_6x6_k2_s2.html in a browser (play, pause, step); the
+winner of each window is circled, and a tie says which cell won.""")
+
+
+# %% [markdown]
+# ## Exercises
+#
+# In ``lessons/exercises/01_max_pooling.py``; ``pooledu check 1`` checks them.
+
+# %%
+from pooledu.exercises import print_exercises  # noqa: E402
+
+print_exercises(1)
 
 RESULTS = dict(X=X, by_hand=by_hand, Y=Y, agree=agree, n_params=n_params,
                cells_before=before, cells_after=after, reduction=before / after,

@@ -23,7 +23,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import pooledu
-from pooledu.lessons import output_dir
+from pooledu.lessons import output_dir, say
 from pooledu.viz.windows import draw_pooling_windows
 
 OUT = output_dir()
@@ -45,6 +45,10 @@ print(f"  max pooling:     {max_value!r}")
 print(f"  average pooling: {mean_value!r}")
 print(f"  the mean keeps {mean_value / max_value:.1%} of the peak: the one strong response "
       "is shared with three weak ones")
+say("""Average pooling uses the same windows as max pooling and keeps their mean,
+y = (1/k^2) * sum of the window. An edge detector fires strongly on the edge
+and barely beside it; the max passes the strong response on, the mean divides
+it among the window's cells.""")
 
 # %% [markdown]
 # ## Step 2: why 2.2249999999999996 and not 2.225
@@ -69,6 +73,9 @@ print(f"  exact decimal mean: {float(exact)} (as a fraction {exact}); "
 mean32 = float(pooledu.avg_pool2d(patch.astype(np.float32), 2)[0, 0, 0])
 print(f"  in float32 the kernel gives {np.float32(mean32)!r}, which prints as 2.225 because "
       "float32 shows fewer digits; it is not exact either.")
+say("""0.1 and 0.2 have no exact binary form, and every addition rounds to the
+nearest float64, so the computed mean is the float just below 2.225. Compare
+floats with a tolerance, never with ==.""")
 
 # %% [markdown]
 # ## Step 3: a whole edge map
@@ -91,6 +98,9 @@ print(f"  strongest pooled value: max {peak['max']:.2f} ({peak['max'] / peak['in
       f"average {peak['avg']:.2f} ({peak['avg'] / peak['input']:.0%})")
 print("  the max keeps the edge's full strength; the mean shares it with the window's "
       "other cells, and only one column of each 2x2 window lies on the edge")
+say("""figures/photo_edges_max_avg_k2_k4_k8.png shows the same on a photograph's
+edge map: with windows of 2, 4 and 8 the max-pooled edges stay bright while the
+averaged ones fade, on one colour scale.""")
 
 # %% [markdown]
 # ## Step 4: the mean's strength - plain noise
@@ -108,20 +118,37 @@ print(f"  after 2x2 average: mean {noise_avg.mean():+.3f}, std {noise_avg.std():
 print(f"  after 2x2 max:     mean {noise_max.mean():+.3f}, std {noise_max.std():.3f}")
 print("  so: max for sparse, strong detections (edges, parts); average for smooth "
       "summaries and noisy signals")
+say("""The mean of four independent values has half their spread (sqrt(4) = 2); the
+max of four standard normals averages about 1.03, a 'detection' in pure noise.""")
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(15, 4.5))
-draw_pooling_windows(axes[0], patch[0], 2)
-axes[0].set_title("one edge patch: max keeps 8.5, the mean dilutes it", pad=28)
-draw_pooling_windows(axes[1], np.round(edges[0, :4, 2:6], 1), 2)  # a 4x4 crop across the edge
-axes[1].set_title("4x4 of the edge response (one decimal): the edge column", pad=28)
+fig, axes = plt.subplots(2, 1, figsize=(10, 10), height_ratios=(1, 1.6))
+# four significant digits: the mean 2.2249999999999996 is written 2.225, as in the text
+draw_pooling_windows(axes[0], patch[0], 2, fmt=lambda v: f"{v:.4g}")
+axes[0].set_title(f"one edge patch: the max keeps {max_value:g}, the mean gives "
+                  f"{float(exact)}", pad=28)
+crop = edges[0, :4, 2:6]  # a 4x4 crop across the edge, pooled unrounded
+draw_pooling_windows(axes[1], crop, 2, fmt=lambda v: f"{v:.2f}")
+axes[1].set_title("a 4x4 crop of the edge response (values shown to 2 decimals)", pad=28)
+crop_avg = pooledu.avg_pool2d(crop[None], 2)[0]
 path = OUT / "02_average_vs_max.png"
 fig.savefig(path, dpi=120, bbox_inches="tight")
 plt.close(fig)
 print(f"\nFigure saved: {path}")
 
+
+# %% [markdown]
+# ## Exercises
+#
+# In ``lessons/exercises/02_average_vs_max.py``; ``pooledu check 2`` checks them.
+
+# %%
+from pooledu.exercises import print_exercises  # noqa: E402
+
+print_exercises(2)
+
 RESULTS = dict(max=max_value, mean=mean_value, exact_mean=float(exact), mean_float32=mean32,
                peak=peak, noise_std=(float(noise.std()), float(noise_avg.std()),
                                              float(noise_max.std())),
                noise_mean=(float(noise.mean()), float(noise_avg.mean()), float(noise_max.mean())),
-               figure=str(path))
+               crop=crop, crop_avg=crop_avg, figure=str(path))

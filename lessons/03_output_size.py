@@ -29,7 +29,7 @@ import numpy as np
 import pooledu
 from pooledu.explain import explain
 from pooledu.geometry import window_taps
-from pooledu.lessons import output_dir
+from pooledu.lessons import output_dir, say
 from pooledu.viz.ruler import draw_output_size
 
 OUT = output_dir()
@@ -42,6 +42,9 @@ def count_starts(H, k, s):
 
 
 print("Step 1. floor((H - k) / s) + 1 against counting the window starts one by one:")
+say("""A window of k cells moved s at a time may start at 0, s, 2s, ... while it still
+ends inside the input, start + k <= H. The last start is the largest multiple of
+s not above H - k, so there are floor((H - k) / s) + 1 windows.""")
 simple = {}
 for H, k, s in [(26, 2, 2), (224, 2, 2), (55, 3, 2), (55, 2, 2), (7, 3, 1), (5, 2, 2)]:
     formula = (H - k) // s + 1
@@ -74,6 +77,11 @@ for k in (3, 2):
     print(f"\nStep 2. 55 wide, {k}x{k} stride 2: {overlap[k]['out']} windows; "
           f"{overlap[k]['read_twice']} positions are read by two windows, "
           f"{overlap[k]['never_read']} by none")
+say("""AlexNet (Krizhevsky et al., 2012) pooled its 55x55 maps with 3x3 windows at
+stride 2, so neighbouring windows share a column: they overlap. The paper reports
+slightly lower error and slightly less overfitting with the overlap than with
+tiling 2x2/2 windows, which give the same 27 outputs but never read the last
+column.""")
 print("\nThe walkthrough `pooledu explain --size 55 --kernel 2 --stride 2` prints:")
 text_alexnet = explain(55, 2, 2)
 print("\n".join(text_alexnet.splitlines()[:8] + ["  ..."] + text_alexnet.splitlines()[-2:]))
@@ -96,6 +104,10 @@ for name, args in cases.items():
     print(f"\nStep 3 ({name}): input {args[0]}, kernel {args[1]}, stride {args[2]}, "
           f"padding {args[3]}, dilation {args[4]}, ceil_mode {args[5]} -> {sizes[name]} "
           f"(floor mode: {floor_size})")
+say("""Padding p adds p cells on each side; dilation d spreads the k taps d apart,
+so one window spans d(k - 1) + 1 cells; ceil_mode rounds the count up, keeping a
+last, partial window, except one that would start inside the right padding.
+PyTorch's general formula: out = floor((H + 2p - d(k - 1) - 1) / s) + 1.""")
 text_dropped = explain(*cases["ceil drops"])
 print(text_dropped)
 
@@ -122,16 +134,59 @@ print("    " + explain(6, 2, None, 2).splitlines()[-1])
 
 # %% [markdown]
 # The rule is checked against the raw kernel, not the dilated one, so with
-# dilation a window of padding only can still slip through. pooledu follows
-# PyTorch here and returns what PyTorch returns: -inf, with index -1.
+# dilation a window of padding only can still slip through. Its maximum is
+# -inf; its index is where pooledu and PyTorch differ. pooledu returns -1 (no
+# cell won) and routes no gradient there. PyTorch's CPU kernel starts its
+# running argmax at the window's first tap after stepping past the padding,
+# row ih0 and column iw0, and since no tap beats -inf, that starting point is
+# what it returns: ih0 * W + iw0, a position outside the window, which may even
+# lie outside the plane.
+
 
 # %%
-x_narrow = rng.standard_normal((1, 2, 2))
-y_pad_only, idx_pad_only = pooledu.max_pool2d(x_narrow, 2, stride=1, padding=1, dilation=3,
-                                               return_indices=True)
-print("\n  allowed, yet all padding: width 2, kernel 2, padding 1, dilation 3:")
+def torch_start_index(o_h, o_w, H, W, k, s, p, d):
+    """PyTorch 2.13's index for an all-padding window (aten's CPU max pooling kernel):
+    the first tap, stepped past the top and left padding, flattened."""
+    ih0, iw0 = o_h * s[0] - p[0], o_w * s[1] - p[1]
+    while ih0 < 0:
+        ih0 += d[0]
+    while iw0 < 0:
+        iw0 += d[1]
+    return ih0 * W + iw0
+
+
+try:
+    import torch
+except ImportError:  # torch is a test dependency; the lesson runs without it
+    torch = None
+
+print("\n  Allowed, yet all padding: width 2, kernel 2, padding 1, dilation 3:")
 print("    " + "\n    ".join(explain(2, 2, 1, 1, 3).splitlines()[-2:]))
-print(f"    max_pool2d gives {y_pad_only[0, 0].tolist()} with indices {idx_pad_only[0, 0].tolist()}")
+pad_only = {}
+for name, shape, k, p, d in [
+        ("2x2 plane, kernel 2, padding 1, dilation 3", (2, 2), (2, 2), (1, 1), (3, 3)),
+        ("2x1 plane, kernel (1, 2), padding (0, 1), dilation (1, 2)", (2, 1), (1, 2), (0, 1),
+         (1, 2))]:
+    x_pad = rng.standard_normal((1, 1) + shape)
+    y_pad, i_pad = pooledu.max_pool2d(x_pad, k, 1, p, d, return_indices=True)
+    rule = [torch_start_index(a, b, *shape, k, (1, 1), p, d)
+            for a in range(y_pad.shape[2]) for b in range(y_pad.shape[3])]
+    line = (f"  {name}: pooledu gives {y_pad.ravel().tolist()} with indices "
+            f"{i_pad.ravel().tolist()}; PyTorch's rule gives {rule}")
+    torch_idx = None
+    if torch is not None:
+        _, t_idx = torch.nn.functional.max_pool2d(torch.from_numpy(x_pad), k, 1, p, d,
+                                                  return_indices=True)
+        torch_idx = t_idx.ravel().tolist()
+        line += f", and torch {torch.__version__} returns {torch_idx}"
+    pad_only[name] = dict(value=y_pad.ravel().tolist(), pooledu=i_pad.ravel().tolist(),
+                          rule=rule, torch=torch_idx, plane=shape[0] * shape[1])
+    print(line)
+say("""In the 2x2 plane PyTorch's index 6 lies outside the plane's 4 cells, and its
+CPU backward would write the gradient outside the gradient array. In the 2x1
+plane both windows are pure padding, yet PyTorch returns 1, which is cell (1, 0)
+of the plane although neither window reads it, and 2, outside the plane. pooledu
+returns -1 for both and sends no gradient anywhere.""")
 
 # %%
 fig, axes = plt.subplots(3, 1, figsize=(12, 11))
@@ -146,6 +201,17 @@ fig.savefig(path, dpi=110, bbox_inches="tight")
 plt.close(fig)
 print(f"\nFigure saved: {path}")
 
+
+# %% [markdown]
+# ## Exercises
+#
+# In ``lessons/exercises/03_output_size.py``; ``pooledu check 3`` checks them.
+
+# %%
+from pooledu.exercises import print_exercises  # noqa: E402
+
+print_exercises(3)
+
 RESULTS = dict(simple=simple, overlap=overlap, sizes=sizes, padding_error=padding_error,
-               pad_only_value=float(y_pad_only[0, 0, 0]), pad_only_index=int(idx_pad_only[0, 0, 0]),
+               pad_only=pad_only,
                explain_dropped=text_dropped, figure=str(path))

@@ -22,7 +22,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import pooledu
-from pooledu.lessons import output_dir
+from pooledu.lessons import output_dir, say
 from pooledu.viz.gradients import draw_avg_spread, draw_max_routing
 
 OUT = output_dir()
@@ -36,6 +36,11 @@ print("Step 1. Input X:")
 print(X[0])
 print("  max pooled Y:", Y[0].tolist(), " stored winners (flat h*4+w):", idx[0].tolist())
 print("  incoming gradient dL/dY:", G[0].tolist())
+say("""Backpropagation asks: if an input cell moved a little, how much would the
+loss move? Max pooling's output is y = x[winner], so dy/dx is 1 for the winner
+and 0 for every other cell of the window; the winner's index, stored in the
+forward pass, is all the backward pass needs. Average pooling's output is
+(1/k^2) * sum of the window, so every cell gets dy/dx = 1/k^2.""")
 
 # %% [markdown]
 # ## Step 2: max pooling's backward pass
@@ -62,6 +67,30 @@ print(f"  on 8 random 26x26 maps: {sparsity_2x2:.1%} zeros with 2x2/2 windows "
       f"(one winner per 4 cells), {sparsity_3x3:.1%} with overlapping 3x3/2 windows")
 
 # %% [markdown]
+# ## Is a strided convolution's gradient sparse too?
+#
+# A common claim: max pooling can be replaced by strided convolutions "without
+# losing much", since "both produce sparse gradients". Count the zeros of a
+# strided convolution's input gradient, with random weights and a random
+# incoming gradient, through pooledu.conv2d_backward.
+
+# %%
+conv_sparsity = {}
+x_conv = rng.standard_normal((2, 4, 26, 26))
+for name, k, p in (("3x3/2, padding 1", 3, 1), ("2x2/2", 2, 0), ("1x1/2", 1, 0)):
+    w = rng.standard_normal((4, 4, k, k))
+    g_out = rng.standard_normal(pooledu.conv2d(x_conv, w, stride=2, padding=p).shape)
+    gx_conv = pooledu.conv2d_backward(g_out, x_conv, w, stride=2, padding=p)[0]
+    conv_sparsity[name] = float((gx_conv == 0).mean())
+print("  a stride-2 convolution's input gradient, zeros: "
+      + ", ".join(f"{name} {z:.1%}" for name, z in conv_sparsity.items()))
+say(f"""So the claim holds only for a 1x1 stride-2 convolution, which reads one cell in
+four and, like 2x2 max pooling, leaves {conv_sparsity['1x1/2']:.0%} of the input
+gradient at zero. A 2x2/2 or 3x3/2 convolution reads every input cell with a
+learned weight, so every cell gets a gradient: {conv_sparsity['2x2/2']:.0%} and
+{conv_sparsity['3x3/2, padding 1']:.0%} zeros. Max pooling's sparsity is its own.""")
+
+# %% [markdown]
 # ## Step 3: average pooling's backward pass
 #
 # Every cell of a window receives the window's gradient divided by k^2 = 4.
@@ -71,7 +100,7 @@ gx_avg = pooledu.avg_pool2d_backward(G, X.shape, 2)
 print("\nStep 3. dL/dX through average pooling:")
 print(gx_avg[0])
 print(f"  window (0,0) had gradient {G[0, 0, 0]:g}: each of its cells gets "
-      f"{G[0, 0, 0]:g} / 4 = {gx_avg[0, 0, 0]:g}; no zeros: {int((gx_avg == 0).sum())}")
+      f"{G[0, 0, 0]:g} / 4 = {gx_avg[0, 0, 0]:g}; zeros: {int((gx_avg == 0).sum())}")
 
 # %% [markdown]
 # ## Step 4: overlapping windows add up
@@ -91,6 +120,9 @@ print(f"\nStep 4. 5x5 map, 3x3 windows, stride 2: outputs {Y5.shape[1:]}, winner
 print(f"  max: the centre gets {' + '.join(f'{g:g}' for g in G.ravel())} = {centre_sum:g}")
 print(f"  average: the centre gets (1 + 2 + 3 + 4) / 9 = {gx5_avg[0, 2, 2]:.6f}, "
       f"a corner only 1/9 = {gx5_avg[0, 0, 0]:.6f}")
+say("""Where windows overlap, a cell receives a share from every window that reads
+it, and the shares add up: the chain rule sums over every path from the cell to
+the loss.""")
 
 # %% [markdown]
 # ## Step 5: a finite-difference check
@@ -126,7 +158,16 @@ for name, window in [("max 3x3/2", (3, 2)), ("avg 3x3/2", (3, 2)), ("max 2x2/2",
         numeric = numeric_gradient(lambda x: pooledu.avg_pool2d(x, *window), X6, G_w)
     checks[name] = float(np.abs(analytic - numeric).max())
     print(f"\nStep 5 ({name}, float64, eps 1e-6): largest |analytic - numeric| = {checks[name]:.1e}")
-print("  (differences of order 1e-10 are the rounding of the difference quotient itself)")
+# each loss is a sum of a few dozen terms; it is rounded to a relative 1.1e-16
+# (half of float64's machine epsilon), and the quotient divides by 2 eps
+loss_scale = float(np.abs(G6).sum() * np.abs(X6).max())
+unit = np.finfo(np.float64).eps / 2
+rounding = 2 * unit * loss_scale / (2 * 1e-6)
+say(f"""This is a finite-difference check: nudge one input by eps = 1e-6 both ways and
+divide the change of the loss by 2 eps. Each of the two losses (about
+{loss_scale:.0f} in size) is rounded by up to 1.1e-16 * {loss_scale:.0f}, and their difference is
+divided by 2e-6: up to 2 * 1.1e-16 * {loss_scale:.0f} / 2e-6 = {rounding:.0e}. Differences of
+that order are the quotient's own rounding; the analytic gradients are exact.""")
 
 # %%
 fig, axes = plt.subplots(2, 1, figsize=(11, 9))
@@ -145,7 +186,19 @@ fig.savefig(path_overlap, dpi=110, bbox_inches="tight")
 plt.close(fig)
 print(f"\nFigures saved: {path}, {path_overlap}")
 
+
+# %% [markdown]
+# ## Exercises
+#
+# In ``lessons/exercises/04_backpropagation.py``; ``pooledu check 4`` checks them.
+
+# %%
+from pooledu.exercises import print_exercises  # noqa: E402
+
+print_exercises(4)
+
 RESULTS = dict(gx_max=gx_max[0], zeros_max=zeros_max, gx_avg=gx_avg[0],
                sparsity_2x2=sparsity_2x2, sparsity_3x3=sparsity_3x3, centre_sum=centre_sum,
-               centre_avg=float(gx5_avg[0, 2, 2]), fd_error=checks,
+               centre_avg=float(gx5_avg[0, 2, 2]), fd_error=checks, fd_rounding=rounding,
+               conv_sparsity=conv_sparsity,
                figures=[str(path), str(path_overlap)])

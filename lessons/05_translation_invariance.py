@@ -22,7 +22,7 @@ import numpy as np
 
 import pooledu
 from pooledu.analysis import invariance_curve, pool_stack
-from pooledu.lessons import output_dir
+from pooledu.lessons import output_dir, say
 from pooledu.viz import draw_invariance_curve, draw_shift_comparison
 
 OUT = output_dir()
@@ -70,6 +70,9 @@ before = np.zeros((trials, 8, width))  # one plane per trial: a single kernel ca
 before[np.arange(trials), rows, cols] = 1.0
 after = np.zeros_like(before)
 after[np.arange(trials), rows, cols + 1] = 1.0
+say("""With 2x2 windows at stride 2, input column w belongs to output column w // 2.
+A feature moving from column 4 to 5 stays in output column 2; one moving from 3 to
+4 crosses a window border. Max pooling absorbs only the first kind of move.""")
 absorbed, expected = {}, {}
 for layers in (1, 2, 3):
     unchanged = (pool_stack(before, layers, 2) == pool_stack(after, layers, 2)).all(axis=(1, 2))
@@ -98,8 +101,23 @@ for name, maps in (("dense", dense), ("sparse", sparse)):
         curves[(name, layers)] = invariance_curve(maps, shifts, layers=layers)
         print(f"Step 3. {name:>6}, {layers} layer(s): fraction unchanged for shifts 0..8 = "
               + " ".join(f"{v:.2f}" for v in curves[(name, layers)]))
-print("  a shift of exactly the total stride (2, 4, 8) moves every output by one cell: "
-      "the map is equivariant, so it changes almost everywhere; that is not invariance")
+say("""Read the dense rows first. After one layer a one-pixel shift leaves a third
+of the outputs unchanged: the old window and the shifted one share one column,
+so they see 6 different values between them, and the output stays equal only if
+the largest of the 6 sits in the shared column, 2 chances in 6. A shift by
+exactly the total stride (2, 4, 8 for one, two, three layers) hands every window
+entirely new cells: 0.00 unchanged. The output has moved by one cell, which is
+equivariance, not invariance.""")
+# the sparse plateau: windows that are empty before and after the shift
+zero_window = {layers: float((pool_stack(sparse, layers, 2) == 0).mean()) for layers in (1, 2, 3)}
+plateau = {layers: zero_window[layers] ** 2 for layers in (1, 2, 3)}
+say(f"""The sparse rows level off instead of reaching 0, at {curves[('sparse', 1)][-1]:.2f} and
+{curves[('sparse', 2)][-1]:.2f}. That plateau is not invariance either: with 95% of cells zero,
+{zero_window[1]:.0%} of the 2x2 windows hold only zeros, and a window that is empty
+before and after the shift counts as 'unchanged'. For shifts beyond the window the
+two are independent, so about {zero_window[1]:.2f}^2 = {plateau[1]:.2f} of the outputs stay
+zero; for two layers, with 4x4 windows, {zero_window[2]:.2f}^2 = {plateau[2]:.2f}; for three
+layers, 8x8 windows are hardly ever empty: {plateau[3]:.3f}.""")
 
 # %% [markdown]
 # ## The caveat
@@ -123,6 +141,17 @@ fig.savefig(path, dpi=110, bbox_inches="tight")
 plt.close(fig)
 print(f"\nFigure saved: {path}")
 
+
+# %% [markdown]
+# ## Exercises
+#
+# In ``lessons/exercises/05_translation_invariance.py``; ``pooledu check 5`` checks them.
+
+# %%
+from pooledu.exercises import print_exercises  # noqa: E402
+
+print_exercises(5)
+
 RESULTS = dict(same_window_34_35=same[((3, 4), (3, 5))], same_window_33_34=same[((3, 3), (3, 4))],
-               absorbed=absorbed, expected=expected, curves={f"{n}_{l}": c.tolist() for (n, l), c in curves.items()},
+               absorbed=absorbed, expected=expected, zero_window=zero_window, plateau=plateau, curves={f"{n}_{l}": c.tolist() for (n, l), c in curves.items()},
                figure=str(path))

@@ -21,7 +21,7 @@ import numpy as np
 
 import pooledu
 from pooledu.analysis import head_params
-from pooledu.lessons import output_dir
+from pooledu.lessons import output_dir, say
 from pooledu.viz import draw_head_params
 
 OUT = output_dir()
@@ -36,6 +36,8 @@ print(f"  channel 0 by hand: sum / 49 = {features[0].astype(np.float64).sum() / 
       f"pooledu: {vector[0]:.6f}")
 print(f"  the same as avg_pool2d with a 7x7 window: largest difference "
       f"{np.abs(vector - as_window).max():.1e} (global_avg_pool2d adds in float64, avg_pool2d in float32)")
+say("""Global average pooling is average pooling with one window as large as the whole
+map: each channel becomes one number, y[c] = mean of x[c, :, :].""")
 
 # %% [markdown]
 # ## Step 2: any input size
@@ -52,6 +54,10 @@ def final_size(n, poolings=5):
     return n
 
 
+say("""A VGG-style network halves the map five times. A 224x224 image ends as 7x7, a
+256x256 image as 8x8: flattening gives vectors of different lengths, so a fully
+connected layer built for one size fails on the other; the global average does
+not care.""")
 lengths = {}
 for image in (224, 256):
     n = final_size(image)
@@ -76,6 +82,11 @@ print(f"  GAP + FC:     512*1000     = {gap_w:,} weights")
 print(f"  ratio {flat_w / gap_w:g} (exactly 7*7 = 49: often rounded to '50 times fewer')")
 print(f"  with the 1000 biases: {flat_b:,} against {gap_b:,}, ratio {flat_b / gap_b:.2f}")
 print("  the pooling itself has no parameters; the saving is all in the layer after it")
+say("""History: the head that averages each channel and classifies the averages came
+from Network in Network (Lin, Chen and Yan, 2013), where each of the last maps
+was one class's confidence and GAP replaced the fully connected layers, and
+GoogLeNet (Szegedy et al., 2014) used it before a single linear layer. ResNet
+(He et al., 2015) adopted it from them; it was not ResNet's invention.""")
 
 # %%
 fig, ax = plt.subplots(figsize=(7, 4))
@@ -84,6 +95,17 @@ path = OUT / "06_global_average_pooling.png"
 fig.savefig(path, dpi=110, bbox_inches="tight")
 plt.close(fig)
 print(f"\nFigure saved: {path}")
+
+
+# %% [markdown]
+# ## Exercises
+#
+# In ``lessons/exercises/06_global_average_pooling.py``; ``pooledu check 6`` checks them.
+
+# %%
+from pooledu.exercises import print_exercises  # noqa: E402
+
+print_exercises(6)
 
 RESULTS = dict(vector_shape=vector.shape, lengths=lengths, weights_flatten=flat_w,
                weights_gap=gap_w, ratio=flat_w / gap_w, params_flatten_bias=flat_b,

@@ -23,7 +23,7 @@ import numpy as np
 
 import pooledu
 from pooledu.analysis import conv_flops, pool_flops
-from pooledu.lessons import output_dir
+from pooledu.lessons import output_dir, say
 
 OUT = output_dir()
 rng = np.random.default_rng(8)
@@ -43,6 +43,11 @@ for name, (params, flops) in layers.items():
 ratio = layers["conv 3x3 stride 2, pad 1"][1] / layers["max pool 2x2/2"][1]
 print(f"  the 3x3 stride-2 convolution costs {ratio:.0f}x the operations of max pooling, "
       f"and brings {layers['conv 3x3 stride 2, pad 1'][0]:,} parameters to train")
+say("""Two ways to halve a map: a pooling window, fixed and free, or a stride-2
+convolution, which learns its weights and pays for them. A convolution from
+C_in to C_out channels with kernel k has C_out * C_in * k^2 weights and does 2
+FLOPs (multiply, add) per weight per output position; max pooling makes k^2 - 1
+comparisons per output.""")
 
 # %% [markdown]
 # ## Step 2: average pooling is a convolution with fixed weights
@@ -77,6 +82,10 @@ linear_gap = {
 }
 print(f"\nStep 3. |pool(a + b) - pool(a) - pool(b)|, largest: average {linear_gap['avg']:.1e}, "
       f"max {linear_gap['max']:.2f}")
+say("""Average pooling is a stride-2 convolution whose weights are fixed at 1/4 on
+each channel's own window (step 2, difference 0). Max pooling is not linear:
+max(a + b) is not max(a) + max(b), so no choice of convolution weights computes
+it.""")
 
 # %% [markdown]
 # ## Step 4: a strided convolution learns its downsampling
@@ -126,6 +135,17 @@ path = OUT / "08_strided_conv_vs_pooling.png"
 fig.savefig(path, dpi=110, bbox_inches="tight")
 plt.close(fig)
 print(f"\nFigure saved: {path}")
+
+
+# %% [markdown]
+# ## Exercises
+#
+# In ``lessons/exercises/08_strided_conv_vs_pooling.py``; ``pooledu check 8`` checks them.
+
+# %%
+from pooledu.exercises import print_exercises  # noqa: E402
+
+print_exercises(8)
 
 RESULTS = dict(layers=layers, conv_flops_ratio=ratio, conv_is_avg=conv_is_avg,
                linear_gap=linear_gap, learned=learned, figure=str(path))

@@ -22,7 +22,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import pooledu
-from pooledu.lessons import output_dir
+from pooledu.lessons import output_dir, say
 
 OUT = output_dir()
 rng = np.random.default_rng(9)
@@ -40,6 +40,10 @@ for name, k, s, p in resnet:
 print(f"  global average pooling       -> 2048 numbers, one per channel of the {n}x{n} map")
 print("  of the five halvings, one is a max pooling and four are strided convolutions; "
       "no fully connected layer sees a spatial map")
+say("""A convolution with kernel k, stride s and padding p gives as many outputs per
+dimension as a pooling window with those settings, so pool_output_size sizes
+both. Modern backbones keep pooling at two places: a max pooling in the stem
+and a global average before the classifier.""")
 
 # %% [markdown]
 # ## Step 2: attention pooling, a learned readout
@@ -67,6 +71,10 @@ for scale in (1, 4, 16):
     print(f"  query = {scale:>2} x the features at {target}: that position gets weight "
           f"{sharpness[scale]:.3f}; the output is within {picked[scale]:.3f} of its feature vector")
 print("  a learned query can spread its attention like GAP or focus it like a hard selection")
+say("""Attention pooling scores each position against a learned query q, turns the
+scores into weights with a softmax, and averages with those weights. A zero
+query weights every position equally: global average pooling. A sharp query
+picks one position, close to a hard selection.""")
 
 # %% [markdown]
 # ## Step 3: U-Net pools
@@ -108,6 +116,10 @@ for skip in reversed(skips):
           f"two 3x3 convolutions -> {n}")
 print(f"  output: {n}x{n}; {len(skips)} max poolings on the way down, {len(skips)} "
       "up-convolutions and skip connections on the way up")
+say("""So U-Net does downsample: four 2x2 max poolings halve its map on the way down
+(568 -> 284, ..., 64 -> 32).
+What restores the resolution is the expanding path, up-convolutions plus the
+skip connections that carry the fine detail across.""")
 
 # %%
 fig, ax = plt.subplots(figsize=(9, 4))
@@ -127,6 +139,17 @@ path = OUT / "09_unet_sizes.png"
 fig.savefig(path, dpi=110, bbox_inches="tight")
 plt.close(fig)
 print(f"\nFigure saved: {path}")
+
+
+# %% [markdown]
+# ## Exercises
+#
+# In ``lessons/exercises/09_modern_alternatives.py``; ``pooledu check 9`` checks them.
+
+# %%
+from pooledu.exercises import print_exercises  # noqa: E402
+
+print_exercises(9)
 
 RESULTS = dict(resnet_sizes=resnet_sizes, attention_is_gap=attention_is_gap,
                attention_weight=sharpness, attention_gap_to_feature=picked,

@@ -44,17 +44,33 @@ from numba import njit
 
 import pooledu
 from pooledu import bench, cpu, fast
-from pooledu.lessons import output_dir
+from pooledu.lessons import output_dir, say
 
 OUT = output_dir()
 rng = np.random.default_rng(10)
 
 print("Step 1. The reference schedule, one output at a time (pooledu/cpu.py):\n")
 print(inspect.getsource(cpu.max_pool2d.py_func))
-print("The fast schedule's loop over a block of output rows, tap by tap (pooledu/fast.py):\n")
-print(inspect.getsource(fast.max_block))
-print("and the sweep of one tap, the loop that becomes SIMD instructions:\n")
-print(inspect.getsource(fast.max_sweep))
+IDEA = """\
+    # reference: for each output, scan its window
+    for i, j in outputs:
+        for u, v in taps:
+            best[i, j] = max(best[i, j], x[s*i + u, s*j + v])
+
+    # fast: for each tap, sweep it across a block of outputs
+    copy each input row as its stride phases     # even columns, then odd, for s = 2
+    for u, v in taps:
+        for t in range(len(block)):                # contiguous memory: SIMD
+            best[t] = max(best[t], phase_row[t + shift(u, v)])
+"""
+print("The fast schedule (pooledu/fast.py) turns the two loops around. The idea, in a sketch:\n")
+print(IDEA)
+say(f"""Both orders visit the same taps with the same max rule, so they give the same
+bits. In the fast order the innermost loop runs over contiguous memory with no
+branch per element, which the compiler turns into SIMD instructions (the real
+sweep is fast.max_sweep, {len(inspect.getsource(fast.max_sweep).splitlines())} lines;
+fast.max_block arranges the blocks). Both schedules run their planes in parallel
+with prange.""")
 
 
 def best_time(fn, repeats=5):
@@ -208,6 +224,17 @@ try:
 finally:
     bench.CASES = cases
 print("\nStep 4.\n" + bench.format_table(result))
+rows = result["rows"]
+if any(not r.get("torch_nchw_ms") for r in rows):
+    say("""A '-' in the torch column means PyTorch is not installed here, so there was
+nothing to time against (pip install -e ".[test]" adds it).""")
+over = [r["case"] for r in rows if r.get("copy_share_nchw", 0) > 1]
+say("""'% of copy' compares a kernel's bytes per second with a plain memory copy of a
+large array measured in the same run."""
+    + (f""" It goes above 100% for {', '.join(over)}: the data is small enough to stay in
+the processor's cache between repeats, and the copy it is compared with streams
+from main memory.""" if over else """ Above 100% would mean the data stayed in the
+processor's cache between repeats, faster than the copy from main memory."""))
 
 # %%
 fig, ax = plt.subplots(figsize=(8, 4))
@@ -221,6 +248,17 @@ path = OUT / "10_fast_loops.png"
 fig.savefig(path, dpi=110, bbox_inches="tight")
 plt.close(fig)
 print(f"\nFigure saved: {path}")
+
+
+# %% [markdown]
+# ## Exercises
+#
+# In ``lessons/exercises/10_fast_loops.py``; ``pooledu check 10`` checks them.
+
+# %%
+from pooledu.exercises import print_exercises  # noqa: E402
+
+print_exercises(10)
 
 RESULTS = dict(timings={f"{a} {b} {c}": t for (a, b, c), t in timings.items()},
                equal=all(equal.values()), fast_gain=gain, prange_speedup=speedup,

@@ -18,7 +18,9 @@
 import numpy as np
 
 from pooledu import nn
-from pooledu.experiments import gradients, lesson_options, run_experiment
+from pooledu.experiments import committed, gradients, lesson_options, run_experiment
+from pooledu.experiments._report import mean_spread
+from pooledu.lessons import say
 
 OUT, QUICK = lesson_options("Lesson 13: gradient flow through pooling skips")
 rng = np.random.default_rng(0)
@@ -63,10 +65,21 @@ for name, skip in skips.items():
 # %%
 results = run_experiment("gradients", quick=QUICK, out=OUT, progress=False)
 n_down = sum(1 for b in gradients.DOWN_AT if b < results["settings"]["blocks"])
+say(f"""The factors multiply along the way: with the residual branches at zero, the
+gradient crossing this run's {results['settings']['blocks']} blocks meets
+{n_down} downsampling skip{'s' * (n_down != 1)}, so first / last is the skip's factor to the power {n_down}.""")
 for name in ("max", "avg", "resnet"):
     measured = np.mean(results["variants"][name]["first_to_last_init"])
     print(f"{gradients.LABELS[name]:<30} measured {measured:.3f}   "
           f"(factor of the skip above) ^ {n_down} = {factor[name] ** n_down:.3f}")
+full = committed("gradients") if QUICK else results
+if QUICK and full is not None:
+    full_down = sum(1 for b in gradients.DOWN_AT if b < full["settings"]["blocks"])
+    say(f"""That was the quick run. The committed full run ({full['settings']['seeds']} seeds,
+{full['settings']['blocks']} blocks, {full_down} downsampling skips, figures/gradients.json), first /
+last gradient norm at initialisation:""")
+    for name in ("max", "avg", "resnet", "plain"):
+        print(f"  {gradients.LABELS[name]:<30} {mean_spread(full['variants'][name]['first_to_last_init'], 1, 2)}")
 
 # %% [markdown]
 # What this shows, and what it does not:
@@ -87,3 +100,16 @@ for name in ("max", "avg", "resnet"):
 
 # %%
 print(f"figure and tables written to {OUT}/gradients.png, gradients.md, gradients.json")
+
+
+# %% [markdown]
+# ## Exercises
+#
+# In ``lessons/exercises/13_gradient_flow_through_pooling_skips.py``; ``pooledu check 13`` checks them.
+
+# %%
+from pooledu.exercises import print_exercises  # noqa: E402
+
+print_exercises(13)
+
+RESULTS = dict(quick=QUICK, factor=factor, this_run=results, full=full)

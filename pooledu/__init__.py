@@ -21,7 +21,9 @@ from .compilation import set_compile_messages  # first: it listens for every ker
 
 from .analysis import (activation_counts, head_params, invariance_curve,
                        measured_receptive_field, receptive_field, stem_flops)
-from .conv import conv2d, conv2d_backward
+from .antialias import (blur_pool2d, blur_pool2d_backward, max_blur_pool2d,
+                        max_blur_pool2d_backward)
+from .conv import conv2d, conv2d_backward, conv_transpose2d, conv_transpose2d_backward
 from .extra import (attention_pool2d, attention_pool2d_backward, max_broadcast_pool2d,
                     max_broadcast_pool2d_backward)
 from .family import (adaptive_avg_pool1d, adaptive_avg_pool1d_backward, adaptive_avg_pool2d,
@@ -72,7 +74,8 @@ __all__ = [
     "fractional_max_pool2d", "fractional_max_pool2d_backward",
     "lp_pool1d", "lp_pool1d_backward", "lp_pool2d", "lp_pool2d_backward",
     "max_unpool2d", "max_unpool2d_backward", "describe_adaptive",
-    "conv2d", "conv2d_backward",
+    "conv2d", "conv2d_backward", "conv_transpose2d", "conv_transpose2d_backward",
+    "blur_pool2d", "blur_pool2d_backward", "max_blur_pool2d", "max_blur_pool2d_backward",
     "invariance_curve", "receptive_field", "measured_receptive_field",
     "activation_counts", "stem_flops", "head_params",
     "explore",

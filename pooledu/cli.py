@@ -172,6 +172,19 @@ def _cmd_lesson(args):
     return 0
 
 
+def _cmd_check(args):
+    from . import exercises
+    try:
+        path = args.file or exercises.exercise_file(
+            args.number, exercises.SOLUTION_DIR if args.solutions else exercises.EXERCISE_DIR)
+        results = exercises.check(args.number, path)
+    except ValueError as err:  # no exercises for that lesson, or no such file
+        raise UsageError(str(err)) from None
+    print(f"lesson {args.number}: {path}")
+    print(exercises.format_check(results))
+    return 0 if all(passed for _, passed, _ in results) else 1
+
+
 def _cmd_tour(args):
     from .lessons import tour
     tour(_writable_folder(args.out), progress=not args.no_progress)
@@ -253,6 +266,15 @@ def build_parser():
                    help=f"output folder (default: {OUTPUT}/; --out figures rewrites the committed ones)")
     p.add_argument("--list", action="store_true", help="list the figure names and stop")
     p.set_defaults(func=_cmd_figures)
+
+    p = sub.add_parser("check", help="check your answers to a lesson's exercises",
+                       description="Run your answers to a lesson's exercises against the kernels.")
+    p.add_argument("number", type=int, help="the lesson's number")
+    p.add_argument("--file", default=None,
+                   help="your exercise file (default: lessons/exercises/NN_*.py)")
+    p.add_argument("--solutions", action="store_true",
+                   help="check the reference solutions instead")
+    p.set_defaults(func=_cmd_check)
 
     p = sub.add_parser("experiment", help="train small CNNs on the digits: does pooling help?",
                        description="Train small CNNs built from pooledu's kernels on scikit-learn's digits.")

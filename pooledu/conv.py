@@ -12,11 +12,14 @@ The window's output size comes from ``geometry.conv_window`` (the pooling
 formula without pooling's padding rule).
 """
 
+import math
+
 import numpy as np
 
 from .checks import check_array
 from .dispatch import kernel
-from .geometry import FLOAT_DTYPES, check_output_size, conv_window, window_args
+from .geometry import (CONV_LIMIT, FLOAT_DTYPES, as_tuple, check_extent, check_output_size,
+                       conv_window, window_args)
 
 
 def _check_float(a, name, op, ndims, dtype=None):
@@ -139,4 +142,140 @@ def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1)
     _, _, sh, sw, ph, pw, dh, dw = window_args(win)
     kernel("conv2d_backward_input")(g, w, gx, sh, sw, ph, pw, dh, dw)
     kernel("conv2d_backward_weight")(g, x4, gw, gb, sh, sw, ph, pw, dh, dw)
+    return gx.reshape(input.shape), gw, gb
+
+
+# ---------------------------------------------------------------------------
+# transposed convolution: conv2d's input gradient, run forwards
+
+def _prepare_transpose(op, x, weight, bias, stride, padding, output_padding, dilation):
+    """Check every argument; return x as (N, C_in, H, W), weight, bias, the output size
+    and the flat window settings (sh, sw, ph, pw, dh, dw)."""
+    _check_float(x, "input", op, (3, 4))
+    _check_float(weight, "weight", op, (4,), x.dtype)
+    C, O, kh, kw = weight.shape
+    if x.shape[-3] != C:
+        raise ValueError(f"{op}: input has {x.shape[-3]} channels but weight of shape "
+                         f"{weight.shape} expects {C} (weight is (C_in, C_out, kh, kw))")
+    if 0 in x.shape[-2:] or 0 in weight.shape:
+        raise ValueError(f"{op}: only the batch dimension may be empty, got input shape "
+                         f"{x.shape} and weight shape {weight.shape}")
+    s = as_tuple(stride, "stride", op)
+    p = as_tuple(padding, "padding", op)
+    op_ = as_tuple(output_padding, "output_padding", op)
+    d = as_tuple(dilation, "dilation", op)
+    for name, value, low in (("stride", s, 1), ("dilation", d, 1), ("padding", p, 0),
+                             ("output_padding", op_, 0)):
+        for v in value:
+            check_extent(v, name, op, limit=CONV_LIMIT)
+        if min(value) < low:
+            raise ValueError(f"{op}: {name} must be at least {low}, got {name}={value}")
+    for a in range(2):
+        if op_[a] >= max(s[a], d[a]):
+            raise ValueError(f"{op}: output_padding must be smaller than the stride or the "
+                             f"dilation (it picks one of the output sizes that a stride-"
+                             f"{s[a]} convolution maps to the same input size), got "
+                             f"output_padding={output_padding!r} with stride={stride!r}, "
+                             f"dilation={dilation!r}")
+    H, W = x.shape[-2:]
+    out = tuple((n - 1) * s[a] - 2 * p[a] + d[a] * (k - 1) + op_[a] + 1
+                for a, (n, k) in enumerate(((H, kh), (W, kw))))
+    if min(out) < 1:
+        raise ValueError(f"{op}: the output would be {out[0]}x{out[1]}; the padding "
+                         f"{padding!r} trims more than the transposed window adds")
+    check_output_size(op, (math.prod(x.shape[:-3]), O) + out, x.itemsize,
+                      f"stride={stride!r}, dilation={dilation!r}")
+    if bias is None:
+        bias = np.zeros(O, x.dtype)
+    else:
+        _check_float(bias, "bias", op, (1,), x.dtype)
+        if bias.shape[0] != O:
+            raise ValueError(f"{op}: bias must have one entry per output channel ({O}), "
+                             f"got shape {bias.shape}")
+    x4 = np.ascontiguousarray(x).reshape((-1,) + x.shape[-3:])  # (N, C_in, H, W)
+    return (x4, np.ascontiguousarray(weight), np.ascontiguousarray(bias), out,
+            (s[0], s[1], p[0], p[1], d[0], d[1]))
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0,
+                     dilation=1):
+    """Transposed convolution, as ``torch.nn.functional.conv_transpose2d`` with ``groups=1``.
+
+    Every input cell scatters its value, times the filter, onto the output:
+    ``y[n, o, s_h*i - p_h + d_h*u, s_w*j - p_w + d_w*v] += x[n, c, i, j] * w[c, o, u, v]``,
+    plus ``b[o]``. It is the input gradient of :func:`conv2d` with the same
+    settings, computed here by that very kernel as a gather (each output cell
+    sums the taps that reach it, so no two threads write one cell). The output
+    size is ``(H - 1)*s - 2p + d(k - 1) + output_padding + 1``: a stride-s
+    convolution maps ``s`` neighbouring input sizes to one output size, and
+    ``output_padding`` (smaller than the stride or the dilation) picks which.
+
+    Parameters
+    ----------
+    input : ndarray, (C_in, H, W) or (N, C_in, H, W), float32 or float64
+    weight : ndarray, (C_in, C_out, kh, kw), same dtype as ``x``
+    bias : ndarray, (C_out,), optional
+    stride, padding, output_padding, dilation : int or (int, int)
+
+    Returns
+    -------
+    y : ndarray, (C_out, OH, OW) or (N, C_out, OH, OW), same dtype as ``x``
+
+    Examples
+    --------
+    >>> x = np.array([[[1.0, 2.0], [3.0, 4.0]]])
+    >>> conv_transpose2d(x, np.ones((1, 1, 2, 2)), stride=2)[0]
+    array([[1., 1., 2., 2.],
+           [1., 1., 2., 2.],
+           [3., 3., 4., 4.],
+           [3., 3., 4., 4.]])
+    """
+    op = "conv_transpose2d"
+    x4, w, b, out, flat = _prepare_transpose(op, input, weight, bias, stride, padding,
+                                             output_padding, dilation)
+    y = np.empty((x4.shape[0], w.shape[1]) + out, x4.dtype)
+    kernel("conv2d_backward_input")(x4, w, y, *flat)  # x plays conv2d's output gradient
+    y += b[None, :, None, None]
+    return y.reshape(input.shape[:-3] + y.shape[1:])
+
+
+def conv_transpose2d_backward(grad_output, input, weight, stride=1, padding=0,
+                              output_padding=0, dilation=1):
+    """Gradients of :func:`conv_transpose2d` with respect to its input, weight and bias.
+
+    The transpose of a transpose is the convolution again: ``dL/dx`` is
+    :func:`conv2d` of ``grad_output`` with the same weight and settings;
+    ``dL/dw[c, o, u, v]`` correlates ``x[n, c]`` with the taps of
+    ``grad_output[n, o]`` (conv2d's weight gradient with the roles of input
+    and output gradient swapped); ``dL/db[o]`` sums ``grad_output[n, o]``.
+
+    Returns
+    -------
+    grad_input, grad_weight, grad_bias : ndarray
+        Shapes of ``x``, ``weight`` and ``(C_out,)``.
+
+    Examples
+    --------
+    >>> x, w = np.ones((1, 2, 2)), np.ones((1, 1, 2, 2))
+    >>> gx, gw, gb = conv_transpose2d_backward(np.ones((1, 4, 4)), x, w, stride=2)
+    >>> gx[0], gw[0, 0], gb
+    (array([[4., 4.],
+           [4., 4.]]), array([[4., 4.],
+           [4., 4.]]), array([16.]))
+    """
+    op = "conv_transpose2d_backward"
+    x4, w, _, out, flat = _prepare_transpose(op, input, weight, None, stride, padding,
+                                             output_padding, dilation)
+    _check_float(grad_output, "grad_output", op, (3, 4), x4.dtype)
+    out_shape = input.shape[:-3] + (w.shape[1],) + out
+    if grad_output.shape != out_shape:
+        raise ValueError(f"{op}: grad_output must have the forward output's shape {out_shape}, "
+                         f"got {grad_output.shape}")
+    g = np.ascontiguousarray(grad_output).reshape((x4.shape[0], w.shape[1]) + out)
+    gx = np.empty(x4.shape, x4.dtype)
+    kernel("conv2d")(g, w, np.zeros(w.shape[0], x4.dtype), gx, *flat)  # (N, C_in, H, W)
+    gw = np.empty(w.shape, x4.dtype)
+    unused = np.empty(w.shape[0], x4.dtype)  # conv2d's bias gradient of x: not ours
+    kernel("conv2d_backward_weight")(x4, g, gw, unused, *flat)
+    gb = g.sum(axis=(0, 2, 3), dtype=np.float64).astype(x4.dtype)
     return gx.reshape(input.shape), gw, gb

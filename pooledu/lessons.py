@@ -137,6 +137,23 @@ def output_dir(name=None):
     return out
 
 
+def say(text, indent="  ", width=88):
+    """Print a lesson's explanation as a wrapped paragraph (blank lines kept).
+
+    The lessons narrate with it, so a terminal reader of ``pooledu tour`` gets
+    the same words as a notebook reader of the cell's comments.
+
+    Examples
+    --------
+    >>> say("Max pooling keeps   the largest value of each window.")
+      Max pooling keeps the largest value of each window.
+    """
+    import textwrap
+    for paragraph in textwrap.dedent(text).strip().split("\n\n"):
+        print(textwrap.fill(" ".join(paragraph.split()), width, initial_indent=indent,
+                            subsequent_indent=indent))
+
+
 def run_lesson(number, out=None, quiet=False, directory=LESSON_DIR, args=()):
     """Run lesson ``number`` (or name, see :func:`find_lesson`) in this process.
 

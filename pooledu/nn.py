@@ -200,6 +200,24 @@ class AvgPool2d(_Pool):
         return avg_pool2d_backward(g, self.shape, self.kernel_size, self.stride, self.padding)
 
 
+class MaxBlurPool2d(_Pool):
+    """Anti-aliased max pooling (Zhang 2019): k x k max at stride 1, binomial blur, stride 2."""
+
+    def forward(self, x):
+        from .antialias import max_blur_pool2d
+        self.shape = x.shape
+        y, self.idx = max_blur_pool2d(x, self.kernel_size, return_indices=True)
+        return y
+
+    def backward(self, g):
+        from .antialias import max_blur_pool2d_backward
+        return max_blur_pool2d_backward(g, self.idx, self.shape, self.kernel_size)
+
+    def flops(self, in_shape, out_shape):
+        dense = int(np.prod(in_shape))  # about one max window per input cell
+        return 4 * dense + 9 * int(np.prod(out_shape))  # k^2 taps each, then the 3x3 blur
+
+
 class MaxBroadcastPool2d(_Pool):
     """Every cell of each k x k window becomes the window's max; size kept."""
 

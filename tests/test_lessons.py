@@ -18,6 +18,7 @@ import pytest
 
 matplotlib.use("Agg")
 
+import pooledu  # noqa: E402
 from pooledu import lessons  # noqa: E402
 from pooledu.lessons import list_lessons, run_lesson, tour  # noqa: E402
 
@@ -29,6 +30,7 @@ def run(number, tmp_path):
     saved = result.get("figures") or [result["figure"]]
     for path in saved:
         assert Path(path).is_file() and Path(path).parent == tmp_path, path
+    assert f"`pooledu check {number}`" in result["text"]  # every lesson ends with its exercises
     return result
 
 
@@ -66,6 +68,10 @@ def test_02_average_dilutes_the_peak(tmp_path):
     input_std, avg_std, max_std = r["noise_std"]
     assert avg_std == pytest.approx(input_std / 2, rel=0.05)
     assert r["noise_mean"][2] == pytest.approx(1.03, abs=0.05)  # E[max of 4 standard normals]
+    # the figure's crop is pooled unrounded (the cells only show two decimals)
+    assert np.array_equal(r["crop_avg"], pooledu.avg_pool2d(r["crop"][None], 2)[0])
+    assert np.round(r["crop_avg"], 2).tolist() != pooledu.avg_pool2d(
+        np.round(r["crop"], 1)[None], 2)[0].round(2).tolist()
 
 
 def test_03_output_size(tmp_path):
@@ -76,7 +82,13 @@ def test_03_output_size(tmp_path):
     assert r["overlap"][2] == dict(out=27, read_twice=0, never_read=1)
     assert r["sizes"] == {"resnet stem": 56, "dilated": 6, "ceil keeps": 3, "ceil drops": 3}
     assert "padding must be at most half the kernel size" in r["padding_error"]
-    assert r["pad_only_value"] == -np.inf and r["pad_only_index"] == -1
+    # windows of padding only: pooledu says -1; PyTorch returns its kernel's starting tap
+    first, second = r["pad_only"].values()
+    assert first["value"] == [-np.inf] and first["pooledu"] == [-1] and first["rule"] == [6]
+    assert second["pooledu"] == [-1, -1] and second["rule"] == [1, 2]
+    for case in (first, second):
+        assert case["torch"] == case["rule"]  # torch is a test dependency
+    assert "6" in r["text"] and "outside the plane" in r["text"]
     assert "it is dropped" in r["explain_dropped"]
 
 
@@ -87,6 +99,10 @@ def test_04_backpropagation(tmp_path):
     assert r["sparsity_2x2"] == 0.75 and r["sparsity_3x3"] > 0.75
     assert r["centre_sum"] == 10.0 and r["centre_avg"] == pytest.approx(10 / 9)
     assert all(err < 1e-7 for err in r["fd_error"].values())
+    assert max(r["fd_error"].values()) < 2 * r["fd_rounding"]  # the bound the lesson prints
+    # a strided convolution's input gradient is sparse only for a 1x1 kernel
+    assert r["conv_sparsity"] == {"3x3/2, padding 1": 0.0, "2x2/2": 0.0, "1x1/2": 0.75}
+    assert "finite-difference" in r["text"]
 
 
 def test_05_translation_invariance(tmp_path):
@@ -98,6 +114,11 @@ def test_05_translation_invariance(tmp_path):
     # a shift by the whole stride changes every output of a dense map
     assert r["curves"]["dense_1"][0] == 1.0 and r["curves"]["dense_1"][2] == 0.0
     assert r["curves"]["dense_3"][1] > r["curves"]["dense_2"][1] > r["curves"]["dense_1"][1]
+    assert r["curves"]["dense_1"][1] == pytest.approx(1 / 3, abs=0.02)  # 2 of 6 values shared
+    # the sparse plateau: windows empty before and after the shift
+    for layers in (1, 2):
+        assert r["curves"][f"sparse_{layers}"][-1] == pytest.approx(r["plateau"][layers], abs=0.03)
+    assert "changes almost everywhere" not in r["text"]
 
 
 def test_06_global_average_pooling(tmp_path):
@@ -118,6 +139,8 @@ def test_07_cost_and_receptive_field(tmp_path):
     assert r["stem_conv_ratio"] == 4.0 and r["pool_comparisons"] == 2_408_448
     assert r["field_7x7"] == r["field_3x3x3"] == (7, 7)
     assert (r["weights_7x7"], r["weights_3x3x3"]) == (49, 27)
+    assert (r["stem_weights_7x7"], r["stem_weights_3x3x3"]) == (9_408, 75_456)
+    assert r["closed_form"] == r["fields"][-1] == 24
 
 
 def test_08_strided_conv_vs_pooling(tmp_path):
@@ -201,3 +224,44 @@ def test_a_lesson_gets_its_own_command_line(tmp_path):
     assert run_lesson("echo", tmp_path / "out", quiet=True, directory=tmp_path,
                       args=["--full"])["argv"] == ["--full"]
     assert sys.argv == before
+
+
+def test_15_unpooling_and_transposed_convolution(tmp_path):
+    r = run(15, tmp_path)
+    assert r["kept"] == 4 and np.count_nonzero(r["unpooled"]) <= 4
+    assert r["nearest_is_repeat"] and r["same_as_gradient"]
+    assert r["adjoint"][0] == pytest.approx(r["adjoint"][1], rel=1e-12)
+    assert r["to_four"] == [7, 8] and r["sizes"] == {0: 7, 1: 8}
+    assert r["overlap_counts"] == [1, 2, 4]
+
+
+def test_16_aliasing_and_antialiased_pooling(tmp_path):
+    r = run(16, tmp_path)
+    assert r["rows"][0]["max"][:4] == [0.0, 1.0, 0.0, 1.0] and set(r["rows"][1]["max"]) == {1.0}
+    assert r["least"] == ["photo edge map", "random map"]  # the blurred max moves least
+    for m in ("photo edge map", "random map"):
+        assert r["change"][(m, "max, blur, subsample")] < r["change"][(m, "max pool 2x2/2")]
+    assert len(r["run"]["max"]["accuracy"]) == 1  # the quick run: one seed
+    assert r["full"] is not None and len(r["full"]["max"]["accuracy"]) == 3  # committed
+    assert r["separated"] == {1: False, 2: True}  # what the committed run supports
+
+
+def test_17_the_rest_of_the_family(tmp_path):
+    r = run(17, tmp_path)
+    assert r["same_as_pool"] and r["gap_is_adaptive"] < 1e-6
+    assert r["sizes"] == {7: 7, 9: 7, 14: 7, 20: 7}
+    assert r["lp"][1]["vs_sum"] < 1e-12  # p = 1: the window's sum
+    gaps = [r["lp"][p]["vs_max"] for p in (1, 2, 4, 16, 64)]
+    assert gaps == sorted(gaps, reverse=True) and gaps[-1] < 0.05
+    assert r["min_ok"] and r["soft"][100] < 0.01 < r["soft"][0]
+
+
+def test_18_does_pooling_regularise(tmp_path):
+    r = run(18, tmp_path)
+    assert set(r["run"]) == {"max pool, FC head", "no pooling, FC head", "max pool, GAP head",
+                             "no pooling, GAP head"}
+    assert all(len(v["train"]) == 1 for v in r["run"].values())  # the quick run: one seed
+    assert r["full"] is not None and all(len(v["train"]) == 3 for v in r["full"].values())
+    assert len(r["verdicts"]) == 4  # every conclusion is read from the committed full run
+    assert set(r["verdicts"].values()) == {"gaps overlap: not separated"}
+    assert r["underfit"] == ["max pool, GAP head", "no pooling, GAP head"]

@@ -76,4 +76,28 @@ def lesson_options(description, argv=None):
     return str(output_dir()), not args.full
 
 
-__all__ = ["run_experiment", "lesson_options", "EXPERIMENTS"]
+def committed(name, folder=None):
+    """The committed full run of experiment ``name`` (``figures/<name>.json``), or None.
+
+    Lessons 11-13 print it beside their quick run, whose single seed and few
+    digits cannot support a comparison. None when the file is not there (an
+    installed package without the repository's ``figures/``).
+
+    Examples
+    --------
+    >>> committed("accuracy")["settings"]["seeds"]
+    3
+    """
+    import json
+    from pathlib import Path
+    path = Path(folder or Path(__file__).resolve().parents[2] / "figures") / f"{name}.json"
+    if not path.is_file():
+        return None
+    results = json.loads(path.read_text(encoding="utf-8"))
+    for r in results["variants"].values():  # JSON turns integer keys into strings
+        if "shifted_accuracy" in r:
+            r["shifted_accuracy"] = {int(k): a for k, a in r["shifted_accuracy"].items()}
+    return results
+
+
+__all__ = ["run_experiment", "lesson_options", "committed", "EXPERIMENTS"]

@@ -39,7 +39,9 @@ def draw_max_routing(ax, x, kernel_size, stride=None, padding=0, dilation=1, cei
     Three panels: the input with its windows (each winner circled in its
     window's colour), the output gradient, and the input gradient computed by
     :func:`pooledu.max_pool2d_backward`, with an arrow from every output
-    gradient to the input cell that won its window. Where overlapping windows
+    gradient to the row of the input cell that won its window (the winner is
+    tinted in the window's colour; arrows stop at the panel so that they
+    never hide a zero). Where overlapping windows
     chose the same cell the arrows meet and the gradients add up; every cell
     that won nothing gets 0. A window made only of padding (index -1) has no
     winner and no arrow.
@@ -108,13 +110,16 @@ def draw_max_routing(ax, x, kernel_size, stride=None, padding=0, dilation=1, cei
             continue
         i, j = divmod(int(flat), W)
         start = _arrow_start(g_origin, a, b, g.shape[1])
-        end = (gi_origin[0] + j + 0.5, gi_origin[1] + i + 0.5)
+        # The arrow stops at the panel's left edge, on the winner's row: drawn into
+        # the panel it would cross (and hide) the zeros it passes. The winner is
+        # the cell of that row tinted in the arrow's colour.
+        end = (gi_origin[0] - 0.04, gi_origin[1] + i + 0.5)
         art["arrows"].append(arrow(ax, start, end, color=window_color(a * idx.shape[1] + b),
-                                   rad=-0.15 if a % 2 else 0.15, shrink=13,
-                                   zorder=3.5))  # under the values, whose boxes stay legible
+                                   rad=-0.15 if a % 2 else 0.15, shrink=1, zorder=3.5))
     art["titles"].append(ax.text(
         gi_origin[0] + W / 2, gi_origin[1] + x.shape[0] + 0.35,
-        "winners get the sum of their\ngradients, every other cell 0",
+        "each arrow points at its winner's row; the winner is\nthe cell tinted in its "
+        "colour and gets the sum of\nits gradients, every other cell 0",
         ha="center", va="top", fontsize=SMALL_SIZE, color=INK, gid="caption"))
     finish_grid_axes(ax)
     return art

@@ -36,7 +36,8 @@ def draw_receptive_field(ax, layers, input_size):
 
     Returns
     -------
-    list of Artist: the image, then one rectangle and one label per layer.
+    list of Artist: the image, one square per layer with a new field size (the
+    legend keys them), the legend.
     """
     g = input_gradient(layers, input_size)
     # log colours: the gradient fades fast towards the edge of the field, but is
@@ -45,16 +46,26 @@ def draw_receptive_field(ax, layers, input_size):
                          norm=LogNorm(g[g > 0].min() / 3, g.max()),
                          extent=(0, input_size, input_size, 0))]
     ax.add_patch(Rectangle((0, 0), input_size, input_size, fill=False, edgecolor=INK))
-    sizes = [f.size for f in receptive_field(layers)[1:]]
+    fields = receptive_field(layers)[1:]
+    sizes = [f.size for f in fields]
+    keys = []
     for depth, ((lo, hi), size) in enumerate(zip(_nested_spans(layers, input_size), sizes)):
         if depth + 1 < len(sizes) and sizes[depth + 1] == size:
             continue  # the next layer draws the same square
-        artists.append(ax.add_patch(Rectangle((lo, lo), hi - lo, hi - lo, fill=False,
-                                              edgecolor=window_color(depth), linewidth=2.2)))
-    artists.append(ax.text(0, input_size + 1.5, "squares: the field after each layer "
-                           "(colours as on the right)\nshading: |d output / d input|, "
-                           "log scale", ha="left", va="top", fontsize=SMALL_SIZE,
-                           color=INK))
+        # An even field is not centred on the odd one inside it, so two squares can
+        # share two sides; alternate a small inset and outset so both stay visible.
+        e = 0.18 if len(keys) % 2 else -0.18
+        square = Rectangle((lo + e, lo + e), hi - lo - 2 * e, hi - lo - 2 * e, fill=False,
+                           edgecolor=window_color(depth), linewidth=2.2,
+                           label=f"after {fields[depth].name}: {size} px")
+        artists.append(ax.add_patch(square))
+        keys.append(square)
+    # the colour key, below the picture, with what the shading means
+    artists.append(ax.legend(handles=keys, loc="upper center", bbox_to_anchor=(0.5, -0.01),
+                             ncol=2, fontsize=SMALL_SIZE, handlelength=1.2, columnspacing=1.0,
+                             title="squares: the field after each layer\n"
+                                   "shading: |d output / d input|, log scale",
+                             title_fontsize=SMALL_SIZE))
     ax.set_xlim(-0.5, input_size + 0.5)
     ax.set_ylim(input_size + 0.5, -0.5)
     ax.set_aspect("equal")

@@ -12,6 +12,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.animation import FuncAnimation, PillowWriter
+from matplotlib.patches import Circle
 
 from ..ops import avg_pool2d, max_pool2d
 from .style import (FONT_SIZE, INK, SMALL_SIZE, draw_grid, finish_grid_axes, format_value, outline,
@@ -35,10 +36,13 @@ def draw_sliding_step(ax, x, step, kernel_size, stride=None, padding=0, mode="ma
     The current window is outlined and tinted in its colour; the output shows
     every value computed so far (gid ``"output"``), the current one outlined;
     a line underneath spells the computation out, e.g. ``max(6, 5, 8, 6) = 8``.
+    For max pooling the winner, the cell the kernel's index names, is circled;
+    when several cells hold the maximum the caption says which one won (the
+    first in row-major order, PyTorch's rule) and the others are circled dashed.
 
     Returns
     -------
-    dict of lists of artists: ``"input"``, ``"output"``, ``"caption"``
+    dict of lists of artists: ``"input"``, ``"output"``, ``"caption"``, ``"winner"``
     """
     x = np.asarray(x, dtype=np.float64)
     layout = window_layout(x.shape, kernel_size, stride, padding)
@@ -70,12 +74,29 @@ def draw_sliding_step(ax, x, step, kernel_size, stride=None, padding=0, mode="ma
     panel_title(ax, left + n_cols / 2, top, f"{mode} pooling")
 
     values = ", ".join(format_value(x[i, j]) for i, j in taps)
+    art["winner"], won = [], None
+    if mode == "max":
+        _, idx = max_pool2d(x[None], kernel_size, stride, padding, return_indices=True)
+        winner = divmod(int(idx[0, a, b]), x.shape[1])
+        tied = [t for t in taps if x[t] == x[winner] and t != winner]
+        origin = (-layout.lo[1], -layout.lo[0])  # where input cell (0, 0) is drawn
+        for (i, j), style in [(winner, "-")] + [(t, "--") for t in tied]:
+            art["winner"].append(ax.add_patch(Circle(
+                (origin[0] + j + 0.5, origin[1] + i + 0.5), 0.36, facecolor="none",
+                edgecolor=INK, linewidth=2.0, linestyle=style, zorder=5)))
+        won = f"winner {winner} circled"
+        if tied:
+            won = (f"tie: {winner} wins over {', '.join(map(str, tied))} (dashed), "
+                   "first in scan order")
     art["caption"] = [
         ax.text(0, rows_total + 0.25, f"output ({a}, {b}), step {step + 1} of {y.size}",
                 ha="left", va="top", color=INK, fontsize=SMALL_SIZE, gid="caption"),
         ax.text(0, rows_total + 0.95, f"{mode}({values}) = {format_value(y[a, b])}",
                 ha="left", va="top", color=INK, fontsize=caption_size, gid="caption")]
-    ax.plot([0, 0], [rows_total + 1.7, rows_total + 1.7], alpha=0)  # room for the captions
+    if won:
+        art["caption"].append(ax.text(0, rows_total + 1.75, won, ha="left", va="top",
+                                      color=INK, fontsize=SMALL_SIZE - 1, gid="caption"))
+    ax.plot([0, 0], [rows_total + 2.4, rows_total + 2.4], alpha=0)  # room for the captions
     finish_grid_axes(ax)
     return art
 

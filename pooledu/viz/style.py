@@ -95,7 +95,7 @@ def format_value(v):
 
 
 def draw_grid(ax, values, origin=(0, 0), name="grid", faces=None, text_colors=None,
-              fontsize=FONT_SIZE, show=None, edgecolor=INK, linewidth=1.0):
+              fontsize=FONT_SIZE, show=None, edgecolor=INK, linewidth=1.0, fmt=format_value):
     """Draw a 2D array as a grid of unit cells with their values written in them.
 
     Parameters
@@ -110,6 +110,9 @@ def draw_grid(ax, values, origin=(0, 0), name="grid", faces=None, text_colors=No
         Per-cell face and text colours.
     show : 2D bool array, optional
         Cells whose value is written (all by default); the others stay blank.
+    fmt : callable
+        Turns a value into its label (default :func:`format_value`); a figure
+        that rounds for display says so in its title.
 
     Returns
     -------
@@ -126,7 +129,7 @@ def draw_grid(ax, values, origin=(0, 0), name="grid", faces=None, text_colors=No
                                             zorder=1)))
         if show is None or show[i][j]:
             color = INK if text_colors is None else text_colors[i][j]
-            label = format_value(v)
+            label = fmt(v)
             # long numbers shrink to fit; a backing box in the cell's colour keeps
             # window outlines from striking through the digits
             size = fontsize * (0.8 if len(label) > 4 else 1.0)

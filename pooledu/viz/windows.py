@@ -12,7 +12,7 @@ import numpy as np
 from ..geometry import pool_window, window_taps
 from ..ops import avg_pool2d, max_pool2d
 from .style import (INK, SMALL_SIZE, draw_grid, draw_padding, finish_grid_axes,
-                    outline, panel_title, tint, window_color, window_inset)
+                    format_value, outline, panel_title, tint, window_color, window_inset)
 
 GAP = 1.6  # empty cells between two panels
 
@@ -65,7 +65,7 @@ def window_layout(shape, kernel_size, stride=None, padding=0, dilation=1, ceil_m
 
 
 def draw_input_with_windows(ax, x, layout, origin=(0, 0), name="input", fill=True,
-                            pad_label=None, faces=None):
+                            pad_label=None, faces=None, fmt=format_value):
     """The input grid, its padding, and every window outlined in its own colour.
 
     A window with dilation 1 is outlined as one block; a dilated window's taps
@@ -91,7 +91,7 @@ def draw_input_with_windows(ax, x, layout, origin=(0, 0), name="input", fill=Tru
     faces = faces or [[tint(window_color(owners[(i, j)][0]), 0.22)
               if fill and len(owners.get((i, j), ())) == 1 else "white"
               for j in range(W)] for i in range(H)]
-    cells = draw_grid(ax, x, (ox, oy), name=name, faces=faces)
+    cells = draw_grid(ax, x, (ox, oy), name=name, faces=faces, fmt=fmt)
     pad = [(i, j) for i in range(r0, r1) for j in range(c0, c1)
            if not (0 <= i < H and 0 <= j < W)]
     padding = []
@@ -114,13 +114,13 @@ def draw_input_with_windows(ax, x, layout, origin=(0, 0), name="input", fill=Tru
     return {"cells": cells, "padding": padding, "windows": windows}
 
 
-def draw_output(ax, y, origin=(0, 0), name="output", colored=True):
+def draw_output(ax, y, origin=(0, 0), name="output", colored=True, fmt=format_value):
     """An output grid, each cell filled with a tint of its window's colour."""
     y = np.asarray(y)
     n_cols = y.shape[1]
     faces = [[tint(window_color(i * n_cols + j), 0.45) if colored else "white"
               for j in range(n_cols)] for i in range(y.shape[0])]
-    return draw_grid(ax, y, origin, name=name, faces=faces)
+    return draw_grid(ax, y, origin, name=name, faces=faces, fmt=fmt)
 
 
 def _centred(panel_rows, total_rows, top):
@@ -129,13 +129,16 @@ def _centred(panel_rows, total_rows, top):
 
 
 def draw_pooling_windows(ax, x, kernel_size, stride=None, padding=0, dilation=1,
-                         ceil_mode=False):
+                         ceil_mode=False, fmt=format_value):
     """The canonical pooling picture: input with windows | max-pooled | average-pooled.
 
     ``x`` is one 2D plane. The outputs are computed here by the kernels; the
     average panel is left out when ``dilation > 1`` (``avg_pool2d`` has no
     dilation, as in PyTorch). Padding is hatched: it acts as -inf for max
     pooling and as 0 for average pooling (``count_include_pad=True``).
+    ``fmt`` writes every value, input and outputs alike (default
+    :func:`~pooledu.viz.style.format_value`); the outputs are always pooled
+    from the unrounded ``x``.
 
     Returns
     -------
@@ -156,7 +159,7 @@ def draw_pooling_windows(ax, x, kernel_size, stride=None, padding=0, dilation=1,
     win = layout.window
     rows_total = layout.hi[0] - layout.lo[0]
     width_in = layout.hi[1] - layout.lo[1]
-    art = {"input": draw_input_with_windows(ax, x, layout), "titles": []}
+    art = {"input": draw_input_with_windows(ax, x, layout, fmt=fmt), "titles": []}
     art["titles"].append(panel_title(ax, width_in / 2, 0, f"input {x.shape[0]}×{x.shape[1]}"))
 
     y_max = max_pool2d(x[None], kernel_size, stride, padding, dilation, ceil_mode)[0]
@@ -167,7 +170,7 @@ def draw_pooling_windows(ax, x, kernel_size, stride=None, padding=0, dilation=1,
     left = width_in + GAP
     for name, title, y in panels:
         top = _centred(y.shape[0], rows_total, 0)
-        art[name] = draw_output(ax, y, (left, top), name=name)
+        art[name] = draw_output(ax, y, (left, top), name=name, fmt=fmt)
         art["titles"].append(panel_title(ax, left + y.shape[1] / 2, top, title))
         left += y.shape[1] + GAP + 0.6  # room for the two titles side by side
     notes = []
