@@ -23,7 +23,7 @@ import numpy as np
 
 from .checks import as_planes
 from .dispatch import kernel
-from .geometry import as_int, as_tuple, pool_window
+from .geometry import POOL_LIMIT, as_int, as_tuple, check_extent, pool_window
 from .ops import max_pool2d, max_pool2d_backward
 
 
@@ -50,6 +50,8 @@ def _blur_args(op, x, stride, filter_size):
     window settings (sh, sw, ph, pw, dh, dw) of the strided blur."""
     x3 = as_planes(x, op)
     s = as_tuple(stride, "stride", op)
+    for v in s:
+        check_extent(v, "stride", op, limit=POOL_LIMIT)
     if min(s) < 1:
         raise ValueError(f"{op}: stride must be at least 1, got stride={stride!r}")
     f = as_int(filter_size, "filter_size", op)

@@ -324,6 +324,12 @@ def _pool_calls():
         "unpool": (lambda a, b, c: P.max_unpool2d(np.ones((1, 2, 4, 4), np.float32), idx2, a, b, c),
                    "kernel_size stride padding"),
         "broadcast": (lambda a, b, c: P.max_broadcast_pool2d(X, a), "kernel_size"),
+        "blur": (lambda a, b, c: P.blur_pool2d(X, a, b), "stride filter_size"),
+        "max_blur": (lambda a, b, c: P.max_blur_pool2d(X, a, b, c),
+                     "kernel_size stride filter_size"),
+        "conv_transpose2d": (lambda a, b, c: P.conv_transpose2d(
+            X, np.ones((2, 1, 2, 2), np.float32), None, a, b, c),
+            "stride padding output_padding"),
         "conv2d": (lambda a, b, c: P.conv2d(X, np.ones((1, 2, 2, 2), np.float32), None, a, b, c),
                    "stride padding dilation"),
         "max_pool2d_backward": (lambda a, b, c: P.max_pool2d_backward(
