@@ -11,6 +11,7 @@ from setuptools import find_packages, setup
 setup(
     packages=find_packages(include=["pooledu", "pooledu.*"]) + ["pooledu._lessons"],
     package_dir={"pooledu._lessons": "lessons"},
-    package_data={"pooledu._lessons": ["*.py"],
+    package_data={"pooledu._lessons": ["*.py", "exercises/*.py", "solutions/*.py",
+                                       "results/*.json"],
                   "pooledu.explorer": ["page.html", "page.css", "page.js"]},
 )

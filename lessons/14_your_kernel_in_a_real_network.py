@@ -236,6 +236,16 @@ print(f"\nFigure saved: {path}")
 torch.set_num_threads(THREADS[0])
 numba.set_num_threads(THREADS[1])
 
+# %% [markdown]
+# ## Exercises
+#
+# In ``lessons/exercises/14_your_kernel_in_a_real_network.py``; ``pooledu check 14`` checks them.
+
+# %%
+from pooledu.exercises import print_exercises  # noqa: E402
+
+print_exercises(14)
+
 RESULTS = dict(n_swapped=n_swapped, pool_equal=pool_equal, logit_diff=logit_diff,
                losses=losses, loss_gap=loss_gap, accuracy=accuracy, timings=timings,
                figure=str(path))

@@ -22,8 +22,9 @@ import numpy as np
 
 from . import analysis, conv, family, ops
 from .geometry import pool_output_size
+from .lessons import LESSON_DIR
 
-ROOT = Path(__file__).resolve().parent.parent / "lessons"
+ROOT = LESSON_DIR  # the checkout's lessons/, or the copy an installed wheel carries
 EXERCISE_DIR = ROOT / "exercises"
 SOLUTION_DIR = ROOT / "solutions"
 
@@ -323,6 +324,23 @@ def _check_norm_factor(f):
     return "k^2 shares of g / k^2: the norm shrinks by k"
 
 
+# lesson 14: your kernel inside a real network
+
+def _check_scatter_backward(f):
+    rng = _rng(14)
+    for shape, k, s, p in [((1, 2, 6, 6), 2, 2, 0), ((2, 3, 7, 9), 3, 2, 1), ((1, 1, 5, 5), 3, 1, 1)]:
+        x = rng.integers(-2, 3, shape).astype(np.float64)  # ties: overlapping windows share winners
+        y, idx = ops.max_pool2d(x, k, s, p, return_indices=True)
+        g = rng.standard_normal(y.shape)
+        _same(f(g, idx, shape), ops.max_pool2d_backward(g, idx, shape, k, s, p),
+              f"input {shape}, kernel {k}, stride {s}, padding {p}", tol=1e-12)
+    return "your scatter gives what pooledu's gather gives"
+
+
+def _stem_pool_side():
+    return pool_output_size(112, 3, 2, 1)
+
+
 # lesson 15: unpooling and transposed convolution
 
 def _check_unpool(f):
@@ -523,6 +541,15 @@ EXERCISES = {
          Exercise("PREDICT_THREE_AVG", "predict",
                   "first / last gradient norm through three 2x2 average-pooling skips?",
                   _prediction(_three_avg_skips, 1e-9), "each halves it")],
+    14: [Exercise("scatter_backward", "build",
+                  "scatter_backward(g, idx, shape): max pooling's backward as PyTorch's "
+                  "autograd runs it, each gradient added at its stored index",
+                  _check_scatter_backward, "start from zeros, view it as (N*C, H*W) and "
+                  "np.add.at each plane's g at its flat indices"),
+         Exercise("PREDICT_STEM_POOL_SIDE", "predict",
+                  "ResNet's 3x3/2 max pooling with padding 1, after the stem: the output side "
+                  "for a 112x112 map?", _prediction(_stem_pool_side),
+                  "floor((112 + 2*1 - 3) / 2) + 1")],
     15: [Exercise("unpool", "build",
                   "unpool(y, idx, shape): max unpooling of one plane from its flat indices",
                   _check_unpool, "start from zeros(shape) and write y.ravel() at "
