@@ -34,25 +34,35 @@ def _check_float(a, name, op, ndims, dtype=None):
                          f"got shape {a.shape}")
 
 
-def _prepare(op, x, weight, bias, stride, padding, dilation):
-    """Check every argument; return x as (N, C, H, W), weight, bias and the window."""
+def _check_operands(op, x, weight, bias, transposed=False):
+    """Check the input, weight and bias arrays; return the output channels, the kernel
+    size and the bias (zeros for None). The weight is (C_out, C_in, kh, kw), or
+    (C_in, C_out, kh, kw) for a transposed convolution, as in PyTorch."""
     _check_float(x, "input", op, (3, 4))
     _check_float(weight, "weight", op, (4,), x.dtype)
     O, C, kh, kw = weight.shape
+    if transposed:
+        C, O = O, C
     if x.shape[-3] != C:
         raise ValueError(f"{op}: input has {x.shape[-3]} channels but weight of shape "
-                         f"{weight.shape} expects {C}")
+                         f"{weight.shape} expects {C}"
+                         + (" (weight is (C_in, C_out, kh, kw))" if transposed else ""))
     if 0 in x.shape[-2:] or 0 in weight.shape:
         raise ValueError(f"{op}: only the batch dimension may be empty, got input shape "
                          f"{x.shape} and weight shape {weight.shape}")
     if bias is None:
-        bias = np.zeros(O, x.dtype)
-    else:
-        _check_float(bias, "bias", op, (1,), x.dtype)
-        if bias.shape[0] != O:
-            raise ValueError(f"{op}: bias must have one entry per output channel ({O}), "
-                             f"got shape {bias.shape}")
-    win = conv_window(op, x.shape[-2:], (kh, kw), stride, padding, dilation)
+        return O, (kh, kw), np.zeros(O, x.dtype)
+    _check_float(bias, "bias", op, (1,), x.dtype)
+    if bias.shape[0] != O:
+        raise ValueError(f"{op}: bias must have one entry per output channel ({O}), "
+                         f"got shape {bias.shape}")
+    return O, (kh, kw), bias
+
+
+def _prepare(op, x, weight, bias, stride, padding, dilation):
+    """Check every argument; return x as (N, C, H, W), weight, bias and the window."""
+    _, kernel_hw, bias = _check_operands(op, x, weight, bias)
+    win = conv_window(op, x.shape[-2:], kernel_hw, stride, padding, dilation)
     x4 = np.ascontiguousarray(x).reshape((-1,) + x.shape[-3:])  # (N, C, H, W)
     return x4, np.ascontiguousarray(weight), np.ascontiguousarray(bias), win
 
@@ -151,15 +161,7 @@ def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1)
 def _prepare_transpose(op, x, weight, bias, stride, padding, output_padding, dilation):
     """Check every argument; return x as (N, C_in, H, W), weight, bias, the output size
     and the flat window settings (sh, sw, ph, pw, dh, dw)."""
-    _check_float(x, "input", op, (3, 4))
-    _check_float(weight, "weight", op, (4,), x.dtype)
-    C, O, kh, kw = weight.shape
-    if x.shape[-3] != C:
-        raise ValueError(f"{op}: input has {x.shape[-3]} channels but weight of shape "
-                         f"{weight.shape} expects {C} (weight is (C_in, C_out, kh, kw))")
-    if 0 in x.shape[-2:] or 0 in weight.shape:
-        raise ValueError(f"{op}: only the batch dimension may be empty, got input shape "
-                         f"{x.shape} and weight shape {weight.shape}")
+    O, (kh, kw), bias = _check_operands(op, x, weight, bias, transposed=True)
     s = as_tuple(stride, "stride", op)
     p = as_tuple(padding, "padding", op)
     op_ = as_tuple(output_padding, "output_padding", op)
@@ -185,13 +187,6 @@ def _prepare_transpose(op, x, weight, bias, stride, padding, output_padding, dil
                          f"{padding!r} trims more than the transposed window adds")
     check_output_size(op, (math.prod(x.shape[:-3]), O) + out, x.itemsize,
                       f"stride={stride!r}, dilation={dilation!r}")
-    if bias is None:
-        bias = np.zeros(O, x.dtype)
-    else:
-        _check_float(bias, "bias", op, (1,), x.dtype)
-        if bias.shape[0] != O:
-            raise ValueError(f"{op}: bias must have one entry per output channel ({O}), "
-                             f"got shape {bias.shape}")
     x4 = np.ascontiguousarray(x).reshape((-1,) + x.shape[-3:])  # (N, C_in, H, W)
     return (x4, np.ascontiguousarray(weight), np.ascontiguousarray(bias), out,
             (s[0], s[1], p[0], p[1], d[0], d[1]))
