@@ -8,7 +8,7 @@
   changed.
 - **Figure gallery.** One section per kind of figure in ``pooledu.figures``'s
   table, every committed file in ``figures/``, then the experiment results.
-- **Interactive explorer.** If the package has ``pooledu.explore``, the
+- **Interactive explorer.** If the package has ``pooledu.explorer``, the
   explorer is built with ``pooledu explore --out`` into the site; the page
   embeds it. Without it, the page says how to build it.
 """
@@ -136,7 +136,7 @@ def _gallery():
 
 def _has_explorer():
     import importlib.util
-    return importlib.util.find_spec("pooledu.explore") is not None
+    return importlib.util.find_spec("pooledu.explorer") is not None
 
 
 def _explorer_page():
@@ -151,7 +151,7 @@ def _explorer_page():
         lines += ['!!! note "The explorer is not part of this build"',
                   "    This page embeds the interactive pooling explorer, which "
                   "`pooledu explore --out DIR` writes; the pooledu this site was built "
-                  "from has no `pooledu.explore` module yet."]
+                  "from has no `pooledu.explorer` package."]
     return "\n".join(lines) + "\n"
 
 

@@ -61,4 +61,5 @@ def test_the_api_reference_comes_from_the_docstrings(site):
 def test_the_other_pages(site):
     assert "pooledu bench" in page(site, "performance")
     assert "register_jitable" in page(site, "adding-an-operation")
-    assert "explorer" in page(site, "explorer").lower()
+    assert '<iframe src="../explorer/app/index.html"' in page(site, "explorer")
+    assert 'name="kernel"' in (site / "explorer" / "app" / "index.html").read_text()
