@@ -1,7 +1,7 @@
 """The one-line compilation message: printed when a kernel really compiles, never on a cache hit.
 
 Each case runs a fresh interpreter on an empty Numba cache folder of its own,
-and calls one small kernel (``cpu.lp_power``) twice with two dtypes.
+and calls one small kernel (``cpu.global_avg_pool2d``) twice with two dtypes.
 """
 
 import os
@@ -18,8 +18,8 @@ import pooledu
 from pooledu import cpu
 {setup}
 for dtype in (np.float32, np.float64):
-    x = np.ones(3, dtype)
-    cpu.lp_power(x, np.empty_like(x), 2.0)
+    x = np.ones((1, 2, 2), dtype)
+    cpu.global_avg_pool2d(x, np.empty(1, dtype))
 print("done")
 """
 
@@ -41,7 +41,7 @@ def cache(tmp_path_factory):
 
 def test_a_compile_is_announced_once_and_a_cache_hit_not_at_all(cache):
     first = run(cache)
-    assert first == ["pooledu: compiling cpu.lp_power (first call only; Numba caches the "
+    assert first == ["pooledu: compiling cpu.global_avg_pool2d (first call only; Numba caches the "
                      "machine code; POOLEDU_QUIET=1 silences this)"]
     assert list(cache.rglob("*.nbi")), "the kernel should now be in the cache"
     assert run(cache) == []  # both dtypes load from the cache: nothing to announce
