@@ -102,9 +102,11 @@ def call(fn, x, args, kwargs):
 def test_every_pooling_function_of_pooledu_has_a_torch_door():
     with_backward = {name.removesuffix("_backward") for name in pooledu.__all__
                      if name.endswith("_backward")}
-    # PyTorch has no global, max-broadcast or attention pooling, and conv2d is no pooling
+    # PyTorch has no global, max-broadcast, attention or anti-aliased pooling, and the
+    # convolutions are no pooling
     not_torch = {"global_avg_pool2d", "global_max_pool2d", "max_broadcast_pool2d",
-                 "attention_pool2d", "conv2d"}
+                 "attention_pool2d", "blur_pool2d", "max_blur_pool2d", "conv2d",
+                 "conv_transpose2d"}
     assert set(pt.FUNCTIONS) == with_backward - not_torch == {name for name, *_ in CASES}
     assert all(hasattr(TF, name) for name in pt.FUNCTIONS)
 
