@@ -115,7 +115,9 @@ def _gallery():
         for name in names:
             lines.append(f"### `{name}`")
             lines.append("")
-            if (ROOT / "figures" / f"{name}.gif").exists():
+            if name == "explorer":  # a page, not a picture: it has a page of its own here
+                lines.append("The interactive explorer: see [its page](explorer.md).")
+            elif (ROOT / "figures" / f"{name}.gif").exists():
                 lines.append(f"![{name}](figures/{name}.gif)")
                 lines.append("")
                 lines.append(f"Step by step: [the interactive page](figures/{name}.html), "
@@ -146,7 +148,9 @@ def _explorer_page():
                   "gradient recomputed by pooledu's kernels.", "",
                   f'<iframe src="../{EXPLORER_DIR}/index.html" title="pooledu explorer" '
                   'style="width: 100%; height: 80vh; border: 0"></iframe>', "",
-                  f'[Open the explorer on its own page](../{EXPLORER_DIR}/index.html){{ target="_blank" }}']
+                  # raw HTML: the page is written after the build, so MkDocs cannot check a link
+                  f'<a href="../{EXPLORER_DIR}/index.html" target="_blank">Open the explorer on '
+                  'its own page</a>']
     else:
         lines += ['!!! note "The explorer is not part of this build"',
                   "    This page embeds the interactive pooling explorer, which "

@@ -12,8 +12,8 @@ Run it as ``python lessons/03_output_size.py [--out DIR]``.
 # ## Counting windows
 #
 # Along one dimension of length H, a window of k cells moved s cells at a time
-# can start at 0, s, 2s, ... as long as it still ends inside the input: start
-# + k <= H. The last start is the largest multiple of s not above H - k, so
+# can start at 0, s, 2s, ... as long as it still ends inside the input:
+# `start + k <= H`. The last start is the largest multiple of s not above H - k, so
 # there are floor((H - k) / s) + 1 windows. Padding p adds p cells on each
 # side (H becomes H + 2p); dilation d spreads the k taps d apart, so one window
 # spans d(k - 1) + 1 cells. PyTorch's general formula, which pooledu uses:
