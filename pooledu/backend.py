@@ -46,7 +46,7 @@ class Backend:
         return f"Backend({self.name!r})"
 
 
-def _stray_index(idx, volumes, *window):
+def _stray_index(idx, volumes, D, H, W, depth, rows, cols):
     """Flat position of the first index the gather cannot see, or None.
 
     ``idx`` is viewed as ``volumes``, (N, C, OD, OH, OW): unit axes added,
@@ -54,7 +54,7 @@ def _stray_index(idx, volumes, *window):
     """
     N, C, OD, OH, OW = volumes
     first = np.empty(N * C, np.int64)  # per (n, c) volume
-    cpu.stray_indices(idx.reshape(volumes), first, *window)
+    cpu.stray_indices(idx.reshape(volumes), first, D, H, W, depth, rows, cols)
     bad = np.flatnonzero(first >= 0)
     return None if bad.size == 0 else int(bad[0] * OD * OH * OW + first[bad[0]])
 

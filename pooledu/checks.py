@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from . import cpu
 from .backend import CPU, backend_for, backend_of
 from .geometry import FLOAT_DTYPES, REGULAR, as_int, check_output_size
 
@@ -145,8 +146,13 @@ def check_indices(idx, in_size, op, kind=REGULAR, window=None):
     lead = tuple(idx.shape[:-nd])
     lead = (1,) * (2 - len(lead)) + lead  # (N, C), N = 1 when it is missing
     volumes = lead + three(out, 1)  # (N, C, OD, OH, OW): unit axes added, a view
-    bad = backend_of(idx).stray_index(idx, volumes, *three(in_size, 1), kind, *three(k, 1),
-                                      *three(s, 1), *three(p, 0), *three(d, 1))
+    reach = []  # per dimension, the input positions whose gather visits each window
+    for axis in range(3):
+        table = np.empty((volumes[2 + axis], 2), np.int64)
+        cpu.gather_reach_table(table, kind, three(k, 1)[axis], three(s, 1)[axis],
+                               three(p, 0)[axis], three(d, 1)[axis], three(in_size, 1)[axis])
+        reach.append(table)
+    bad = backend_of(idx).stray_index(idx, volumes, *three(in_size, 1), *reach)
     if bad is None:
         return
     where = tuple(map(int, np.unravel_index(bad, idx.shape)))

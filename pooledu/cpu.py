@@ -9,6 +9,8 @@ nothing themselves. No ``fastmath``: it would let LLVM drop the NaN checks.
 
 from numba import njit, prange
 
+from .geometry import gather_reach
+
 from .formulas import (attention_input_grad, attention_readout, attention_score_grad,
                        attention_weights, avg_grad_cell, avg_window, broadcast_cell,
                        broadcast_grad_cell, conv_grad_bias, conv_grad_input_plane,
@@ -93,25 +95,33 @@ def global_max_pool2d(x, y, idx):
         y[p], idx[p] = global_max(x[p])
 
 
+@njit(cache=True)
+def gather_reach_table(reach, kind, k, s, p, d, n):
+    """reach[o] = the input positions whose gather visits window o (``geometry.gather_reach``)."""
+    gather_reach(reach, kind, k, s, p, d, n, reach.shape[0])
+
+
 @njit(parallel=True, cache=True)
-def stray_indices(idx, first, D, H, W, kind, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw):
+def stray_indices(idx, first, D, H, W, depth, rows, cols):
     """first[p] = the first position q, in row-major order, of the windows of volume p
     whose index the backward gather cannot see (``index_seen``); -1 if none.
 
     ``idx`` is (N, C, OD, OH, OW) in any memory layout, p = n*C + c; 2D work
-    has D = OD = 1, 1D also H = OH = 1. One parallel pass over the indices,
+    has D = OD = 1, 1D also H = OH = 1. ``depth``, ``rows``, ``cols`` are the
+    reach tables of the three dimensions. One parallel pass over the indices,
     before a max backward runs.
     """
     N, C, OD, OH, OW = idx.shape
     for p in prange(N * C):
-        n, c = p // C, p % C
-        first[p] = -1
-        for q in range(OD * OH * OW):
-            a, i, j = q // (OH * OW), q // OW % OH, q % OW
-            if not index_seen(idx[n, c, a, i, j], a, i, j, D, H, W, OD, OH, OW, kind, kd, kh, kw,
-                              sd, sh, sw, pd, ph, pw, dd, dh, dw):
-                first[p] = q
-                break
+        volume = idx[p // C, p % C]  # one view per volume, not one per element
+        bad = -1
+        for a in range(OD):
+            for i in range(OH):
+                for j in range(OW):
+                    seen = index_seen(volume[a, i, j], a, i, j, D, H, W, depth, rows, cols)
+                    if not seen and bad < 0:
+                        bad = (a * OH + i) * OW + j  # the position in row-major order
+        first[p] = bad
 
 
 # ---------------------------------------------------------------------------

@@ -185,24 +185,25 @@ _min = cuda.reduce(lambda a, b: min(a, b))
 
 
 @cuda.jit
-def _stray_positions(idx, bad, D, H, W, kind, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw):
+def _stray_positions(idx, bad, D, H, W, depth, rows, cols):
     """bad[t] = t if the index of window t of (N, C, OD, OH, OW) is one the backward
     gather cannot see (``index_seen``), else NONE."""
     N, C, OD, OH, OW = idx.shape
     for t in range(cuda.grid(1), bad.size, cuda.gridsize(1)):
         j, i, a = t % OW, t // OW % OH, t // (OW * OH) % OD
         c, n = t // (OW * OH * OD) % C, t // (OW * OH * OD * C)
-        seen = index_seen(idx[n, c, a, i, j], a, i, j, D, H, W, OD, OH, OW, kind, kd, kh, kw,
-                          sd, sh, sw, pd, ph, pw, dd, dh, dw)
+        seen = index_seen(idx[n, c, a, i, j], a, i, j, D, H, W, depth, rows, cols)
         bad[t] = NONE if seen else t
 
 
-def stray_index(idx, volumes, *window):
+def stray_index(idx, volumes, D, H, W, depth, rows, cols):
     """Flat position of the first index the gather cannot see, or None: one pass and a
-    min-reduction on the device (``idx`` viewed as ``volumes``, (N, C, OD, OH, OW))."""
+    min-reduction on the device (``idx`` viewed as ``volumes``, (N, C, OD, OH, OW);
+    the reach tables are small host arrays, copied over)."""
     idx = contiguous(idx).reshape(volumes)
     bad = cuda.device_array(idx.size, np.int64)
-    launch(_stray_positions, bad.size, idx, bad, *window)
+    launch(_stray_positions, bad.size, idx, bad, D, H, W, cuda.to_device(depth),
+           cuda.to_device(rows), cuda.to_device(cols))
     first = int(_min(bad, init=np.int64(NONE)))
     return None if first == NONE else first
 

@@ -453,25 +453,37 @@ REGULAR, ADAPTIVE, FRACTIONAL = 0, 1, 2
 
 
 @register_jitable
-def gather_sees(o, h, kind, k, s, p, d, n, out):
-    """Whether the backward gather of input position ``h`` visits window ``o``.
+def gathering_windows(h, kind, k, s, p, d, n, out):
+    """The windows ``[lo, hi)`` that the backward gather of input position ``h`` visits.
 
-    A max backward is a gather: input cell h adds the gradient of each window
-    in its ``windows_touching`` range whose stored index is h. An index that
-    points outside that range (one that no forward pass with these window
-    arguments can give) would be silently dropped, so the backward passes
-    refuse it; this is the test, along one dimension of extent ``n`` with
-    ``out`` windows laid out as ``kind`` (REGULAR: kernel k, stride s,
-    padding p, dilation d; ADAPTIVE; FRACTIONAL: any window of size k that
-    could hold h).
+    A max backward is a gather: input cell h adds the gradient of each of
+    these windows whose stored index is h. An index that points at a cell
+    whose gather does not visit its window (one that no forward pass with
+    these window arguments can give) would be silently dropped, so the
+    backward passes refuse it. Along one dimension of extent ``n`` with
+    ``out`` windows laid out as ``kind``: REGULAR (kernel k, stride s,
+    padding p, dilation d), ADAPTIVE, or FRACTIONAL (any window of size k
+    that could hold h).
     """
     if kind == ADAPTIVE:
-        lo, hi = adaptive_windows_touching(h, n, out)
-    elif kind == FRACTIONAL:
-        lo, hi = fractional_windows_touching(h, n, k, out)
-    else:
-        lo, hi = windows_touching(h, k, s, p, d, out)
-    return lo <= o < hi
+        return adaptive_windows_touching(h, n, out)
+    if kind == FRACTIONAL:
+        return fractional_windows_touching(h, n, k, out)
+    return windows_touching(h, k, s, p, d, out)
+
+
+@register_jitable
+def gather_reach(reach, kind, k, s, p, d, n, out):
+    """reach[o] = (first, last): the input positions whose gather visits window o
+    (first > last: none). The positions form one run for every kind, since both
+    ends of ``gathering_windows(h)`` grow with h. ``reach`` is (out, 2)."""
+    for o in range(out):
+        reach[o, 0], reach[o, 1] = n, -1
+    for h in range(n):
+        lo, hi = gathering_windows(h, kind, k, s, p, d, n, out)
+        for o in range(lo, hi):
+            reach[o, 0] = min(reach[o, 0], h)
+            reach[o, 1] = max(reach[o, 1], h)
 
 
 def describe_adaptive(in_size, out_size):
