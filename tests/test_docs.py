@@ -46,7 +46,7 @@ def test_the_gallery_shows_every_figure(site):
     html = page(site, "gallery")
     for name in FIGURES:
         assert name in html
-        assert any((site / "figures" / f"{name}.{ext}").exists() for ext in ("png", "gif"))
+        assert any((site / "figures" / f"{name}.{ext}").exists() for ext in ("png", "gif", "html"))
     assert "Experiment results" in html
 
 
