@@ -5,7 +5,9 @@
   figures inline), which mkdocs-jupyter renders as a page. Executing is the
   slow part, so a notebook is kept in ``.cache/pooledu-docs/`` (or
   ``$POOLEDU_DOCS_CACHE``) and run again only when its lesson or the package
-  changed.
+  changed. ``POOLEDU_DOCS_EXECUTE`` (lesson numbers, comma-separated)
+  executes only those lessons and renders the others unexecuted: the test of
+  the site uses it, since the lessons' own tests already run every lesson.
 - **Figure gallery.** One section per kind of figure in ``pooledu.figures``'s
   table, every committed file in ``figures/``, then the experiment results.
 - **Interactive explorer.** If the package has ``pooledu.explorer``, the
@@ -30,6 +32,7 @@ from pooledu.figures import FIGURES  # noqa: E402
 from pooledu.lessons import list_lessons  # noqa: E402
 
 CACHE = Path(os.environ.get("POOLEDU_DOCS_CACHE", ROOT / ".cache" / "pooledu-docs"))
+EXECUTE = os.environ.get("POOLEDU_DOCS_EXECUTE")  # None: every lesson
 EXPLORER_DIR = "explorer/app"  # where the explorer's files go in the site
 
 # headings of the gallery, by the first word of a figure's name
@@ -79,9 +82,10 @@ def _notebook(lesson):
     folder = CACHE / "lessons"  # CACHE is the src_dir of the lesson pages
     path = folder / f"{_stem(lesson)}.ipynb"
     stamp = folder / f"{_stem(lesson)}.sha256"
-    key = _fingerprint(lesson)
+    run = EXECUTE is None or str(lesson.number) in EXECUTE.split(",")
+    key = _fingerprint(lesson) + ("" if run else "-unexecuted")
     if not (path.exists() and stamp.exists() and stamp.read_text() == key):
-        write_notebooks(folder, [lesson.number], progress=False)
+        write_notebooks(folder, [lesson.number], run=run, progress=False)
         stamp.write_text(key)
     return path
 
