@@ -1,11 +1,15 @@
-"""max_broadcast_pool2d and attention_pool2d against PyTorch compositions of the same formulas."""
+"""max_broadcast_pool2d and attention_pool2d against PyTorch compositions of the same formulas.
+
+Max-broadcast pooling's generated cases run in ``test_operations.py`` (its row in
+``operations.py`` composes PyTorch's max_pool2d and repeat_interleave); here are
+its hand-worked cases and attention pooling.
+"""
 
 import math
 
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,47 +21,6 @@ from finite_differences import check_gradient
 
 # ---------------------------------------------------------------------------
 # max-broadcast pooling
-
-def torch_broadcast(x, k):
-    """max_pool2d with ceil_mode (partial border windows), then repeat each max k times."""
-    H, W = x.shape[-2:]
-    m = F.max_pool2d(x, k, ceil_mode=True)
-    return m.repeat_interleave(k[0], dim=-2).repeat_interleave(k[1], dim=-1)[..., :H, :W]
-
-
-@st.composite
-def broadcast_cases(draw):
-    dtype = draw(st.sampled_from([np.float32, np.float64]))
-    k = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
-    shape = (draw(st.integers(0, 2)), draw(st.integers(1, 3)),
-             draw(st.integers(1, 9)), draw(st.integers(1, 9)))
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    # few distinct values, so ties are common; some NaN and infinities
-    x = rng.integers(-3, 4, shape).astype(dtype)
-    special = rng.random(shape)
-    x[special < 0.05] = np.nan
-    x[(special > 0.05) & (special < 0.08)] = np.inf
-    x[(special > 0.08) & (special < 0.11)] = -np.inf
-    if draw(st.booleans()):
-        x = x[..., ::-1]
-    return x, k
-
-
-@settings(deadline=None, max_examples=50)
-@given(broadcast_cases())
-def test_max_broadcast_matches_torch_composition(case):
-    x, k = case
-    y, idx = max_broadcast_pool2d(x, k, return_indices=True)
-    xt = torch.tensor(x.copy(), requires_grad=True)
-    y_t = torch_broadcast(xt, k)
-    assert y.dtype == x.dtype and y.shape == x.shape
-    assert np.array_equal(y, y_t.detach().numpy(), equal_nan=True)
-    _, idx_t = F.max_pool2d(torch.tensor(x.copy()), k, ceil_mode=True, return_indices=True)
-    assert np.array_equal(idx, idx_t.numpy())
-    g = np.random.default_rng(0).standard_normal(x.shape).astype(x.dtype)
-    y_t.backward(torch.tensor(g))
-    gx = max_broadcast_pool2d_backward(g, idx, k)
-    np.testing.assert_allclose(gx, xt.grad.numpy(), rtol=1e-6, atol=1e-6)
 
 
 def test_max_broadcast_hand_worked_ragged_border():

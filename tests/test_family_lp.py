@@ -5,6 +5,10 @@ the only differences left come from ``pow``: PyTorch's vectorised pow (Sleef)
 is within 1 ulp of the correctly rounded power that pooledu's scalar pow
 gives, and is used even for p = 0.5. So outputs are compared to a few ulps,
 gradients to a relative 2e-5 (float32) or 1e-12 (float64) of their scale.
+
+The generated cases (hypothesis) of every operation run in ``test_operations.py``,
+from the rows of ``operations.py``; this file holds the hand-worked cases and
+the properties that are particular to LP pooling.
 """
 
 import math
@@ -13,79 +17,12 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 import pooledu as P
-from family_helpers import (assert_bitwise, assert_grad_close, assert_ulps, finite_difference,
-                            grad_like, torch_input)
-from strategies import layouts, values
+from family_helpers import (assert_bitwise, assert_ulps, finite_difference,
+                            torch_input)
 
 torch.set_num_threads(1)
-
-# powers PyTorch computes exactly (x*x, x*x*x, 1/x, 1/(x*x)) or by max pooling
-# (inf): the sums of signed values then agree exactly before the root
-EXACT_POWERS = [1, 2, 3, -1, -2, math.inf, -math.inf]
-# powers that go through pow(): a fractional p makes negative inputs NaN in
-# both; an odd integer p would let a 1-ulp pow error grow by cancellation in
-# the sum, so odd generic powers see |x| only
-GENERIC_POWERS = [0.5, -0.5, 1.5, 2.5, 4, 7, -1.5]
-
-
-@st.composite
-def lp_cases(draw, nd=2):
-    batch = draw(st.sampled_from([(), (0,), (1,), (2,)]))
-    kernel, stride, spatial = [], [], []
-    for _ in range(nd):
-        k = draw(st.integers(1, 4))
-        kernel.append(k)
-        stride.append(draw(st.integers(1, 4)))
-        spatial.append(draw(st.integers(k, k + 6)))
-    shape = batch + (draw(st.integers(1, 3)),) + tuple(spatial)
-    args = dict(kernel_size=tuple(kernel) if nd > 1 else kernel[0],
-                stride=draw(st.sampled_from([None, tuple(stride) if nd > 1 else stride[0]])),
-                ceil_mode=draw(st.booleans()))
-    p = draw(st.sampled_from(EXACT_POWERS + GENERIC_POWERS))
-    dtype = draw(st.sampled_from([np.float32, np.float64]))
-    return shape, p, args, dtype
-
-
-def _lp_values(data, shape, p, dtype, specials):
-    x = data.draw(values(shape, dtype))
-    if not specials:
-        x[~np.isfinite(x)] = 1.5
-    if p == 7:
-        x = np.abs(x)
-    return data.draw(layouts(x))
-
-
-@settings(max_examples=60)
-@given(data=st.data(), nd=st.sampled_from([1, 2, 2]))
-def test_lp_pool_matches_torch(data, nd):
-    shape, p, args, dtype = data.draw(lp_cases(nd))
-    ours, theirs = {1: (P.lp_pool1d, F.lp_pool1d), 2: (P.lp_pool2d, F.lp_pool2d)}[nd]
-    x = _lp_values(data, shape, p, dtype, specials=True)
-    y = ours(x, p, **args)
-    ty = theirs(torch.from_numpy(np.array(x)), p, **args)
-    assert_ulps(y, ty, 0 if p in (1, -1, math.inf, -math.inf) else 4)
-
-
-@settings(max_examples=60)
-@given(data=st.data(), nd=st.sampled_from([1, 2, 2]))
-def test_lp_pool_gradient_matches_torch(data, nd):
-    shape, p, args, dtype = data.draw(lp_cases(nd))
-    ours, theirs = {1: (P.lp_pool1d_backward, F.lp_pool1d),
-                    2: (P.lp_pool2d_backward, F.lp_pool2d)}[nd]
-    x = _lp_values(data, shape, p, dtype, specials=False)
-    t = torch_input(x)
-    ty = theirs(t, p, **args)
-    g = grad_like(ty.detach().numpy())
-    ty.backward(torch.from_numpy(g))
-    gx = ours(g, x, p, **args)
-    if p in (1, math.inf, -math.inf):
-        assert_bitwise(gx, t.grad)
-    else:
-        assert_grad_close(gx, t.grad)
 
 
 def test_lp_hand_worked():

@@ -4,19 +4,23 @@ Adaptive average pooling divides in PyTorch's order (sum / kh / kw), so it
 matches bit for bit, except for output 1x1 where PyTorch takes a pairwise
 mean. Max pooling, fractional pooling (given the same random samples) and
 unpooling match bit for bit, values, indices and gradients.
+
+The generated cases (hypothesis) of every operation run in ``test_operations.py``,
+from the rows of ``operations.py``; this file holds the hand-worked cases and
+the properties that are particular to these windows.
 """
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import pooledu as P
 from pooledu.geometry import fractional_start
 from family_helpers import assert_bitwise, finite_difference, grad_like, torch_input
-from strategies import layouts, values
+from strategies import values
 
 torch.set_num_threads(1)
 
@@ -55,64 +59,6 @@ def test_adaptive_hand_worked():
     np.testing.assert_array_equal(g[0, 0], [.25, .25, .25, .5, .25, .25, .5, .25, .25, .25])
 
 
-@st.composite
-def adaptive_cases(draw, nd=2):
-    batch = draw(st.sampled_from([(), (0,), (1,), (2,)]))
-    spatial = tuple(draw(st.integers(1, 9 if nd < 3 else 6)) for _ in range(nd))
-    shape = batch + (draw(st.integers(1, 3)),) + spatial
-    out = tuple(draw(st.one_of(st.integers(1, n + 3), st.none()) if nd > 1 else st.integers(1, n + 3))
-                for n in spatial)
-    if len(set(out)) == 1 and out[0] is not None and draw(st.booleans()):
-        out = out[0]  # an int means every dimension
-    dtype = draw(st.sampled_from([np.float32, np.float64]))
-    return shape, out, dtype
-
-
-ADAPTIVE = {  # nd: (ours avg, ours avg backward, ours max, ours max backward, torch avg, torch max)
-    1: (P.adaptive_avg_pool1d, P.adaptive_avg_pool1d_backward, P.adaptive_max_pool1d,
-        P.adaptive_max_pool1d_backward, F.adaptive_avg_pool1d, F.adaptive_max_pool1d),
-    2: (P.adaptive_avg_pool2d, P.adaptive_avg_pool2d_backward, P.adaptive_max_pool2d,
-        P.adaptive_max_pool2d_backward, F.adaptive_avg_pool2d, F.adaptive_max_pool2d),
-    3: (P.adaptive_avg_pool3d, P.adaptive_avg_pool3d_backward, P.adaptive_max_pool3d,
-        P.adaptive_max_pool3d_backward, F.adaptive_avg_pool3d, F.adaptive_max_pool3d),
-}
-
-
-@settings(max_examples=80)
-@given(data=st.data(), nd=st.sampled_from([1, 2, 2, 3]))
-def test_adaptive_pooling_matches_torch(data, nd):
-    shape, out, dtype = data.draw(adaptive_cases(nd))
-    out = out[0] if nd == 1 and isinstance(out, tuple) else out
-    avg, avg_backward, max_, max_backward, t_avg, t_max = ADAPTIVE[nd]
-    x = data.draw(layouts(data.draw(values(shape, dtype))))
-
-    y, idx = max_(x, out, return_indices=True)
-    t = torch_input(x)
-    ty, tidx = t_max(t, out, return_indices=True)
-    assert_bitwise(y, ty)
-    assert_bitwise(idx, tidx)
-    g = grad_like(y)
-    ty.backward(torch.from_numpy(g))
-    assert_bitwise(max_backward(g, idx, x.shape), t.grad)
-
-    y = avg(x, out)
-    t = torch_input(x)
-    ty = t_avg(t, out)
-    if y.shape[-nd:] == (1,) * nd:
-        # PyTorch hands an output of one cell to mean(), a different summation
-        # order: allow a few ulps of the plane's magnitude (any float sum's bound)
-        want = ty.detach().numpy()
-        scale = np.abs(x.astype(np.float64)).mean(axis=tuple(range(-nd, 0)), keepdims=True)
-        np.testing.assert_array_equal(np.isnan(y), np.isnan(want))
-        finite = np.isfinite(want)
-        np.testing.assert_array_equal(y[~finite], want[~finite])
-        tol = 4 * np.finfo(dtype).eps * np.broadcast_to(scale, y.shape)
-        assert np.all(np.abs(y[finite] - want[finite]) <= tol[finite])
-    else:
-        assert_bitwise(y, ty)
-    ty.backward(torch.from_numpy(g))
-    assert_bitwise(avg_backward(g, x.shape), t.grad)
-
 
 def test_adaptive_output_size_none_keeps_the_dimension():
     x = np.random.default_rng(0).standard_normal((2, 3, 5, 7))
@@ -134,40 +80,6 @@ def test_adaptive_gradients_match_finite_differences():
 
 # ---------------------------------------------------------------------------
 # fractional max pooling
-
-@st.composite
-def fractional_cases(draw):
-    batch = draw(st.sampled_from([(), (0,), (1,), (2,)]))
-    c = draw(st.integers(1, 3))
-    spatial, kernel, out = [], [], []
-    for _ in range(2):
-        k = draw(st.integers(1, 4))
-        o = draw(st.integers(1, 6))
-        spatial.append(draw(st.integers(k + o - 1, k + o + 6)))
-        kernel.append(k)
-        out.append(o)
-    dtype = draw(st.sampled_from([np.float32, np.float64]))
-    return batch + (c,) + tuple(spatial), tuple(kernel), tuple(out), dtype
-
-
-@settings(max_examples=50)
-@given(data=st.data(), case=fractional_cases())
-def test_fractional_max_pool2d_matches_torch_given_the_samples(data, case):
-    shape, kernel, out, dtype = case
-    x = data.draw(layouts(data.draw(values(shape, dtype))))
-    lead = (1,) + shape[:1] if len(shape) == 3 else shape[:2]
-    samples = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1))).random(lead + (2,))
-    samples = samples.astype(dtype)
-    y, idx = P.fractional_max_pool2d(x, kernel, output_size=out, return_indices=True,
-                                     random_samples=samples)
-    t = torch_input(x)
-    ty, tidx = F.fractional_max_pool2d(t, kernel, output_size=out, return_indices=True,
-                                       _random_samples=torch.from_numpy(samples))
-    assert_bitwise(y, ty)
-    assert_bitwise(idx, tidx)
-    g = grad_like(y)
-    ty.backward(torch.from_numpy(g))
-    assert_bitwise(P.fractional_max_pool2d_backward(g, idx, x.shape, kernel), t.grad)
 
 
 def test_fractional_alpha_is_computed_in_float32_as_torch_does():
@@ -247,47 +159,6 @@ def test_fractional_gradient_matches_finite_differences():
 
 # ---------------------------------------------------------------------------
 # max unpooling
-
-@st.composite
-def unpool_cases(draw):
-    batch = draw(st.sampled_from([(), (0,), (1,), (2,)]))
-    c = draw(st.integers(1, 3))
-    k = tuple(draw(st.integers(1, 3)) for _ in range(2))
-    s = tuple(draw(st.integers(1, 3)) for _ in range(2))
-    p = tuple(draw(st.integers(0, kk // 2)) for kk in k)
-    spatial = tuple(draw(st.integers(max(1, kk - 2 * pp), 8)) for kk, pp in zip(k, p))
-    dtype = draw(st.sampled_from([np.float32, np.float64]))
-    return batch + (c,) + spatial, dict(kernel_size=k, stride=s, padding=p), dtype
-
-
-@settings(max_examples=50)
-@given(data=st.data(), case=unpool_cases())
-def test_max_unpool2d_inverts_max_pool2d_as_torch_does(data, case):
-    shape, args, dtype = case
-    x = data.draw(values(shape, dtype))
-    y, idx = P.max_pool2d(x, return_indices=True, **args)
-    if (idx < 0).any():
-        return  # a window of padding only (PyTorch's index there is garbage)
-    default = tuple((n - 1) * s - 2 * p + k for n, k, s, p in
-                    zip(y.shape[-2:], args["kernel_size"], args["stride"], args["padding"]))
-    assume(min(default) > 0)  # an empty output, refused (see test_family_validation)
-    output_size = data.draw(st.one_of(st.none(), st.tuples(
-        *[st.integers(max(1, d - s + 1), d + s - 1) for d, s in zip(default, args["stride"])])))
-    if output_size is not None and data.draw(st.booleans()):
-        output_size = y.shape[:-2] + output_size if y.ndim == 4 else output_size
-    out_plane = output_size[-2:] if output_size else default
-    if idx.size and idx.max() >= out_plane[0] * out_plane[1]:
-        with pytest.raises(ValueError, match="outside the output plane"):
-            P.max_unpool2d(y, idx, output_size=output_size, **args)
-        return
-    u = P.max_unpool2d(y, idx, output_size=output_size, **args)
-    t = torch_input(y)
-    torch.set_num_threads(1)  # indices of overlapping windows collide: see below
-    tu = F.max_unpool2d(t, torch.from_numpy(idx), output_size=output_size, **args)
-    assert_bitwise(u, tu)
-    g = grad_like(u)
-    tu.backward(torch.from_numpy(g))
-    assert_bitwise(P.max_unpool2d_backward(g, idx), t.grad)
 
 
 @settings(max_examples=30)

@@ -3,18 +3,19 @@
 Max pooling must match bit for bit (values, indices, gradients); average
 pooling too, since the kernels add in PyTorch's order; global average pooling
 (which PyTorch computes with a pairwise mean) to a few ulps.
+
+The generated cases (hypothesis) of every operation run in ``test_operations.py``,
+from the rows of ``operations.py``; this file holds the hand-worked cases and
+the properties that are particular to the 2D core.
 """
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 import pooledu as P
 from finite_differences import numeric_gradient
-from strategies import layouts, pool2d_cases, values
 
 torch.set_num_threads(1)
 
@@ -96,90 +97,6 @@ def test_pool_output_size_matches_torch_over_a_grid():
 
 # ---------------------------------------------------------------------------
 # parity with PyTorch: forward and backward
-
-def _torch_max(x, args):
-    t = torch_input(x)
-    y, idx = F.max_pool2d(t, return_indices=True, **args)
-    return t, y, idx
-
-
-@given(data=st.data(), case=pool2d_cases(dilation=True))
-def test_max_pool2d_matches_torch(data, case):
-    shape, args, dtype = case
-    x = data.draw(layouts(data.draw(values(shape, dtype))))
-    y, idx = P.max_pool2d(x, return_indices=True, **args)
-    t, ty, tidx = _torch_max(x, args)
-    assert y.dtype == x.dtype and idx.dtype == np.int64
-    np.testing.assert_array_equal(y, ty.detach().numpy(), strict=True)
-
-    # A window made only of padding: PyTorch 2.13 returns an index outside the
-    # plane (and its backward would then write outside the gradient); pooledu
-    # returns -1 and routes no gradient there.
-    empty = idx == -1
-    assert np.all(np.isneginf(y[empty]))
-    np.testing.assert_array_equal(idx[~empty], tidx.numpy()[~empty])
-    if empty.any():
-        return
-
-    g = grad_like(y)
-    ty.backward(torch.from_numpy(g))
-    gx = P.max_pool2d_backward(g, idx, x.shape, **args)
-    np.testing.assert_array_equal(gx, t.grad.numpy(), strict=True)
-
-
-@given(data=st.data(), case=pool2d_cases(dilation=False),
-       count_include_pad=st.booleans(),
-       divisor_override=st.sampled_from([None, None, 1, 3, -2]))
-def test_avg_pool2d_matches_torch(data, case, count_include_pad, divisor_override):
-    shape, args, dtype = case
-    args.update(count_include_pad=count_include_pad, divisor_override=divisor_override)
-    x = data.draw(layouts(data.draw(values(shape, dtype))))
-    y = P.avg_pool2d(x, **args)
-    t = torch_input(x)
-    ty = F.avg_pool2d(t, **args)
-    # the kernels add in PyTorch's order, so even averages agree bit for bit
-    np.testing.assert_array_equal(y, ty.detach().numpy(), strict=True)
-
-    g = grad_like(y)
-    ty.backward(torch.from_numpy(g))
-    gx = P.avg_pool2d_backward(g, x.shape, **args)
-    np.testing.assert_array_equal(gx, t.grad.numpy(), strict=True)
-
-
-@given(data=st.data(), case=pool2d_cases(dilation=False), keepdims=st.booleans())
-def test_global_pooling_matches_torch(data, case, keepdims):
-    shape, _, dtype = case
-    x = data.draw(layouts(data.draw(values(shape, dtype))))
-
-    y, idx = P.global_max_pool2d(x, keepdims=keepdims, return_indices=True)
-    t = torch_input(x)
-    ty, tidx = F.adaptive_max_pool2d(t, 1, return_indices=True)
-    if not keepdims:
-        ty, tidx = ty[..., 0, 0], tidx[..., 0, 0]
-    np.testing.assert_array_equal(y, ty.detach().numpy(), strict=True)
-    np.testing.assert_array_equal(idx, tidx.numpy(), strict=True)
-    g = grad_like(y)
-    ty.backward(torch.from_numpy(g))
-    np.testing.assert_array_equal(P.global_max_pool2d_backward(g, idx, x.shape),
-                                  t.grad.numpy(), strict=True)
-
-    y = P.global_avg_pool2d(x, keepdims=keepdims)
-    t = torch_input(x)
-    ty = F.adaptive_avg_pool2d(t, 1)
-    if not keepdims:
-        ty = ty[..., 0, 0]
-    # PyTorch sums pairwise in the input dtype, pooledu in float64: allow a
-    # few ulps of the plane's magnitude (the error bound of any float sum)
-    scale = np.abs(x.astype(np.float64)).mean(axis=(-2, -1)).reshape(y.shape)
-    eps = np.finfo(dtype).eps
-    want = ty.detach().numpy()
-    finite = np.isfinite(want)
-    np.testing.assert_array_equal(np.isnan(y), np.isnan(want))
-    np.testing.assert_array_equal(y[~finite & ~np.isnan(want)], want[~finite & ~np.isnan(want)])
-    assert np.all(np.abs(y[finite] - want[finite]) <= 4 * eps * scale[finite])
-    g = grad_like(y)
-    ty.backward(torch.from_numpy(g))
-    np.testing.assert_array_max_ulp(P.global_avg_pool2d_backward(g, x.shape), t.grad.numpy(), 1)
 
 
 # ---------------------------------------------------------------------------

@@ -1,13 +1,14 @@
-"""The fast CPU schedules give the same bits as the readable reference kernels."""
+"""The fast CPU schedules give the same bits as the readable reference kernels.
+
+Every operation's generated cases are compared in ``test_operations.py``; this
+file covers what is particular to the fast 2D loops: blocks, layouts, copies.
+"""
 
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 import pooledu as P
 from pooledu import fast
-from strategies import layouts, pool2d_cases, values
 
 
 def both(fn):
@@ -33,37 +34,6 @@ def same_bits(a, b):
         a, b = np.where(nan, 0, a), np.where(nan, 0, b)
     assert a.tobytes() == b.tobytes()
 
-
-@given(data=st.data(), case=pool2d_cases(dilation=True))
-def test_max_schedules_agree(data, case):
-    shape, args, dtype = case
-    x = data.draw(layouts(data.draw(values(shape, dtype))))
-    (y, idx), (ry, ridx) = both(lambda: P.max_pool2d(x, return_indices=True, **args))
-    same_bits(y, ry)
-    same_bits(idx, ridx)
-    g = np.random.default_rng(0).standard_normal(y.shape).astype(dtype)
-    same_bits(*both(lambda: P.max_pool2d_backward(g, idx, x.shape, **args)))
-
-
-@given(data=st.data(), case=pool2d_cases(dilation=False), count_include_pad=st.booleans(),
-       divisor_override=st.sampled_from([None, None, 1, 3, -2]))
-def test_avg_schedules_agree(data, case, count_include_pad, divisor_override):
-    shape, args, dtype = case
-    args.update(count_include_pad=count_include_pad, divisor_override=divisor_override)
-    x = data.draw(layouts(data.draw(values(shape, dtype))))
-    y, ry = both(lambda: P.avg_pool2d(x, **args))
-    same_bits(y, ry)
-    g = np.random.default_rng(0).standard_normal(y.shape).astype(dtype)
-    same_bits(*both(lambda: P.avg_pool2d_backward(g, x.shape, **args)))
-
-
-@given(data=st.data(), case=pool2d_cases(dilation=False))
-def test_global_average_schedules_agree(data, case):
-    shape, _, dtype = case
-    x = data.draw(layouts(data.draw(values(shape, dtype))))
-    y, ry = both(lambda: P.global_avg_pool2d(x))
-    same_bits(y, ry)
-    same_bits(*both(lambda: P.global_avg_pool2d_backward(ry, x.shape)))
 
 
 def channels_last(a):

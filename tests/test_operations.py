@@ -1,0 +1,123 @@
+"""The tests every pooling operation gets, one set per row of ``operations.OPERATIONS``.
+
+- PyTorch parity: values, indices and gradients, on hypothesis cases with
+  NaN, infinities, ties, padding, ceil_mode, empty batches and every memory
+  layout.
+- The fast CPU schedule gives the reference schedule's bits.
+- Bad input is refused with a TypeError or ValueError naming the argument,
+  before any kernel runs.
+"""
+
+import sys
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import pooledu as P
+from pooledu import dispatch
+from operations import OPERATIONS, torch_args
+from test_pool2d import grad_like
+from test_schedules import same_bits
+
+torch.set_num_threads(1)  # max_unpool2d's colliding indices: the last write wins on one thread
+
+rows = pytest.mark.parametrize("op", OPERATIONS, ids=str)
+
+
+def gradient(op, x, args, outs):
+    """pooledu's gradient for a fixed output gradient, and the output gradient."""
+    g = grad_like(outs[0])
+    return op.backward(g, x, outs, args), g
+
+
+@rows
+@settings(max_examples=40)
+@given(data=st.data())
+def test_matches_torch(op, data):
+    x, args = data.draw(op.cases())
+    outs = op.forward(x, **args)
+    t = torch.from_numpy(np.array(x)).requires_grad_(True)
+    theirs = op.oracle(t, **torch_args(args))
+    op.compare(outs[0], theirs[0].detach().numpy(), x, args)
+    if len(outs) > 1:
+        op.compare_indices(outs[1], theirs[1].numpy(), x, args)
+        if (outs[1] == -1).any():
+            return  # a window of padding only: PyTorch's backward would write out of bounds
+    if op.finite_gradient:
+        x = np.where(np.isfinite(x), x, np.asarray(1.5, x.dtype))
+        t = torch.from_numpy(x).requires_grad_(True)
+        outs, theirs = op.forward(x, **args), op.oracle(t, **torch_args(args))
+    gx, g = gradient(op, x, args, outs)
+    theirs[0].backward(torch.from_numpy(g))
+    op.compare_grad(gx, t.grad.numpy(), x, args)
+
+
+@rows
+@settings(max_examples=25)
+@given(data=st.data())
+def test_fast_schedule_gives_the_reference_bits(op, data):
+    x, args = data.draw(op.cases())
+    results = []
+    for name in ("reference", "fast"):
+        with P.schedule(name):
+            outs = op.forward(x, **args)
+            results.append(outs + (gradient(op, x, args, outs)[0],))
+    for fast, reference in zip(*results):
+        same_bits(fast, reference)
+
+
+def block_kernels(monkeypatch):
+    """Every kernel lookup fails from here on: a check that comes too late shows up as this error."""
+    def refuse(name, be=None):
+        raise AssertionError(f"the kernel {name} was looked up before the checks refused the input")
+    for module in list(sys.modules.values()):
+        if module and module.__name__.startswith("pooledu") and \
+                getattr(module, "kernel", None) is dispatch.kernel:
+            monkeypatch.setattr(module, "kernel", refuse)
+
+
+@pytest.fixture
+def no_kernels(monkeypatch):
+    block_kernels(monkeypatch)
+
+
+def an_example(op):
+    """One case of the row, the first hypothesis draws that holds an element."""
+    found = []
+
+    @settings(max_examples=50, database=None)
+    @given(op.cases())
+    def draw(case):
+        if not found and case[0].size:
+            found.append(case)
+    draw()
+    return found[0]
+
+
+@rows
+def test_bad_input_is_refused_by_name_before_any_kernel(op, no_kernels):
+    x, args = an_example(op)
+    with pytest.raises(TypeError, match="input must be a NumPy array"):
+        op.forward(x.tolist(), **args)
+    with pytest.raises(TypeError, match="input must be float32 or float64, got dtype int32"):
+        op.forward(x.astype(np.int32), **args)
+    with pytest.raises(ValueError, match=r"input must be .*got shape \(1, 1,"):
+        op.forward(x[None, None], **args)
+    first = next(iter(args))  # the first argument after the input, as a string
+    with pytest.raises((TypeError, ValueError), match=first):
+        op.forward(x, **{**args, first: "two"})
+
+
+@rows
+def test_bad_gradients_are_refused_by_name_before_any_kernel(op, monkeypatch):
+    x, args = an_example(op)
+    outs = op.forward(x, **args)
+    g = grad_like(outs[0])
+    block_kernels(monkeypatch)
+    with pytest.raises(ValueError, match="grad_output"):
+        op.backward(np.stack([g, g], -1), x, outs, args)  # one dimension too many
+    with pytest.raises(TypeError, match="grad_output"):
+        op.backward(g.tolist(), x, outs, args)
