@@ -177,15 +177,38 @@ def _bytes_moved(case, x, y, idx):
 # ---------------------------------------------------------------------------
 
 def channels_last(a):
-    """The same values in channels-last memory: an (N, C, H, W) view of (N, H, W, C)."""
-    return np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    """The same values in channels-last memory: an (N, C, H, W) view of (N, H, W, C), and
+    likewise (N, C, D, H, W) over (N, D, H, W, C), PyTorch's channels_last_3d."""
+    return np.moveaxis(np.ascontiguousarray(np.moveaxis(a, 1, -1)), -1, 1)
 
 
 LAYOUTS = {"nchw": lambda a: a, "channels_last": channels_last}
 
 
-def run(batch=32, repeats=5, quick=False, layouts=("nchw", "channels_last"), progress=None):
-    """Time every case in every layout; returns the machine, the copy bandwidth and the rows."""
+@dataclass
+class CpuClock:
+    """What every CPU table shares: PyTorch (or None), the batch and repeats to use, the
+    copy bandwidth (bytes/s) measured in this run, and the timer."""
+    torch: object
+    batch: int
+    repeats: int
+    quick: bool
+    bandwidth: float
+
+    def time(self, fn):
+        """Best seconds of ``fn()``; quick runs skip the settling time (they are for a look,
+        not for numbers)."""
+        return _best_time(fn, self.repeats, settle=0 if self.quick else 0.5)
+
+    def result(self, rows, **more):
+        """A table's result: the machine, the run's settings and its rows."""
+        return dict(machine=_machine(), batch=self.batch, copy_gb_per_s=self.bandwidth / 1e9,
+                    rows=rows, **more)
+
+
+def cpu_clock(batch=32, repeats=5, quick=False):
+    """A :class:`CpuClock` for this run: PyTorch on Numba's thread count, the copy bandwidth
+    measured; quick runs take batch 2 and 3 repeats."""
     try:
         import torch
         torch.set_num_threads(_threads())
@@ -193,11 +216,14 @@ def run(batch=32, repeats=5, quick=False, layouts=("nchw", "channels_last"), pro
         torch = None
     if quick:
         batch, repeats = 2, 3
-    rng = np.random.default_rng(0)
-    bandwidth = copy_bandwidth(64 << 20 if quick else 256 << 20)
+    return CpuClock(torch, batch, repeats, quick, copy_bandwidth(64 << 20 if quick else 256 << 20))
 
-    def timed(fn):  # quick runs skip the settling time: they are for a look, not for numbers
-        return _best_time(fn, repeats, settle=0 if quick else 0.5)
+
+def run(batch=32, repeats=5, quick=False, layouts=("nchw", "channels_last"), progress=None):
+    """Time every case in every layout; returns the machine, the copy bandwidth and the rows."""
+    clock = cpu_clock(batch, repeats, quick)
+    torch, batch, bandwidth, timed = clock.torch, clock.batch, clock.bandwidth, clock.time
+    rng = np.random.default_rng(0)
     rows = []
     for case in CASES:
         x = rng.standard_normal((batch,) + case.shape).astype(np.float32)
@@ -221,8 +247,7 @@ def run(batch=32, repeats=5, quick=False, layouts=("nchw", "channels_last"), pro
         rows.append(row)
         if progress:
             progress(row)
-    return dict(machine=_machine(), batch=batch, layouts=list(layouts),
-                copy_gb_per_s=bandwidth / 1e9, rows=rows)
+    return clock.result(rows, layouts=list(layouts))
 
 
 # ---------------------------------------------------------------------------
@@ -248,13 +273,39 @@ def _gpu_best_time(fn, repeats, new_event, warmup=2):
     return best
 
 
-def run_cuda(batch=32, repeats=20, quick=False, progress=None):
-    """Time every case on the GPU: pooledu's CUDA kernels and PyTorch CUDA, same data, same run.
+@dataclass
+class GpuClock:
+    """What every GPU table shares: Numba's CUDA module, PyTorch CUDA (or None),
+    the batch and repeats to use, the device copy bandwidth (bytes/s), and timers."""
+    cuda: object
+    simulator: bool
+    torch: object
+    batch: int
+    repeats: int
+    bandwidth: float
 
-    Returns the same result layout as :func:`run`, NCHW only (``format_table``
-    prints both). Under Numba's CUDA simulator (no GPU) the cases shrink to a few
-    hundred elements, times come from the host clock and mean nothing; the
-    result says so.
+    def time(self, fn, repeats=None):
+        """Seconds for ``fn()`` on the GPU (the simulator's events measure nothing: host clock)."""
+        repeats = repeats or self.repeats
+        if self.simulator:  # nothing to settle: the simulated times mean nothing
+            return _best_time(fn, repeats, warmup=1, settle=0)
+        return _gpu_best_time(fn, repeats, self.cuda.event)
+
+    def time_torch(self, fn):
+        """Seconds for a PyTorch CUDA call, between PyTorch's own events."""
+        return _gpu_best_time(fn, self.repeats, lambda: self.torch.cuda.Event(enable_timing=True))
+
+    def result(self, rows, **more):
+        """A table's result: the machine, the run's settings and its rows."""
+        return dict(machine=_gpu_machine(self.cuda, self.simulator, self.torch), device="cuda",
+                    simulator=self.simulator, batch=self.batch, repeats=self.repeats,
+                    copy_gb_per_s=self.bandwidth / 1e9, rows=rows, **more)
+
+
+def gpu_clock(batch=32, repeats=20, quick=False):
+    """A :class:`GpuClock` for this run; RuntimeError where there is neither a GPU nor the simulator.
+
+    Under Numba's CUDA simulator the batch is 1 and every call runs once.
     """
     from numba import cuda
 
@@ -264,39 +315,46 @@ def run_cuda(batch=32, repeats=20, quick=False, progress=None):
                            "NUMBA_ENABLE_CUDASIM=1 runs the simulator instead, for a smoke test")
     if quick:
         batch, repeats = 2, 5
-    cases = CASES
     if SIMULATOR:  # every simulated GPU thread is a Python thread: tiny shapes only
         batch, repeats = 1, 1
-        cases = [Case(c.name, c.op, (2, 8, 8), c.args, c.backward) for c in CASES]
-
-    def time_gpu(fn, n):  # the simulator's events measure nothing: use the host clock there
-        return _best_time(fn, n) if SIMULATOR else _gpu_best_time(fn, n, cuda.event)
-    torch = _torch_cuda()
-    rng = np.random.default_rng(0)
+    clock = GpuClock(cuda, SIMULATOR, _torch_cuda(), batch, repeats, bandwidth=0.0)
     nbytes = (1 << 20) if SIMULATOR else (64 << 20 if quick else 256 << 20)
     src, dst = cuda.device_array(nbytes // 8), cuda.device_array(nbytes // 8)
-    bandwidth = 2 * nbytes / time_gpu(lambda: dst.copy_to_device(src), max(repeats, 3))
+    clock.bandwidth = 2 * nbytes / clock.time(lambda: dst.copy_to_device(src), max(repeats, 3))
+    return clock
+
+
+def run_cuda(batch=32, repeats=20, quick=False, progress=None):
+    """Time every case on the GPU: pooledu's CUDA kernels and PyTorch CUDA, same data, same run.
+
+    Returns the same result layout as :func:`run`, NCHW only (``format_table``
+    prints both). Under Numba's CUDA simulator (no GPU) the cases shrink to a few
+    hundred elements, times come from the host clock and mean nothing; the
+    result says so.
+    """
+    gpu = gpu_clock(batch, repeats, quick)
+    cases = CASES
+    if gpu.simulator:
+        cases = [Case(c.name, c.op, (2, 8, 8), c.args, c.backward) for c in CASES]
+    rng = np.random.default_rng(0)
     rows = []
     for case in cases:
-        x = rng.standard_normal((batch,) + case.shape).astype(np.float32)
-        dx = cuda.to_device(x)
+        x = rng.standard_normal((gpu.batch,) + case.shape).astype(np.float32)
+        dx = gpu.cuda.to_device(x)
         y, idx = _forward(case, dx)
         g = rng.standard_normal(y.shape).astype(np.float32)
-        seconds = time_gpu(_pooledu(case, dx, cuda.to_device(g), idx), repeats)
+        seconds = gpu.time(_pooledu(case, dx, gpu.cuda.to_device(g), idx))
         # the keys of run()'s rows, for the one layout timed here
         row = dict(case=case.name, pass_="backward" if case.backward else "forward",
-                   shape=[batch, *case.shape], pooledu_nchw_ms=seconds * 1e3,
+                   shape=[gpu.batch, *case.shape], pooledu_nchw_ms=seconds * 1e3,
                    gb_per_s_nchw=_bytes_moved(case, dx, y, idx) / seconds / 1e9, numpy_ms=None)
-        row["copy_share_nchw"] = row["gb_per_s_nchw"] * 1e9 / bandwidth
-        if torch is not None:
-            row["torch_nchw_ms"] = _gpu_best_time(_torch(case, x, g, "nchw", "cuda"), repeats,
-                                                  lambda: torch.cuda.Event(enable_timing=True)) * 1e3
+        row["copy_share_nchw"] = row["gb_per_s_nchw"] * 1e9 / gpu.bandwidth
+        if gpu.torch is not None:
+            row["torch_nchw_ms"] = gpu.time_torch(_torch(case, x, g, "nchw", "cuda")) * 1e3
         rows.append(row)
         if progress:
             progress(row)
-    return dict(machine=_gpu_machine(cuda, SIMULATOR, torch), device="cuda", simulator=SIMULATOR,
-                batch=batch, repeats=repeats, layouts=["nchw"], copy_gb_per_s=bandwidth / 1e9,
-                rows=rows)
+    return gpu.result(rows, layouts=["nchw"])
 
 
 def _torch_cuda():

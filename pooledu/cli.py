@@ -112,23 +112,36 @@ def _cmd_bench(args):
     json_path = _writable_file(args.json, "--json")
     import numba
 
-    from . import bench
+    from . import bench, bench_family
     if args.threads is not None:
         numba.set_num_threads(args.threads)
-    print(f"timing {len(bench.CASES)} cases ({'quick: batch 2' if args.quick else 'batch 32'}); "
-          "best of several runs each", file=sys.stderr)
-    runner = bench.run_cuda if args.device == "cuda" else bench.run
-    try:
-        result = runner(quick=args.quick,
-                        progress=lambda row: print(f"  {row['case']} ({row['pass_']}): "
-                                                   f"{row['pooledu_nchw_ms']:.2f} ms", file=sys.stderr))
-    except RuntimeError as err:  # --device cuda without a GPU
-        print(f"pooledu bench: {err}", file=sys.stderr)
-        return 1
-    print(bench.format_table(result))
-    bench.save(result, json_path)
+    tables = {"core": bench, "family": bench_family}
+    if args.core or args.family:
+        tables = {name: module for name, module in tables.items() if getattr(args, name)}
+    results = {}
+    for name, module in tables.items():
+        print(f"timing the {name} table: {len(module.CASES)} cases "
+              f"({'quick: batch 2' if args.quick else 'batch 32'}); best of several runs each",
+              file=sys.stderr)
+        runner = module.run_cuda if args.device == "cuda" else module.run
+        try:
+            results[name] = runner(quick=args.quick, progress=_bench_progress)
+        except RuntimeError as err:  # --device cuda without a GPU
+            print(f"pooledu bench: {err}", file=sys.stderr)
+            return 1
+        print(("\n" if len(results) > 1 else "") + module.format_table(results[name]))
+    bench.save(results, json_path)
     print(f"\nwrote {json_path.resolve()}", file=sys.stderr)
     return 0
+
+
+def _bench_progress(row):
+    """One line on stderr per row timed: the core table's rows hold both layouts, the
+    family's one each, and a family row on a GPU may have no pooledu kernel to time."""
+    ms = row.get("pooledu_nchw_ms", row.get("pooledu_ms"))
+    where = f", {row['layout']}" if "layout" in row else ""
+    print(f"  {row['case']} ({row['pass_']}{where}): "
+          + (f"{ms:.2f} ms" if ms is not None else "no CUDA kernel"), file=sys.stderr)
 
 
 def _cmd_figures(args):
@@ -309,13 +322,21 @@ def build_parser():
     p.set_defaults(func=_cmd_explain)
 
     p = sub.add_parser("bench", help="time the kernels against PyTorch and the copy bandwidth",
-                       description="Time pooledu and PyTorch on real layer shapes, same data, same run.")
+                       description="Time pooledu and PyTorch on real layer shapes, same data, "
+                                   "same run: the core table (2D max, average, global average), "
+                                   "then the family table (1D and 3D, adaptive, LP, fractional, "
+                                   "unpooling, global max, max-broadcast).")
+    table = p.add_mutually_exclusive_group()
+    table.add_argument("--core", action="store_true", help="only the core table")
+    table.add_argument("--family", action="store_true", help="only the family table")
     p.add_argument("--quick", action="store_true", help="batch 2 instead of 32, fewer repeats")
     p.add_argument("--threads", type=_threads, default=None, metavar="T",
                    help="Numba and PyTorch threads (default: all of Numba's)")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
                    help="cuda: the CUDA kernels against PyTorch CUDA (pip install 'pooledu[cuda]')")
-    p.add_argument("--json", default="bench_results.json", help="file for the results (default: bench_results.json)")
+    p.add_argument("--json", default="bench_results.json",
+                   help="file for the results, one entry per table timed "
+                        "(default: bench_results.json)")
     p.set_defaults(func=_cmd_bench)
     return parser
 

@@ -5,6 +5,7 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numba
@@ -67,14 +68,17 @@ def test_explain_adaptive_lists_overlapping_windows(capsys):
 
 
 def test_bench_quick_prints_and_saves_a_table(tmp_path, capsys, monkeypatch):
-    from pooledu import bench
+    from pooledu import bench, bench_family
     monkeypatch.setattr(bench, "CASES", bench.CASES[:1] + bench.CASES[-1:])  # keep the test short
+    monkeypatch.setattr(bench_family, "CASES", [replace(c, shape=c.tiny) for c in
+                                                bench_family.CASES if c.op == "max_pool3d"])
     path = tmp_path / "bench.json"
     assert main(["bench", "--quick", "--json", str(path)]) == 0
     out = capsys.readouterr().out
     assert "| resnet stem max 3x3/2 p1 | forward |" in out
     saved = json.loads(path.read_text())
-    rows = saved["rows"]
+    core = saved["core"]
+    rows = core["rows"]
     assert [r["case"] for r in rows] == [c.name for c in bench.CASES]
     for r in rows:
         for layout in ("nchw", "channels_last"):
@@ -82,9 +86,35 @@ def test_bench_quick_prints_and_saves_a_table(tmp_path, capsys, monkeypatch):
             # the derived columns are the measured times' own arithmetic, and the
             # printed row shows the saved numbers
             assert r[f"gb_per_s_{layout}"] == pytest.approx(
-                r[f"copy_share_{layout}"] * saved["copy_gb_per_s"])
+                r[f"copy_share_{layout}"] * core["copy_gb_per_s"])
             assert f"| {ours:.2f} | {theirs:.2f} | {theirs / ours:.2f}x |" in out
         assert f"| {r['floor_ms']:.2f} |" in out
+    # the family table follows, one row per pass and memory layout
+    family = saved["family"]["rows"]
+    assert [(r["case"], r["pass_"], r["layout"]) for r in family] == [
+        ("c3d max 2x2x2/2", p, layout) for p in ("forward", "backward")
+        for layout in ("nchw", "channels_last")]
+    for r in family:
+        assert (f"| {r['case']} | {r['pass_']} | {'NCHW' if r['layout'] == 'nchw' else 'channels-last'}"
+                f" | {r['pooledu_ms']:.2f} | {r['torch_ms']:.2f} | {r['speed_up']:.2f}x |") in out
+    assert out.index("| resnet stem max") < out.index("| c3d max")
+
+
+@pytest.mark.parametrize("picked, skipped", [("--core", "bench_family"), ("--family", "bench")])
+def test_bench_times_only_the_table_asked_for(picked, skipped, tmp_path, capsys, monkeypatch):
+    from pooledu import bench, bench_family
+    modules = {"bench": bench, "bench_family": bench_family}
+
+    def no_work(*args, **kwargs):
+        raise AssertionError(f"{skipped} ran under {picked}")
+    monkeypatch.setattr(modules[skipped], "run", no_work)
+    timed = modules["bench" if skipped == "bench_family" else "bench_family"]
+    monkeypatch.setattr(timed, "run", lambda quick, progress: dict(rows=[], table=picked))
+    monkeypatch.setattr(timed, "format_table", lambda result: f"the {result['table']} table")
+    path = tmp_path / "bench.json"
+    assert main(["bench", picked, "--quick", "--json", str(path)]) == 0
+    assert capsys.readouterr().out == f"the {picked} table\n"
+    assert list(json.loads(path.read_text())) == [picked.removeprefix("--")]
 
 
 def exit_status(argv):
@@ -110,6 +140,8 @@ MISTAKES = {
     "an unknown lesson name": (["lesson", "no_such_thing"], "no lesson no_such_thing"),
     "an unknown notebook": (["notebooks", "1", "no_such_thing"], "no lesson no_such_thing"),
     "an ambiguous lesson name": (["lesson", "pool"], "is ambiguous: it matches 1 max_pooling"),
+    "two tables picked": (["bench", "--core", "--family"],
+                          "argument --family: not allowed with argument --core"),
     "zero threads": (["bench", "--threads", "0"], "must be between 1 and"),
     "negative threads": (["bench", "--threads", "-1"], "must be between 1 and"),
     "too many threads": (["bench", "--threads", str(numba.config.NUMBA_NUM_THREADS + 1)],
