@@ -34,13 +34,14 @@ class Backend:
     CPU schedule instead).
     """
 
-    def __init__(self, name, kernels, asarray, empty, contiguous, stray_index):
+    def __init__(self, name, kernels, asarray, empty, contiguous, stray_index, first_outside):
         self.name = name
         self.kernels = kernels
         self.asarray = asarray          # accepted array -> this backend's array type, no copy
         self.empty = empty              # (shape, dtype) -> uninitialised C-ordered array
         self.contiguous = contiguous    # array -> C-contiguous array, copied only if needed
         self.stray_index = stray_index  # indices, window -> flat position of the first bad one
+        self.first_outside = first_outside  # a, lo, hi -> position of the first entry outside
 
     def __repr__(self):
         return f"Backend({self.name!r})"
@@ -59,10 +60,17 @@ def _stray_index(idx, volumes, D, H, W, depth, rows, cols):
     return None if bad.size == 0 else int(bad[0] * OD * OH * OW + first[bad[0]])
 
 
+def _first_outside(a, lo, hi):
+    """Flat position (row-major) of the first entry of ``a`` outside [lo, hi), or None."""
+    bad = np.flatnonzero((a < lo) | (a >= hi))
+    return None if bad.size == 0 else int(bad[0])
+
+
 # The host's kernels are the reference schedules; dispatch.kernel swaps in the
 # active CPU schedule (fast by default) where it defines the kernel.
 CPU = Backend("cpu", cpu, asarray=np.asarray, empty=np.empty,
-              contiguous=np.ascontiguousarray, stray_index=_stray_index)
+              contiguous=np.ascontiguousarray, stray_index=_stray_index,
+              first_outside=_first_outside)
 
 
 def is_device_array(x):
@@ -84,7 +92,8 @@ def cuda_backend():
         raise ImportError("pooledu needs numba-cuda for device arrays: "
                           "pip install 'pooledu[cuda]'") from err
     return Backend("cuda", cuda, asarray=cuda.as_device_array, empty=cuda.empty,
-                   contiguous=cuda.contiguous, stray_index=cuda.stray_index)
+                   contiguous=cuda.contiguous, stray_index=cuda.stray_index,
+                   first_outside=cuda.first_outside)
 
 
 def backend_of(a):

@@ -11,9 +11,9 @@ from numba import njit, prange
 
 from .geometry import gather_reach
 
-from .formulas import (attention_input_grad, attention_readout, attention_score_grad,
-                       attention_weights, avg_grad_cell, avg_window, broadcast_cell,
-                       broadcast_grad_cell, conv_grad_bias, conv_grad_input_plane,
+from .formulas import (attention_input_grad, attention_key_grad_cell, attention_readout,
+                       attention_score_grad, attention_weights, avg_grad_cell, avg_window,
+                       broadcast_cell, broadcast_grad_cell, conv_grad_bias, conv_grad_input_plane,
                        conv_grad_weight_tap, conv_plane, global_max, global_mean,
                        global_mean_grad, index_seen, key_fold, key_unfold_grad, max_grad_cell,
                        max_window)
@@ -189,13 +189,17 @@ def attention_query_grad(w, gu, gq):
 @njit(parallel=True, cache=True)
 def attention_key_grad(x, ds, scale, gu):
     """gu[c] = scale * sum over (n, p) of ds[n, p] * x[n, c, p], the gradient of u = W_k^T q."""
-    N, C, P = x.shape
-    for c in prange(C):
-        total = x.dtype.type(0)
-        for n in range(N):
-            for p in range(P):
-                total += ds[n, p] * x[n, c, p]
-        gu[c] = scale * total
+    for c in prange(gu.shape[0]):
+        gu[c] = attention_key_grad_cell(x, ds, scale, c)
+
+
+@njit(cache=True)
+def attention_key_weight_grad(q, gu, gw):
+    """gw[d, c] = q[d] * gu[c], the gradient of W_k (an outer product: one product per entry)."""
+    D, C = gw.shape
+    for d in range(D):
+        for c in range(C):
+            gw[d, c] = q[d] * gu[c]
 
 
 # ---------------------------------------------------------------------------

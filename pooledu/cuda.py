@@ -25,6 +25,9 @@ kernels in Numba's CUDA simulator (plain Python threads; slow, for testing).
 At the bottom, each kernel is wrapped in a host function with the name and
 signature of its ``cpu.py`` twin; ``backend.cuda_backend`` hands them, and
 the array helpers above, to the public functions.
+
+The rest of the family (3D, adaptive, fractional, LP, unpooling, max-broadcast
+and attention pooling) lives in ``cuda_family.py``, imported at the bottom.
 """
 
 import types
@@ -208,6 +211,25 @@ def stray_index(idx, volumes, D, H, W, depth, rows, cols):
     return None if first == NONE else first
 
 
+@cuda.jit
+def _outside_positions(a, lo, hi, bad):
+    """bad[t] = t if a[t] lies outside [lo, hi), else NONE; a thread per element."""
+    for t in range(cuda.grid(1), a.size, cuda.gridsize(1)):
+        bad[t] = t if a[t] < lo or a[t] >= hi else NONE
+
+
+def first_outside(a, lo, hi):
+    """Flat position (row-major) of the first entry of ``a`` outside [lo, hi), or None:
+    one pass and a min-reduction on the device."""
+    if a.size == 0:
+        return None
+    a = contiguous(a).reshape(a.size)
+    bad = cuda.device_array(a.size, np.int64)
+    launch(_outside_positions, a.size, a, lo, hi, bad)
+    first = int(_min(bad, init=np.int64(NONE)))
+    return None if first == NONE else first
+
+
 def empty(shape, dtype):
     """An uninitialised C-ordered device array."""
     return cuda.device_array(shape, dtype)
@@ -232,3 +254,7 @@ avg_pool2d_backward = _on_elements_of(_avg_pool2d_backward, out=1)
 global_avg_pool2d = _on_elements_of(_global_avg_pool2d, out=1)
 global_avg_pool2d_backward = _on_elements_of(_global_avg_pool2d_backward, out=1)
 global_max_pool2d = _on_elements_of(_global_max_pool2d, out=1)
+
+
+# the rest of the family, into this namespace, where dispatch.kernel looks
+from .cuda_family import *  # noqa: E402,F401,F403 (its __all__: the host functions)

@@ -300,6 +300,21 @@ def attention_score_grad(x, a, g, y, p):
 
 
 @register_jitable
+def attention_key_grad_cell(x, ds, scale, c):
+    """dL/du[c] = scale * sum over (n, p) of ds[n, p] * x[n, c, p], the gradient of
+    ``u = W_k^T q`` through every score of the batch, added in order of (n, p).
+
+    ``x`` is the whole batch as (N, C, P), ``ds`` the score gradients (N, P).
+    """
+    N, C, P = x.shape
+    total = x.dtype.type(0)
+    for n in range(N):
+        for p in range(P):
+            total += ds[n, p] * x[n, c, p]
+    return scale * total
+
+
+@register_jitable
 def attention_input_grad(g, a, ds, u, scale, c, p):
     """dL/dx[c, p] = g[c] * a[p] + scale * ds[p] * u[c]:
     once as a value being averaged, once through its score."""
