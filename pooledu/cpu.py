@@ -22,7 +22,7 @@ from .formulas import (adaptive_avg_grad_cell, adaptive_avg_grad_cell3d, adaptiv
                        adaptive_max_window, adaptive_max_window3d, avg_grad_cell3d, avg_window3d,
                        fractional_max_grad_cell, fractional_max_window, lp_inf_window,
                        lp_mean_window, lp_power_grad, lp_root, lp_root_grad, max_grad_cell3d,
-                       max_window3d, unpool_grad_cell, unpool_plane)
+                       max_window3d, torch_sign, unpool_grad_cell, unpool_plane)
 
 
 @njit(parallel=True, cache=True)
@@ -384,7 +384,7 @@ def lp_inf_pool2d_backward(g, x, idx, gx, kh, kw, sh, sw, sign):
             for w in range(W):
                 v = x[c, h, w]
                 gx[c, h, w] = max_grad_cell(g[c], idx[c], h, w, W, kh, kw, sh, sw, 0, 0, 1,
-                                            1) * ((v > 0) - (v < 0))
+                                            1) * torch_sign(v)
 
 
 @njit(parallel=True, cache=True)

@@ -17,9 +17,15 @@ per plane (``formulas.unpool_plane``, in the CPU's order); attention pooling's
 softmax needs the whole image, so its weights take one thread per image.
 
 ``cuda.py`` imports every host function of this module into its own
-namespace, where ``dispatch.kernel`` looks kernels up. On a real GPU, ``exp``
-and non-integer powers come from CUDA's libdevice, so LP and attention
-pooling there agree with the CPU to a few ulps rather than bit for bit.
+namespace, where ``dispatch.kernel`` looks kernels up.
+
+On a real GPU every kernel here gives the CPU's bits except those of LP
+pooling (finite p) and attention pooling, which agree to a few ulps: their
+formulas multiply and add (``total += v * v``, ``s += u[c] * x[c, p]``),
+which NVVM fuses into FMAs (numba-cuda has no switch to stop it short of
+``fastmath``), and their ``exp`` and non-integer powers come from CUDA's
+libdevice. The compilation check in tests/test_cuda.py asserts that no other
+kernel has an FMA. In Numba's CUDA simulator all of them give the CPU's bits.
 """
 
 import numpy as np
@@ -34,7 +40,8 @@ from .formulas import (adaptive_avg_grad_cell, adaptive_avg_grad_cell3d, adaptiv
                        broadcast_cell, broadcast_grad_cell, fractional_max_grad_cell,
                        fractional_max_window, key_fold, key_unfold_grad, lp_inf_window,
                        lp_mean_window, lp_power_grad, lp_root, lp_root_grad, max_grad_cell,
-                       max_grad_cell3d, max_window3d, unpool_grad_cell, unpool_plane)
+                       max_grad_cell3d, max_window3d, torch_sign, unpool_grad_cell,
+                       unpool_plane)
 
 #: The host functions, named and called as their ``cpu.py`` twins.
 __all__ = ["adaptive_avg_pool2d", "adaptive_avg_pool2d_backward", "adaptive_max_pool2d",
@@ -204,7 +211,7 @@ def _lp_inf_gather(g, x, idx, gx, kh, kw, sh, sw):
         c, h, w = unravel(t, H, W)
         v = x[c, h, w]
         gx[c, h, w] = max_grad_cell(g[c], idx[c], h, w, W, kh, kw, sh, sw, 0, 0, 1,
-                                    1) * ((v > 0) - (v < 0))
+                                    1) * torch_sign(v)
 
 
 def lp_inf_pool2d_backward(g, x, idx, gx, kh, kw, sh, sw, sign):

@@ -773,6 +773,10 @@ def fractional_max_pool2d(input, kernel_size, output_size=None, output_ratio=Non
 
     Notes
     -----
+    For a device input the samples live on the host: drawn there, or given
+    as a host or device array (a device one is copied to the host, (N, C, 2)
+    values), checked there, then copied to the device for the kernel.
+
     Deliberate differences from PyTorch: giving both output_size and
     output_ratio is an error (PyTorch ignores the ratio); a float
     output_ratio is accepted (PyTorch 2.13 fails on it); an output size of 0

@@ -579,6 +579,13 @@ def lp_root(m, q, K, one):
 
 
 @register_jitable
+def torch_sign(v):
+    """PyTorch's sign: 1, -1 or 0, and 0 for NaN (as an int, also in plain Python,
+    where NumPy refuses to subtract booleans)."""
+    return int(v > 0) - int(v < 0)
+
+
+@register_jitable
 def lp_root_grad(g, m, q, qm1, K, one):
     """dL/dm for y = lp_root(m, q, K), through PyTorch's chain of ops:
     g * (q * (K*t) ** qm1), times K, times sign(m) twice (``qm1 = q - 1``,
@@ -586,7 +593,7 @@ def lp_root_grad(g, m, q, qm1, K, one):
     (relu's mask, which also hides the inf that a window of zeros gives:
     PyTorch's "the gradient is set to zero as well")."""
     t = m if m != 0 else m - m
-    s = (m > 0) - (m < 0)  # PyTorch's sign: 0 for NaN
+    s = torch_sign(m)
     grad = g * (q * torch_pow(t * K, qm1, one)) * K * s
     if abs(m) <= 0:
         grad = g - g  # relu's mask; abs(NaN) <= 0 is false, so NaN is not masked
