@@ -29,12 +29,14 @@ from . import cpu
 class Backend:
     """The kernels of one device, plus the array operations the public functions need there.
 
-    ``kernels`` is a module with ``cpu.py``'s kernel names and signatures;
+    ``kernels`` is a module (or a :class:`KernelTable` of modules) with ``cpu.py``'s
+    kernel names and signatures;
     ``dispatch.kernel`` looks kernels up there (on the host, in the active
     CPU schedule instead).
     """
 
-    def __init__(self, name, kernels, asarray, empty, contiguous, stray_index, first_outside):
+    def __init__(self, name, kernels, asarray, empty, contiguous, stray_index, first_outside,
+                 from_host):
         self.name = name
         self.kernels = kernels
         self.asarray = asarray          # accepted array -> this backend's array type, no copy
@@ -42,6 +44,7 @@ class Backend:
         self.contiguous = contiguous    # array -> C-contiguous array, copied only if needed
         self.stray_index = stray_index  # indices, window -> flat position of the first bad one
         self.first_outside = first_outside  # a, lo, hi -> position of the first entry outside
+        self.from_host = from_host      # small host array -> this backend's (a copy on a device)
 
     def __repr__(self):
         return f"Backend({self.name!r})"
@@ -70,7 +73,7 @@ def _first_outside(a, lo, hi):
 # active CPU schedule (fast by default) where it defines the kernel.
 CPU = Backend("cpu", cpu, asarray=np.asarray, empty=np.empty,
               contiguous=np.ascontiguousarray, stray_index=_stray_index,
-              first_outside=_first_outside)
+              first_outside=_first_outside, from_host=np.ascontiguousarray)
 
 
 def is_device_array(x):
@@ -83,17 +86,32 @@ def is_device_array(x):
     return bool(getattr(x, "__cuda_ndarray__", False)) or hasattr(x, "__cuda_array_interface__")
 
 
+class KernelTable:
+    """Kernels found by name in several modules, the first that has the name winning."""
+
+    def __init__(self, *modules):
+        self.modules = modules
+
+    def __getattr__(self, name):
+        for module in self.modules:
+            if hasattr(module, name):
+                return getattr(module, name)
+        raise AttributeError(f"no kernel {name!r} in {[m.__name__ for m in self.modules]}")
+
+
 @functools.cache
 def cuda_backend():
-    """The CUDA backend: ``cuda.py``'s kernels and array helpers, imported on first use."""
+    """The CUDA backend: the kernels of ``cuda.py`` (the 2D core), ``cuda_family.py`` and
+    ``cuda_conv.py``, and ``cuda.py``'s array helpers, imported on first use."""
     try:
-        from . import cuda
+        from . import cuda, cuda_conv, cuda_family
     except ImportError as err:
         raise ImportError("pooledu needs numba-cuda for device arrays: "
                           "pip install 'pooledu[cuda]'") from err
-    return Backend("cuda", cuda, asarray=cuda.as_device_array, empty=cuda.empty,
+    kernels = KernelTable(cuda, cuda_family, cuda_conv)
+    return Backend("cuda", kernels, asarray=cuda.as_device_array, empty=cuda.empty,
                    contiguous=cuda.contiguous, stray_index=cuda.stray_index,
-                   first_outside=cuda.first_outside)
+                   first_outside=cuda.first_outside, from_host=cuda.from_host)
 
 
 def backend_of(a):

@@ -27,7 +27,9 @@ signature of its ``cpu.py`` twin; ``backend.cuda_backend`` hands them, and
 the array helpers above, to the public functions.
 
 The rest of the family (3D, adaptive, fractional, LP, unpooling, max-broadcast
-and attention pooling) lives in ``cuda_family.py``, imported at the bottom.
+and attention pooling) lives in ``cuda_family.py``, the convolution in
+``cuda_conv.py``; both launch through :func:`launch` here, and
+``backend.cuda_backend`` looks kernels up in all three.
 """
 
 import types
@@ -235,6 +237,11 @@ def empty(shape, dtype):
     return cuda.device_array(shape, dtype)
 
 
+def from_host(a):
+    """A small host array (random samples, a zero bias) copied to the device."""
+    return cuda.to_device(np.ascontiguousarray(a))
+
+
 # ---------------------------------------------------------------------------
 # the host side: cpu.py's kernel names and signatures, launched on the GPU
 
@@ -254,7 +261,3 @@ avg_pool2d_backward = _on_elements_of(_avg_pool2d_backward, out=1)
 global_avg_pool2d = _on_elements_of(_global_avg_pool2d, out=1)
 global_avg_pool2d_backward = _on_elements_of(_global_avg_pool2d_backward, out=1)
 global_max_pool2d = _on_elements_of(_global_max_pool2d, out=1)
-
-
-# the rest of the family, into this namespace, where dispatch.kernel looks
-from .cuda_family import *  # noqa: E402,F401,F403 (its __all__: the host functions)

@@ -16,8 +16,8 @@ scatter in which the later of two equal indices wins, so it keeps one thread
 per plane (``formulas.unpool_plane``, in the CPU's order); attention pooling's
 softmax needs the whole image, so its weights take one thread per image.
 
-``cuda.py`` imports every host function of this module into its own
-namespace, where ``dispatch.kernel`` looks kernels up.
+``backend.cuda_backend`` hands the host functions below (``__all__``), with
+those of ``cuda.py``, to ``dispatch.kernel``.
 
 On a real GPU every kernel here gives the CPU's bits except those of LP
 pooling (finite p) and attention pooling, which agree to a few ulps: their
@@ -28,7 +28,6 @@ libdevice. The compilation check in tests/test_cuda.py asserts that no other
 kernel has an FMA. In Numba's CUDA simulator all of them give the CPU's bits.
 """
 
-import numpy as np
 from numba import cuda
 
 from .cuda import _on_elements_of, launch, unravel
@@ -406,6 +405,7 @@ adaptive_avg_pool2d = _on_elements_of(_adaptive_avg_pool2d, out=1)
 adaptive_avg_pool2d_backward = _on_elements_of(_adaptive_avg_pool2d_backward, out=1)
 adaptive_max_pool2d = _on_elements_of(_adaptive_max_pool2d, out=1)
 adaptive_max_pool2d_backward = _on_elements_of(_adaptive_max_pool2d_backward, out=2)
+fractional_max_pool2d = _on_elements_of(_fractional_max_pool2d, out=2)
 fractional_max_pool2d_backward = _on_elements_of(_fractional_max_pool2d_backward, out=2)
 max_unpool2d_backward = _on_elements_of(_max_unpool2d_backward, out=2)
 lp_pool2d = _on_elements_of(_lp_pool2d, out=1)
@@ -424,14 +424,6 @@ attention_fold = _on_elements_of(_attention_fold, out=2)
 attention_query_grad = _on_elements_of(_attention_query_grad, out=2)
 attention_key_grad = _on_elements_of(_attention_key_grad, out=3)
 attention_key_weight_grad = _on_elements_of(_attention_key_weight_grad, out=2)
-
-
-def fractional_max_pool2d(x, samples, y, idx, kh, kw):
-    """The fractional max kernel; ``samples`` (P, 2) may be a host array (it is drawn and
-    checked on the host, and is small): it is then copied to the device first."""
-    if isinstance(samples, np.ndarray):
-        samples = cuda.to_device(samples)
-    launch(_fractional_max_pool2d, y.size, x, samples, y, idx, kh, kw)
 
 
 def max_unpool2d(x, idx, y):

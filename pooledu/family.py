@@ -803,7 +803,7 @@ def fractional_max_pool2d(input, kernel_size, output_size=None, output_ratio=Non
     kh_kw = as_tuple(kernel_size, "kernel_size", op)
     out = fractional_output_size(op, xb.shape[1:], kh_kw, output_size, output_ratio)
     return_indices = as_bool(return_indices, "return_indices", op)
-    samples = _fractional_samples(random_samples, generator, input, op)
+    samples = be.from_host(_fractional_samples(random_samples, generator, input, op))
     y = be.empty((xb.shape[0],) + out, xb.dtype)
     idx = be.empty(y.shape, np.int64)
     kernel("fractional_max_pool2d", be)(xb, samples, y, idx, *kh_kw)

@@ -275,13 +275,17 @@ def test_an_op_without_a_cuda_version_refuses_device_arrays():
     that was not handed a backend takes NumPy arrays only."""
     from pooledu.backend import Backend
     from pooledu.checks import as_planes
-    bare = Backend("cuda", types.SimpleNamespace(), *[None] * 5)  # a device with no kernels
+    bare = Backend("cuda", types.SimpleNamespace(), *[None] * 6)  # a device with no kernels
     with pytest.raises(TypeError, match="max_pool3d: pooledu has no cuda kernel for this "
                                         "operation yet; pass NumPy arrays"):
         kernel("max_pool3d", bare)
     dx, = on_device(np.zeros((1, 4, 4)))
     with pytest.raises(TypeError, match=r"some_op: input must be a NumPy array \(some_op has no CUDA"):
         as_planes(dx, "some_op")
+    # the transposed convolution adds its bias and sums its bias gradient with NumPy
+    with pytest.raises(TypeError, match=r"conv_transpose2d: input must be a NumPy array "
+                                        r"\(conv_transpose2d has no CUDA version yet\)"):
+        P.conv_transpose2d(dx, np.ones((1, 1, 2, 2)))
 
 
 def test_an_array_that_refuses_to_share_its_memory_gets_a_type_error():
@@ -364,6 +368,14 @@ for F in (t.float32, t.float64):
         fused = kernel.py_func.__name__.startswith(("_lp_pool", "_lp_root", "_lp_power",
                                                     "_attention"))
         assert fused or "fma." not in ptx, kernel
+from pooledu import cuda_conv as cc
+for F in (t.float32, t.float64):
+    A1, A4 = t.Array(F, 1, "A"), t.Array(F, 4, "A")
+    for kernel, sig in [(cc._conv2d, (A4, A4, A1, A4) + (n,) * 6),
+                        (cc._conv2d_backward_input, (A4, A4, A4) + (n,) * 6),
+                        (cc._conv2d_weight_taps, (A4, A4, A4) + (n,) * 6),
+                        (cc._conv2d_bias_grads, (A4, A1))]:
+        cuda.compile_ptx(kernel.py_func, sig, cc=(8, 0))  # multiply-adds: FMAs allowed
 ptx, _ = cuda.compile_ptx(pc._outside_positions.py_func,
                           (t.Array(t.int64, 1, "A"), n, n, t.Array(t.int64, 1, "A")), cc=(8, 0))
 """
@@ -412,3 +424,21 @@ def test_torch_cuda_tensors_and_a_large_batch_on_the_gpu():
     assert_same(host(idx), want_idx)
     assert_ulps(host(P.avg_pool2d(tx, 3, 2, 1)), P.avg_pool2d(x, 3, 2, 1))
 
+
+@pytest.mark.gpu
+def test_the_family_takes_torch_cuda_tensors():
+    """3D, adaptive, fractional and LP pooling read PyTorch's memory in place."""
+    from pooledu import family as F
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("this PyTorch build has no CUDA")
+    x = special_input((2, 3, 4, 9, 9))
+    tx = torch.from_numpy(x).cuda()
+    y, idx = F.max_pool3d(tx, 2, return_indices=True)
+    want_y, want_idx = F.max_pool3d(x, 2, return_indices=True)
+    assert_same(host(y), want_y)
+    assert_same(host(idx), want_idx)
+    assert_same(host(F.adaptive_max_pool2d(tx[0], (4, 5))), F.adaptive_max_pool2d(x[0], (4, 5)))
+    assert_same(host(F.fractional_max_pool2d(tx[1], 2, output_size=5, generator=3)),
+                F.fractional_max_pool2d(x[1], 2, output_size=5, generator=3))
+    assert_ulps(host(F.lp_pool2d(tx[0].abs(), 2, 3)), F.lp_pool2d(abs(x[0]), 2, 3))

@@ -8,8 +8,9 @@ gradient must agree bit for bit: the CUDA kernels call the CPU kernels'
 formulas, in the CPU's order. (In Numba's CUDA simulator, which
 tests/conftest.py switches on without a GPU, they run the very same Python
 arithmetic; on a real GPU the rows marked ``fused``, LP and attention
-pooling, are compared to a few ulps: NVVM fuses their multiply-adds and
-libdevice computes their ``exp`` and powers, see ``pooledu/cuda_family.py``.)
+pooling and the convolution, are compared to a few ulps: NVVM fuses their
+multiply-adds and libdevice computes their ``exp`` and powers, see
+``pooledu/cuda_family.py``.)
 The CPU kernels are themselves checked against PyTorch in the family's tests.
 
 A new operation is tested by adding a row. Shapes stay tiny: the simulator
@@ -64,6 +65,8 @@ class Op:
 SAMPLES = np.array([0.25, 0.75, 0.5, 0.1], np.float32).reshape(1, 2, 2)  # (N, C, 2)
 QUERY = np.array([0.5, -1.0, 2.0], np.float32)                           # D = 3
 KEY = np.array([[1.0, 0.5], [-0.5, 2.0], [0.25, 1.0]], np.float32)      # (D, C) = (3, 2)
+FILTERS = np.arange(-6, 6, dtype=np.float32).reshape(3, 2, 1, 2) / 4     # (C_out, C_in, kh, kw)
+BIAS = np.array([0.5, -1.0, 0.25], np.float32)
 
 
 def with_batch(a, n):
@@ -128,6 +131,12 @@ OPS = [
     Op("max_broadcast_pool2d", (1, 2, 3, 5),
        lambda x, put: E.max_broadcast_pool2d(x, 2, return_indices=True),
        lambda g, x, out, put: (E.max_broadcast_pool2d_backward(g, out[1], 2),)),
+    Op("conv2d", (2, 2, 3, 4),
+       lambda x, put: (P.conv2d(x, put(FILTERS), put(BIAS), stride=(1, 2), padding=1,
+                                dilation=(2, 1)),),
+       lambda g, x, out, put: P.conv2d_backward(g, x, put(FILTERS), stride=(1, 2), padding=1,
+                                                dilation=(2, 1)),
+       fused=True),
     Op("attention_pool2d", (2, 2, 2, 3),
        lambda x, put: E.attention_pool2d(x, put(QUERY), put(KEY), return_weights=True),
        lambda g, x, out, put: E.attention_pool2d_backward(g, x, put(QUERY), put(KEY)),
