@@ -7,7 +7,7 @@ Each row is run on NumPy arrays and on device arrays, and every output and
 gradient must agree bit for bit: the CUDA kernels call the CPU kernels'
 formulas, in the CPU's order. (In Numba's CUDA simulator, which
 tests/conftest.py switches on without a GPU, they run the very same Python
-arithmetic; on a real GPU the rows marked ``fused``, LP and attention
+arithmetic; on a real GPU the rows marked ``fused``, LP, attention and blur
 pooling and the convolution, are compared to a few ulps: NVVM fuses their
 multiply-adds and libdevice computes their ``exp`` and powers, see
 ``pooledu/cuda_family.py``.)
@@ -136,6 +136,14 @@ OPS = [
                                 dilation=(2, 1)),),
        lambda g, x, out, put: P.conv2d_backward(g, x, put(FILTERS), stride=(1, 2), padding=1,
                                                 dilation=(2, 1)),
+       fused=True),
+    Op("blur_pool2d", (1, 2, 5, 4),
+       lambda x, put: (P.blur_pool2d(x, 2, 3),),
+       lambda g, x, out, put: (P.blur_pool2d_backward(g, x.shape, 2, 3),),
+       fused=True),
+    Op("max_blur_pool2d", (1, 2, 4, 5),
+       lambda x, put: P.max_blur_pool2d(x, 2, (1, 2), 2, return_indices=True),
+       lambda g, x, out, put: (P.max_blur_pool2d_backward(g, out[1], x.shape, 2, (1, 2), 2),),
        fused=True),
     Op("attention_pool2d", (2, 2, 2, 3),
        lambda x, put: E.attention_pool2d(x, put(QUERY), put(KEY), return_weights=True),
