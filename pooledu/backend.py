@@ -87,12 +87,20 @@ def is_device_array(x):
 
 
 class KernelTable:
-    """Kernels found by name in several modules, the first that has the name winning."""
+    """Kernels found by name in several modules, the first that has the name winning.
+
+    >>> import types
+    >>> table = KernelTable(types.SimpleNamespace(a=1), types.SimpleNamespace(a=2, b=3))
+    >>> table.a, table.b
+    (1, 3)
+    """
 
     def __init__(self, *modules):
         self.modules = modules
 
     def __getattr__(self, name):
+        if name.startswith("__"):  # Python's own probes (copy, pickle, ...) are no kernels
+            raise AttributeError(name)
         for module in self.modules:
             if hasattr(module, name):
                 return getattr(module, name)
