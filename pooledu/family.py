@@ -71,7 +71,7 @@ def _max_pool(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, retu
         kernel("max_pool3d", be)(xb, y, idx, *window_args(win))
     else:
         kernel("max_pool2d", be)(_as_2d(xb, nd), _as_2d(y, nd), _as_2d(idx, nd),
-                             *window_args(_lift(win)))
+                                 *window_args(_lift(win)))
     out_shape = x.shape[:-nd] + win.out_size
     y = y.reshape(out_shape)
     return (y, idx.reshape(out_shape)) if return_indices else y
@@ -91,7 +91,7 @@ def _max_pool_backward(op, nd, grad_output, indices, input_shape, kernel_size, s
         kernel("max_pool3d_backward", be)(g, idx, gx, *window_args(win))
     else:
         kernel("max_pool2d_backward", be)(_as_2d(g, nd), _as_2d(idx, nd), _as_2d(gx, nd),
-                                *window_args(_lift(win)))
+                                          *window_args(_lift(win)))
     return gx.reshape(shape)
 
 
@@ -118,7 +118,7 @@ def _avg_pool(op, nd, x, kernel_size, stride, padding, ceil_mode, count_include_
         kernel("avg_pool3d", be)(xb, y, *_avg_args(win), count_include_pad, divisor)
     else:
         kernel("avg_pool2d", be)(_as_2d(xb, nd), _as_2d(y, nd), *_avg_args(_lift(win)),
-                       count_include_pad, divisor)
+                                 count_include_pad, divisor)
     return y.reshape(x.shape[:-nd] + win.out_size)
 
 
@@ -134,8 +134,8 @@ def _avg_pool_backward(op, nd, grad_output, input_shape, kernel_size, stride, pa
     if nd == 3:
         kernel("avg_pool3d_backward", be)(g, gx, *_avg_args(win), count_include_pad, divisor)
     else:
-        kernel("avg_pool2d_backward", be)(_as_2d(g, nd), _as_2d(gx, nd), *_avg_args(_lift(win)),
-                                count_include_pad, divisor)
+        kernel("avg_pool2d_backward", be)(_as_2d(g, nd), _as_2d(gx, nd),
+                                          *_avg_args(_lift(win)), count_include_pad, divisor)
     return gx.reshape(shape)
 
 
@@ -314,7 +314,8 @@ def _adaptive_backward(op, nd, grad_output, indices, input_shape):
         if nd == 3:
             kernel("adaptive_max_pool3d_backward", be)(g, idx, gx)
         else:
-            kernel("adaptive_max_pool2d_backward", be)(_as_2d(g, nd), _as_2d(idx, nd), _as_2d(gx, nd))
+            kernel("adaptive_max_pool2d_backward", be)(_as_2d(g, nd), _as_2d(idx, nd),
+                                                       _as_2d(gx, nd))
     return gx.reshape(shape)
 
 
@@ -629,8 +630,8 @@ def _lp_pool_backward(op, nd, grad_output, x, norm_type, kernel_size, stride, ce
     else:
         q = 1.0 / p
         g_mean = be.empty(g.shape, g.dtype)  # the root's gradient per window
-        kernel("lp_pool2d_backward", be)(g, x2, g_mean, gx, kh, kw, sh, sw, p, p - 1.0, q, q - 1.0,
-                               math.prod(win.kernel))
+        kernel("lp_pool2d_backward", be)(g, x2, g_mean, gx, kh, kw, sh, sw, p, p - 1.0, q,
+                                         q - 1.0, math.prod(win.kernel))
     return gx.reshape(x.shape)
 
 

@@ -280,7 +280,8 @@ def test_an_op_without_a_cuda_version_refuses_device_arrays():
                                         "operation yet; pass NumPy arrays"):
         kernel("max_pool3d", bare)
     dx, = on_device(np.zeros((1, 4, 4)))
-    with pytest.raises(TypeError, match=r"some_op: input must be a NumPy array \(some_op has no CUDA"):
+    with pytest.raises(TypeError, match=r"some_op: input must be a NumPy array "
+                                        r"\(some_op has no CUDA"):
         as_planes(dx, "some_op")
     # the transposed convolution adds its bias and sums its bias gradient with NumPy
     with pytest.raises(TypeError, match=r"conv_transpose2d: input must be a NumPy array "

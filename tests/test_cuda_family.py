@@ -74,6 +74,11 @@ def with_batch(a, n):
     return np.broadcast_to(a, (n,) + a.shape[1:]).copy()
 
 
+def like(a, x):
+    """A host constant in the dtype of input x (host or device)."""
+    return a.astype(x.dtype)
+
+
 OPS = [
     Op("max_pool1d", (2, 2, 5),
        lambda x, put: F.max_pool1d(x, 2, 1, 1, return_indices=True),
@@ -111,7 +116,7 @@ OPS = [
     Op("fractional_max_pool2d", (1, 2, 5, 5),
        lambda x, put: F.fractional_max_pool2d(
            x, 2, output_size=3, return_indices=True,
-           random_samples=put(with_batch(SAMPLES, x.shape[0]))),
+           random_samples=put(like(with_batch(SAMPLES, x.shape[0]), x))),
        lambda g, x, out, put: (F.fractional_max_pool2d_backward(g, out[1], x.shape, 2),)),
     Op("max_unpool2d", (1, 2, 4, 4),  # unpools what max_pool2d keeps
        lambda x, put: (lambda y, idx: (F.max_unpool2d(y, idx, 2), idx))(
@@ -132,10 +137,10 @@ OPS = [
        lambda x, put: E.max_broadcast_pool2d(x, 2, return_indices=True),
        lambda g, x, out, put: (E.max_broadcast_pool2d_backward(g, out[1], 2),)),
     Op("conv2d", (2, 2, 3, 4),
-       lambda x, put: (P.conv2d(x, put(FILTERS), put(BIAS), stride=(1, 2), padding=1,
-                                dilation=(2, 1)),),
-       lambda g, x, out, put: P.conv2d_backward(g, x, put(FILTERS), stride=(1, 2), padding=1,
-                                                dilation=(2, 1)),
+       lambda x, put: (P.conv2d(x, put(like(FILTERS, x)), put(like(BIAS, x)), stride=(1, 2),
+                                padding=1, dilation=(2, 1)),),
+       lambda g, x, out, put: P.conv2d_backward(g, x, put(like(FILTERS, x)), stride=(1, 2),
+                                                padding=1, dilation=(2, 1)),
        fused=True),
     Op("blur_pool2d", (1, 2, 5, 4),
        lambda x, put: (P.blur_pool2d(x, 2, 3),),
@@ -146,8 +151,10 @@ OPS = [
        lambda g, x, out, put: (P.max_blur_pool2d_backward(g, out[1], x.shape, 2, (1, 2), 2),),
        fused=True),
     Op("attention_pool2d", (2, 2, 2, 3),
-       lambda x, put: E.attention_pool2d(x, put(QUERY), put(KEY), return_weights=True),
-       lambda g, x, out, put: E.attention_pool2d_backward(g, x, put(QUERY), put(KEY)),
+       lambda x, put: E.attention_pool2d(x, put(like(QUERY, x)), put(like(KEY, x)),
+                                         return_weights=True),
+       lambda g, x, out, put: E.attention_pool2d_backward(g, x, put(like(QUERY, x)),
+                                                          put(like(KEY, x))),
        fused=True),
 ]
 
@@ -165,7 +172,7 @@ def run(op, x, put):
     """Forward, then backward with a fixed upstream gradient; all results on the host."""
     dx = put(x)
     out = op.forward(dx, put)
-    g = np.random.default_rng(1).standard_normal(tuple(out[0].shape)).astype(np.float32)
+    g = np.random.default_rng(1).standard_normal(tuple(out[0].shape)).astype(x.dtype)
     grads = op.backward(put(g), dx, out, put)
     return [to_host(a) for a in out], [to_host(a) for a in grads if a is not None]
 
@@ -180,9 +187,10 @@ def assert_agree(got, want, fused):
         np.testing.assert_array_equal(got, want, strict=True)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("op", OPS, ids=lambda op: op.name)
-def test_forward_and_backward_on_the_device_equal_the_cpu(op):
-    x = tiny_input(op.shape, op.positive)
+def test_forward_and_backward_on_the_device_equal_the_cpu(op, dtype):
+    x = tiny_input(op.shape, op.positive).astype(dtype)
     (want_out, want_grads), (got_out, got_grads) = run(op, x, host_put), run(op, x, device_put)
     assert len(got_out) == len(want_out) and len(got_grads) == len(want_grads)
     for got, want in zip(got_out + got_grads, want_out + want_grads):
