@@ -14,13 +14,15 @@ each plane with the normalised binomial filter ``[1, 2, 1] x [1, 2, 1] / 16``
 computed by :func:`pooledu.conv2d`'s kernel. (The paper's code pads by
 reflection; zero padding keeps the operation a plain convolution, which
 changes only the border.) ``max_blur_pool2d`` is ``MaxBlurPool``: max pooling
-at stride 1, then ``blur_pool2d``. Both take NumPy arrays, (C, H, W) or
+at stride 1, then ``blur_pool2d``. Both take NumPy arrays (or device arrays,
+which run the CUDA kernels and come back as device arrays), (C, H, W) or
 (N, C, H, W), float32 or float64, check every argument first, and have a
 backward pass built from the kernels' own backward passes.
 """
 
 import numpy as np
 
+from .backend import backend_for, backend_of
 from .checks import as_planes
 from .dispatch import kernel
 from .geometry import POOL_LIMIT, as_int, as_tuple, check_extent, pool_window
@@ -45,10 +47,11 @@ def binomial_filter(filter_size=3, dtype=np.float64):
     return (f / f.sum()).astype(dtype)
 
 
-def _blur_args(op, x, stride, filter_size):
-    """Check the arguments; return x as (P, 1, H, W), the filter (1, 1, f, f) and the
-    window settings (sh, sw, ph, pw, dh, dw) of the strided blur."""
-    x3 = as_planes(x, op)
+def _blur_args(op, x, stride, filter_size, be):
+    """Check the arguments; return x as (P, 1, H, W), the filter (1, 1, f, f) on backend
+    ``be`` and the window settings (sh, sw, ph, pw, dh, dw) of the strided blur.
+    ``x`` is an array ``backend_for`` accepted (or a host probe of the right shape)."""
+    x3 = as_planes(x, op, be=backend_of(x))
     s = as_tuple(stride, "stride", op)
     for v in s:
         check_extent(v, "stride", op, limit=POOL_LIMIT)
@@ -62,7 +65,8 @@ def _blur_args(op, x, stride, filter_size):
     if min(x3.shape[1:]) + 2 * p < f:
         raise ValueError(f"{op}: the input's planes {x3.shape[1:]} are smaller than the "
                          f"{f}x{f} filter, even padded by {p}")
-    return x3[:, None], binomial_filter(f, x3.dtype)[None, None], (s[0], s[1], p, p, 1, 1)
+    return (x3.reshape((x3.shape[0], 1) + x3.shape[1:]),
+            be.from_host(binomial_filter(f, x3.dtype)[None, None]), (s[0], s[1], p, p, 1, 1))
 
 
 def _blur_size(in_size, f, s):
@@ -99,10 +103,11 @@ def blur_pool2d(input, stride=2, filter_size=3):
            [1., 1.]])
     """
     op = "blur_pool2d"
-    x4, w, flat = _blur_args(op, input, stride, filter_size)
-    out = _blur_size(x4.shape[2:], w.shape[-1], flat[:2])
-    y = np.empty((x4.shape[0], 1) + out, x4.dtype)
-    kernel("conv2d")(x4, w, np.zeros(1, x4.dtype), y, *flat)
+    be = backend_for(op, input=input)
+    x4, w, flat = _blur_args(op, input, stride, filter_size, be)
+    out = _blur_size(x4.shape[2:], w.shape[3], flat[:2])
+    y = be.empty((x4.shape[0], 1) + out, x4.dtype)
+    kernel("conv2d", be)(x4, w, be.from_host(np.zeros(1, x4.dtype)), y, *flat)
     return y.reshape(input.shape[:-2] + out)
 
 
@@ -120,15 +125,16 @@ def blur_pool2d_backward(grad_output, input_shape, stride=2, filter_size=3):
     """
     op = "blur_pool2d_backward"
     input_shape = tuple(int(n) for n in input_shape)
-    probe = np.empty((1, 1) + input_shape[-2:], np.asarray(grad_output).dtype)
-    _, w, flat = _blur_args(op, probe, stride, filter_size)
-    out = _blur_size(input_shape[-2:], w.shape[-1], flat[:2])
-    g = as_planes(grad_output, op, name="grad_output")
-    if grad_output.shape != input_shape[:-2] + out:
+    be = backend_for(op, grad_output=grad_output)
+    probe = np.empty((1, 1) + input_shape[-2:], be.asarray(grad_output).dtype)
+    _, w, flat = _blur_args(op, probe, stride, filter_size, be)
+    out = _blur_size(input_shape[-2:], w.shape[3], flat[:2])
+    g = as_planes(grad_output, op, name="grad_output", be=be)
+    if tuple(grad_output.shape) != input_shape[:-2] + out:
         raise ValueError(f"{op}: grad_output must have the forward output's shape "
                          f"{input_shape[:-2] + out}, got {grad_output.shape}")
-    gx = np.empty((g.shape[0], 1) + input_shape[-2:], g.dtype)
-    kernel("conv2d_backward_input")(g[:, None], w, gx, *flat)
+    gx = be.empty((g.shape[0], 1) + input_shape[-2:], g.dtype)
+    kernel("conv2d_backward_input", be)(g.reshape((g.shape[0], 1) + g.shape[1:]), w, gx, *flat)
     return gx.reshape(input_shape)
 
 

@@ -29,18 +29,22 @@ from . import cpu
 class Backend:
     """The kernels of one device, plus the array operations the public functions need there.
 
-    ``kernels`` is a module with ``cpu.py``'s kernel names and signatures;
+    ``kernels`` is a module (or a :class:`KernelTable` of modules) with ``cpu.py``'s
+    kernel names and signatures;
     ``dispatch.kernel`` looks kernels up there (on the host, in the active
     CPU schedule instead).
     """
 
-    def __init__(self, name, kernels, asarray, empty, contiguous, stray_index):
+    def __init__(self, name, kernels, asarray, empty, contiguous, stray_index, first_outside,
+                 from_host):
         self.name = name
         self.kernels = kernels
         self.asarray = asarray          # accepted array -> this backend's array type, no copy
         self.empty = empty              # (shape, dtype) -> uninitialised C-ordered array
         self.contiguous = contiguous    # array -> C-contiguous array, copied only if needed
         self.stray_index = stray_index  # indices, window -> flat position of the first bad one
+        self.first_outside = first_outside  # a, lo, hi -> position of the first entry outside
+        self.from_host = from_host      # small host array -> this backend's (a copy on a device)
 
     def __repr__(self):
         return f"Backend({self.name!r})"
@@ -59,10 +63,17 @@ def _stray_index(idx, volumes, D, H, W, depth, rows, cols):
     return None if bad.size == 0 else int(bad[0] * OD * OH * OW + first[bad[0]])
 
 
+def _first_outside(a, lo, hi):
+    """Flat position (row-major) of the first entry of ``a`` outside [lo, hi), or None."""
+    bad = np.flatnonzero((a < lo) | (a >= hi))
+    return None if bad.size == 0 else int(bad[0])
+
+
 # The host's kernels are the reference schedules; dispatch.kernel swaps in the
 # active CPU schedule (fast by default) where it defines the kernel.
 CPU = Backend("cpu", cpu, asarray=np.asarray, empty=np.empty,
-              contiguous=np.ascontiguousarray, stray_index=_stray_index)
+              contiguous=np.ascontiguousarray, stray_index=_stray_index,
+              first_outside=_first_outside, from_host=np.ascontiguousarray)
 
 
 def is_device_array(x):
@@ -75,16 +86,40 @@ def is_device_array(x):
     return bool(getattr(x, "__cuda_ndarray__", False)) or hasattr(x, "__cuda_array_interface__")
 
 
+class KernelTable:
+    """Kernels found by name in several modules, the first that has the name winning.
+
+    >>> import types
+    >>> table = KernelTable(types.SimpleNamespace(a=1), types.SimpleNamespace(a=2, b=3))
+    >>> table.a, table.b
+    (1, 3)
+    """
+
+    def __init__(self, *modules):
+        self.modules = modules
+
+    def __getattr__(self, name):
+        if name.startswith("__"):  # Python's own probes (copy, pickle, ...) are no kernels
+            raise AttributeError(name)
+        for module in self.modules:
+            if hasattr(module, name):
+                return getattr(module, name)
+        raise AttributeError(f"no kernel {name!r} in {[m.__name__ for m in self.modules]}")
+
+
 @functools.cache
 def cuda_backend():
-    """The CUDA backend: ``cuda.py``'s kernels and array helpers, imported on first use."""
+    """The CUDA backend: the kernels of ``cuda.py`` (the 2D core), ``cuda_family.py`` and
+    ``cuda_conv.py``, and ``cuda.py``'s array helpers, imported on first use."""
     try:
-        from . import cuda
+        from . import cuda, cuda_conv, cuda_family
     except ImportError as err:
         raise ImportError("pooledu needs numba-cuda for device arrays: "
                           "pip install 'pooledu[cuda]'") from err
-    return Backend("cuda", cuda, asarray=cuda.as_device_array, empty=cuda.empty,
-                   contiguous=cuda.contiguous, stray_index=cuda.stray_index)
+    kernels = KernelTable(cuda, cuda_family, cuda_conv)
+    return Backend("cuda", kernels, asarray=cuda.as_device_array, empty=cuda.empty,
+                   contiguous=cuda.contiguous, stray_index=cuda.stray_index,
+                   first_outside=cuda.first_outside, from_host=cuda.from_host)
 
 
 def backend_of(a):

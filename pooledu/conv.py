@@ -16,14 +16,15 @@ import math
 
 import numpy as np
 
+from .backend import backend_for
 from .checks import check_array
 from .dispatch import kernel
 from .geometry import (CONV_LIMIT, FLOAT_DTYPES, as_tuple, check_extent, check_output_size,
                        conv_window, window_args)
 
 
-def _check_float(a, name, op, ndims, dtype=None):
-    check_array(a, name, op)
+def _check_float(a, name, op, ndims, dtype=None, be=None):
+    a = check_array(a, name, op, be)
     if a.dtype not in FLOAT_DTYPES:
         raise TypeError(f"{op}: {name} must be float32 or float64, got dtype {a.dtype}")
     if dtype is not None and a.dtype != dtype:
@@ -32,39 +33,44 @@ def _check_float(a, name, op, ndims, dtype=None):
     if a.ndim not in ndims:
         raise ValueError(f"{op}: {name} must have {' or '.join(map(str, ndims))} dimensions, "
                          f"got shape {a.shape}")
+    return a
 
 
-def _check_operands(op, x, weight, bias, transposed=False):
+def _check_operands(op, x, weight, bias, transposed=False, be=None):
     """Check the input, weight and bias arrays; return the output channels, the kernel
     size and the bias (zeros for None). The weight is (C_out, C_in, kh, kw), or
-    (C_in, C_out, kh, kw) for a transposed convolution, as in PyTorch."""
-    _check_float(x, "input", op, (3, 4))
-    _check_float(weight, "weight", op, (4,), x.dtype)
+    (C_in, C_out, kh, kw) for a transposed convolution, as in PyTorch. Without a
+    backend ``be``, only NumPy arrays pass."""
+    x = _check_float(x, "input", op, (3, 4), be=be)
+    weight = _check_float(weight, "weight", op, (4,), x.dtype, be)
     O, C, kh, kw = weight.shape
     if transposed:
         C, O = O, C
-    if x.shape[-3] != C:
-        raise ValueError(f"{op}: input has {x.shape[-3]} channels but weight of shape "
+    if x.shape[x.ndim - 3] != C:
+        raise ValueError(f"{op}: input has {x.shape[x.ndim - 3]} channels but weight of shape "
                          f"{weight.shape} expects {C}"
                          + (" (weight is (C_in, C_out, kh, kw))" if transposed else ""))
     if 0 in x.shape[-2:] or 0 in weight.shape:
         raise ValueError(f"{op}: only the batch dimension may be empty, got input shape "
                          f"{x.shape} and weight shape {weight.shape}")
     if bias is None:
-        return O, (kh, kw), np.zeros(O, x.dtype)
-    _check_float(bias, "bias", op, (1,), x.dtype)
+        zeros = np.zeros(O, x.dtype)
+        return O, (kh, kw), zeros if be is None else be.from_host(zeros)
+    bias = _check_float(bias, "bias", op, (1,), x.dtype, be)
     if bias.shape[0] != O:
         raise ValueError(f"{op}: bias must have one entry per output channel ({O}), "
                          f"got shape {bias.shape}")
     return O, (kh, kw), bias
 
 
-def _prepare(op, x, weight, bias, stride, padding, dilation):
-    """Check every argument; return x as (N, C, H, W), weight, bias and the window."""
-    _, kernel_hw, bias = _check_operands(op, x, weight, bias)
+def _prepare(op, x, weight, bias, stride, padding, dilation, be):
+    """Check every argument; return x as (N, C, H, W), weight, bias and the window,
+    arrays of backend ``be``."""
+    _, kernel_hw, bias = _check_operands(op, x, weight, bias, be=be)
+    x, weight = be.asarray(x), be.asarray(weight)
     win = conv_window(op, x.shape[-2:], kernel_hw, stride, padding, dilation)
-    x4 = np.ascontiguousarray(x).reshape((-1,) + x.shape[-3:])  # (N, C, H, W)
-    return x4, np.ascontiguousarray(weight), np.ascontiguousarray(bias), win
+    x4 = be.contiguous(x).reshape((math.prod(x.shape[:-3]),) + x.shape[-3:])  # (N, C, H, W)
+    return x4, be.contiguous(weight), be.contiguous(bias), win
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1):
@@ -96,12 +102,13 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1):
            [42., 50.]])
     """
     op = "conv2d"
-    x4, w, b, win = _prepare(op, input, weight, bias, stride, padding, dilation)
+    be = backend_for(op, input=input, weight=weight, **({} if bias is None else {"bias": bias}))
+    x4, w, b, win = _prepare(op, input, weight, bias, stride, padding, dilation, be)
     check_output_size(op, (x4.shape[0], w.shape[0]) + win.out_size, x4.itemsize,
                       f"padding={padding!r}")
-    y = np.empty((x4.shape[0], w.shape[0]) + win.out_size, x4.dtype)
+    y = be.empty((x4.shape[0], w.shape[0]) + win.out_size, x4.dtype)
     _, _, sh, sw, ph, pw, dh, dw = window_args(win)
-    kernel("conv2d")(x4, w, b, y, sh, sw, ph, pw, dh, dw)
+    kernel("conv2d", be)(x4, w, b, y, sh, sw, ph, pw, dh, dw)
     return y.reshape(input.shape[:-3] + y.shape[1:])
 
 
@@ -139,19 +146,20 @@ def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1)
            [4., 4.]]), array([4.]))
     """
     op = "conv2d_backward"
-    x4, w, _, win = _prepare(op, input, weight, None, stride, padding, dilation)
-    _check_float(grad_output, "grad_output", op, (3, 4), x4.dtype)
-    out_shape = input.shape[:-3] + (w.shape[0],) + win.out_size
-    if grad_output.shape != out_shape:
+    be = backend_for(op, input=input, weight=weight, grad_output=grad_output)
+    x4, w, _, win = _prepare(op, input, weight, None, stride, padding, dilation, be)
+    grad_output = _check_float(grad_output, "grad_output", op, (3, 4), x4.dtype, be)
+    out_shape = tuple(input.shape[:-3]) + (w.shape[0],) + win.out_size
+    if tuple(grad_output.shape) != out_shape:
         raise ValueError(f"{op}: grad_output must have the forward output's shape {out_shape}, "
                          f"got {grad_output.shape}")
-    g = np.ascontiguousarray(grad_output).reshape((x4.shape[0], w.shape[0]) + win.out_size)
-    gx = np.empty(x4.shape, x4.dtype)
-    gw = np.empty(w.shape, x4.dtype)
-    gb = np.empty(w.shape[0], x4.dtype)
+    g = be.contiguous(grad_output).reshape((x4.shape[0], w.shape[0]) + win.out_size)
+    gx = be.empty(x4.shape, x4.dtype)
+    gw = be.empty(w.shape, x4.dtype)
+    gb = be.empty(w.shape[0], x4.dtype)
     _, _, sh, sw, ph, pw, dh, dw = window_args(win)
-    kernel("conv2d_backward_input")(g, w, gx, sh, sw, ph, pw, dh, dw)
-    kernel("conv2d_backward_weight")(g, x4, gw, gb, sh, sw, ph, pw, dh, dw)
+    kernel("conv2d_backward_input", be)(g, w, gx, sh, sw, ph, pw, dh, dw)
+    kernel("conv2d_backward_weight", be)(g, x4, gw, gb, sh, sw, ph, pw, dh, dw)
     return gx.reshape(input.shape), gw, gb
 
 

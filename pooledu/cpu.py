@@ -11,9 +11,9 @@ from numba import njit, prange
 
 from .geometry import gather_reach
 
-from .formulas import (attention_input_grad, attention_readout, attention_score_grad,
-                       attention_weights, avg_grad_cell, avg_window, broadcast_cell,
-                       broadcast_grad_cell, conv_grad_bias, conv_grad_input_plane,
+from .formulas import (attention_input_grad, attention_key_grad_cell, attention_readout,
+                       attention_score_grad, attention_weights, avg_grad_cell, avg_window,
+                       broadcast_cell, broadcast_grad_cell, conv_grad_bias, conv_grad_input_plane,
                        conv_grad_weight_tap, conv_plane, global_max, global_mean,
                        global_mean_grad, index_seen, key_fold, key_unfold_grad, max_grad_cell,
                        max_window)
@@ -22,7 +22,7 @@ from .formulas import (adaptive_avg_grad_cell, adaptive_avg_grad_cell3d, adaptiv
                        adaptive_max_window, adaptive_max_window3d, avg_grad_cell3d, avg_window3d,
                        fractional_max_grad_cell, fractional_max_window, lp_inf_window,
                        lp_mean_window, lp_power_grad, lp_root, lp_root_grad, max_grad_cell3d,
-                       max_window3d, unpool_grad_cell, unpool_plane)
+                       max_window3d, torch_sign, unpool_grad_cell, unpool_plane)
 
 
 @njit(parallel=True, cache=True)
@@ -189,13 +189,17 @@ def attention_query_grad(w, gu, gq):
 @njit(parallel=True, cache=True)
 def attention_key_grad(x, ds, scale, gu):
     """gu[c] = scale * sum over (n, p) of ds[n, p] * x[n, c, p], the gradient of u = W_k^T q."""
-    N, C, P = x.shape
-    for c in prange(C):
-        total = x.dtype.type(0)
-        for n in range(N):
-            for p in range(P):
-                total += ds[n, p] * x[n, c, p]
-        gu[c] = scale * total
+    for c in prange(gu.shape[0]):
+        gu[c] = attention_key_grad_cell(x, ds, scale, c)
+
+
+@njit(cache=True)
+def attention_key_weight_grad(q, gu, gw):
+    """gw[d, c] = q[d] * gu[c], the gradient of W_k (an outer product: one product per entry)."""
+    D, C = gw.shape
+    for d in range(D):
+        for c in range(C):
+            gw[d, c] = q[d] * gu[c]
 
 
 # ---------------------------------------------------------------------------
@@ -380,7 +384,7 @@ def lp_inf_pool2d_backward(g, x, idx, gx, kh, kw, sh, sw, sign):
             for w in range(W):
                 v = x[c, h, w]
                 gx[c, h, w] = max_grad_cell(g[c], idx[c], h, w, W, kh, kw, sh, sw, 0, 0, 1,
-                                            1) * ((v > 0) - (v < 0))
+                                            1) * torch_sign(v)
 
 
 @njit(parallel=True, cache=True)

@@ -25,6 +25,11 @@ kernels in Numba's CUDA simulator (plain Python threads; slow, for testing).
 At the bottom, each kernel is wrapped in a host function with the name and
 signature of its ``cpu.py`` twin; ``backend.cuda_backend`` hands them, and
 the array helpers above, to the public functions.
+
+The rest of the family (3D, adaptive, fractional, LP, unpooling, max-broadcast
+and attention pooling) lives in ``cuda_family.py``, the convolution in
+``cuda_conv.py``; both launch through :func:`launch` here, and
+``backend.cuda_backend`` looks kernels up in all three.
 """
 
 import types
@@ -208,9 +213,33 @@ def stray_index(idx, volumes, D, H, W, depth, rows, cols):
     return None if first == NONE else first
 
 
+@cuda.jit
+def _outside_positions(a, lo, hi, bad):
+    """bad[t] = t if a[t] lies outside [lo, hi), else NONE; a thread per element."""
+    for t in range(cuda.grid(1), a.size, cuda.gridsize(1)):
+        bad[t] = t if a[t] < lo or a[t] >= hi else NONE
+
+
+def first_outside(a, lo, hi):
+    """Flat position (row-major) of the first entry of ``a`` outside [lo, hi), or None:
+    one pass and a min-reduction on the device."""
+    if a.size == 0:
+        return None
+    a = contiguous(a).reshape(a.size)
+    bad = cuda.device_array(a.size, np.int64)
+    launch(_outside_positions, a.size, a, lo, hi, bad)
+    first = int(_min(bad, init=np.int64(NONE)))
+    return None if first == NONE else first
+
+
 def empty(shape, dtype):
     """An uninitialised C-ordered device array."""
     return cuda.device_array(shape, dtype)
+
+
+def from_host(a):
+    """A small host array (random samples, a zero bias) copied to the device."""
+    return cuda.to_device(np.ascontiguousarray(a))
 
 
 # ---------------------------------------------------------------------------

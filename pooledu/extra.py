@@ -6,15 +6,17 @@ the values* from what it does to the *resolution* (the experiment of the
 "can pooling increase accuracy?" question). ``attention_pool2d`` is a learned
 readout: a softmax over positions, scored by a query, averages each channel.
 
-Both follow ``ops.py``: NumPy in and out, (C, H, W) or (N, C, H, W) input,
-float32 or float64 kept, every argument checked before a kernel runs, and
-backward passes written as gathers.
+Both follow ``ops.py``: NumPy in and out (device arrays in, device arrays
+out, on the CUDA kernels), (C, H, W) or (N, C, H, W) input, float32 or
+float64 kept, every argument checked before a kernel runs, and backward
+passes written as gathers.
 """
 
 import math
 
 import numpy as np
 
+from .backend import backend_for, backend_of
 from .checks import as_grad_planes, as_planes, check_array, check_indices
 from .dispatch import kernel
 from .geometry import as_bool, pool_window, window_args
@@ -61,14 +63,15 @@ def max_broadcast_pool2d(input, kernel_size, return_indices=False):
            [4., 4., 5.]])
     """
     op = "max_broadcast_pool2d"
-    x3 = as_planes(input, op)
+    be = backend_for(op, input=input)
+    x3 = as_planes(input, op, be=be)
     win = _broadcast_window(op, x3.shape[1:], kernel_size)
     return_indices = as_bool(return_indices, "return_indices", op)
-    m = np.empty((x3.shape[0],) + win.out_size, x3.dtype)
-    idx = np.empty(m.shape, np.int64)
-    kernel("max_pool2d")(x3, m, idx, *window_args(win))
-    y = np.empty_like(x3)
-    kernel("broadcast_windows")(m, y, *win.kernel)
+    m = be.empty((x3.shape[0],) + win.out_size, x3.dtype)
+    idx = be.empty(m.shape, np.int64)
+    kernel("max_pool2d", be)(x3, m, idx, *window_args(win))
+    y = be.empty(x3.shape, x3.dtype)
+    kernel("broadcast_windows", be)(m, y, *win.kernel)
     y = y.reshape(input.shape)
     return (y, idx.reshape(input.shape[:-2] + win.out_size)) if return_indices else y
 
@@ -96,13 +99,14 @@ def max_broadcast_pool2d_backward(grad_output, indices, kernel_size):
            [4., 0.]])
     """
     op = "max_broadcast_pool2d_backward"
-    g = as_planes(grad_output, op, name="grad_output")
+    be = backend_for(op, grad_output=grad_output, indices=indices)
+    g = as_planes(grad_output, op, name="grad_output", be=be)
     win = _broadcast_window(op, g.shape[1:], kernel_size)
-    out_shape = grad_output.shape[:-2] + win.out_size
-    idx = as_grad_planes(indices, out_shape, np.int64, op, "indices")
+    out_shape = tuple(grad_output.shape[:-2]) + win.out_size
+    idx = as_grad_planes(indices, out_shape, np.int64, op, "indices", be=be)
     check_indices(idx.reshape(out_shape), g.shape[1:], op, window=win)
-    gx = np.empty_like(g)
-    kernel("max_broadcast_pool2d_backward")(g, idx, gx, *win.kernel)
+    gx = be.empty(g.shape, g.dtype)
+    kernel("max_broadcast_pool2d_backward", be)(g, idx, gx, *win.kernel)
     return gx.reshape(grad_output.shape)
 
 
@@ -111,13 +115,15 @@ def max_broadcast_pool2d_backward(grad_output, indices, kernel_size):
 
 def _attention_args(op, x, query, key_weight):
     """Check the arguments; return x as (N, C, P), u = W_k^T q, the scale 1/sqrt(D)."""
-    x3 = as_planes(x, op)  # (N*C, H, W), also checks dtype and rank
-    C = x.shape[-3]
-    x3 = x3.reshape(-1, C, x3.shape[1] * x3.shape[2])  # (N, C, P), P = H*W
-    check_array(query, "query", op)
-    if query.dtype != x.dtype or query.ndim != 1 or query.shape[0] == 0:
+    be = backend_for(op, input=x, query=query, **({} if key_weight is None else
+                                                  {"key_weight": key_weight}))
+    x3 = as_planes(x, op, be=be)  # (N*C, H, W), also checks dtype and rank
+    C = tuple(x.shape)[-3]  # (a simulated device array's shape refuses negative indices)
+    x3 = x3.reshape(x3.shape[0] // C, C, x3.shape[1] * x3.shape[2])  # (N, C, P), P = H*W
+    query = check_array(query, "query", op, be)
+    if query.dtype != x3.dtype or query.ndim != 1 or query.shape[0] == 0:
         raise TypeError(f"{op}: query must be a non-empty 1D array of the input's dtype "
-                        f"{x.dtype}, got shape {query.shape} and dtype {query.dtype}")
+                        f"{x3.dtype}, got shape {query.shape} and dtype {query.dtype}")
     D = query.shape[0]
     if key_weight is None:
         if D != C:
@@ -125,16 +131,16 @@ def _attention_args(op, x, query, key_weight):
                              f"channel ({C}), got shape {query.shape}")
         u = query
     else:
-        check_array(key_weight, "key_weight", op)
-        if key_weight.dtype != x.dtype:
-            raise TypeError(f"{op}: key_weight must have the input's dtype {x.dtype}, "
+        key_weight = check_array(key_weight, "key_weight", op, be)
+        if key_weight.dtype != x3.dtype:
+            raise TypeError(f"{op}: key_weight must have the input's dtype {x3.dtype}, "
                             f"got {key_weight.dtype}")
         if key_weight.shape != (D, C):
             raise ValueError(f"{op}: key_weight must have shape (D, C) = ({D}, {C}) for a "
                              f"query of length {D} and {C} channels, got {key_weight.shape}")
-        u = np.empty(C, x.dtype)  # q . (W_k x) = (W_k^T q) . x
-        kernel("attention_fold")(key_weight, query, u)
-    return x3, np.ascontiguousarray(u), x.dtype.type(1.0 / math.sqrt(D))
+        u = be.empty(C, x3.dtype)  # q . (W_k x) = (W_k^T q) . x
+        kernel("attention_fold", be)(key_weight, query, u)
+    return x3, be.contiguous(u), x3.dtype.type(1.0 / math.sqrt(D))
 
 
 def attention_pool2d(input, query, key_weight=None, return_weights=False):
@@ -168,9 +174,10 @@ def attention_pool2d(input, query, key_weight=None, return_weights=False):
     op = "attention_pool2d"
     return_weights = as_bool(return_weights, "return_weights", op)
     x3, u, scale = _attention_args(op, input, query, key_weight)
-    a = np.empty((x3.shape[0], x3.shape[2]), x3.dtype)
-    y = np.empty(x3.shape[:2], x3.dtype)
-    kernel("attention_pool2d")(x3, u, scale, a, y)
+    be = backend_of(x3)
+    a = be.empty((x3.shape[0], x3.shape[2]), x3.dtype)
+    y = be.empty(x3.shape[:2], x3.dtype)
+    kernel("attention_pool2d", be)(x3, u, scale, a, y)
     y = y.reshape(input.shape[:-2])
     return (y, a.reshape(input.shape[:-3] + input.shape[-2:])) if return_weights else y
 
@@ -199,23 +206,27 @@ def attention_pool2d_backward(grad_output, input, query, key_weight=None):
     op = "attention_pool2d_backward"
     x3, u, scale = _attention_args(op, input, query, key_weight)
     N, C, P = x3.shape
-    check_array(grad_output, "grad_output", op)
-    if grad_output.dtype != input.dtype or grad_output.shape != input.shape[:-2]:
+    be = backend_for(op, input=input, grad_output=grad_output)
+    grad_output = check_array(grad_output, "grad_output", op, be)
+    if grad_output.dtype != x3.dtype or tuple(grad_output.shape) != tuple(input.shape[:-2]):
         raise ValueError(f"{op}: grad_output must have the forward output's shape "
-                         f"{input.shape[:-2]} and dtype {input.dtype}, got {grad_output.shape} "
+                         f"{input.shape[:-2]} and dtype {x3.dtype}, got {grad_output.shape} "
                          f"and {grad_output.dtype}")
-    g = np.ascontiguousarray(grad_output).reshape(N, C)
-    a = np.empty((N, P), x3.dtype)
-    y = np.empty((N, C), x3.dtype)
-    kernel("attention_pool2d")(x3, u, scale, a, y)  # recompute: cheaper to keep than to store
-    ds = np.empty((N, P), x3.dtype)
-    gx = np.empty_like(x3)
-    gu = np.empty(C, x3.dtype)
-    kernel("attention_pool2d_backward")(g, x3, u, scale, a, y, ds, gx)
-    kernel("attention_key_grad")(x3, ds, scale, gu)
+    g = be.contiguous(grad_output).reshape(N, C)
+    a = be.empty((N, P), x3.dtype)
+    y = be.empty((N, C), x3.dtype)
+    kernel("attention_pool2d", be)(x3, u, scale, a, y)  # recompute: cheaper to keep than to store
+    ds = be.empty((N, P), x3.dtype)
+    gx = be.empty(x3.shape, x3.dtype)
+    gu = be.empty(C, x3.dtype)
+    kernel("attention_pool2d_backward", be)(g, x3, u, scale, a, y, ds, gx)
+    kernel("attention_key_grad", be)(x3, ds, scale, gu)
     gx = gx.reshape(input.shape)
     if key_weight is None:
         return gx, gu, None
-    gq = np.empty(query.shape[0], x3.dtype)
-    kernel("attention_query_grad")(key_weight, gu, gq)
-    return gx, gq, np.outer(query, gu)  # each entry one product: the same in any layout
+    query, key_weight = be.asarray(query), be.asarray(key_weight)
+    gq = be.empty(query.shape[0], x3.dtype)
+    kernel("attention_query_grad", be)(key_weight, gu, gq)
+    gw = be.empty(key_weight.shape, x3.dtype)
+    kernel("attention_key_weight_grad", be)(query, gu, gw)  # the outer product of q and gu
+    return gx, gq, gw

@@ -18,8 +18,9 @@ How the family shares the 2D machinery:
 
 Each finds its kernels through ``dispatch.kernel``: on NumPy arrays the active
 CPU schedule's where it defines them (1D pooling runs the fast 2D kernels),
-else the readable ones of ``cpu.py``; they have no CUDA or channels-last
-versions yet.
+else the readable ones of ``cpu.py``. Device arrays (``backend.py``) run
+the CUDA kernels of the same names and come back as device arrays, with no
+copy to the host; these functions have no channels-last kernels.
 """
 
 import math
@@ -27,8 +28,9 @@ import numbers
 
 import numpy as np
 
+from .backend import CPU, backend_for, is_device_array
 from .checks import (as_grad_planes, as_planes, check_array, check_divisor, check_indices,
-                     check_input_shape)
+                     check_input, check_input_shape, planes)
 from .dispatch import kernel
 from .geometry import (ADAPTIVE, FRACTIONAL, Window, adaptive_output_size, as_bool, as_tuple,
                        check_output_size, fractional_output_size, pool_window,
@@ -59,16 +61,17 @@ def _avg_args(win):
 # max and average pooling in 1D and 3D (2D is in ops.py)
 
 def _max_pool(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
-    xb = as_planes(x, op, nd)
+    be = backend_for(op, input=x)
+    xb = as_planes(x, op, nd, be=be)
     win = pool_window(op, xb.shape[1:], kernel_size, stride, padding, dilation, ceil_mode)
     return_indices = as_bool(return_indices, "return_indices", op)
-    y = np.empty((xb.shape[0],) + win.out_size, xb.dtype)
-    idx = np.empty(y.shape, np.int64)
+    y = be.empty((xb.shape[0],) + win.out_size, xb.dtype)
+    idx = be.empty(y.shape, np.int64)
     if nd == 3:
-        kernel("max_pool3d")(xb, y, idx, *window_args(win))
+        kernel("max_pool3d", be)(xb, y, idx, *window_args(win))
     else:
-        kernel("max_pool2d")(_as_2d(xb, nd), _as_2d(y, nd), _as_2d(idx, nd),
-                             *window_args(_lift(win)))
+        kernel("max_pool2d", be)(_as_2d(xb, nd), _as_2d(y, nd), _as_2d(idx, nd),
+                                 *window_args(_lift(win)))
     out_shape = x.shape[:-nd] + win.out_size
     y = y.reshape(out_shape)
     return (y, idx.reshape(out_shape)) if return_indices else y
@@ -79,15 +82,16 @@ def _max_pool_backward(op, nd, grad_output, indices, input_shape, kernel_size, s
     shape = check_input_shape(input_shape, op, nd)
     win = pool_window(op, shape[-nd:], kernel_size, stride, padding, dilation, ceil_mode)
     out_shape = shape[:-nd] + win.out_size
-    g = as_grad_planes(grad_output, out_shape, None, op, spatial=nd)
-    idx = as_grad_planes(indices, out_shape, np.int64, op, "indices", spatial=nd)
+    be = backend_for(op, grad_output=grad_output, indices=indices)
+    g = as_grad_planes(grad_output, out_shape, None, op, spatial=nd, be=be)
+    idx = as_grad_planes(indices, out_shape, np.int64, op, "indices", spatial=nd, be=be)
     check_indices(idx.reshape(out_shape), shape[-nd:], op, window=win)
-    gx = np.empty((g.shape[0],) + shape[-nd:], g.dtype)
+    gx = be.empty((g.shape[0],) + shape[-nd:], g.dtype)
     if nd == 3:
-        kernel("max_pool3d_backward")(g, idx, gx, *window_args(win))
+        kernel("max_pool3d_backward", be)(g, idx, gx, *window_args(win))
     else:
-        kernel("max_pool2d_backward")(_as_2d(g, nd), _as_2d(idx, nd), _as_2d(gx, nd),
-                                *window_args(_lift(win)))
+        kernel("max_pool2d_backward", be)(_as_2d(g, nd), _as_2d(idx, nd), _as_2d(gx, nd),
+                                          *window_args(_lift(win)))
     return gx.reshape(shape)
 
 
@@ -104,16 +108,17 @@ def _avg_window(op, in_size, kernel_size, stride, padding, ceil_mode):
 
 def _avg_pool(op, nd, x, kernel_size, stride, padding, ceil_mode, count_include_pad,
               divisor_override):
-    xb = as_planes(x, op, nd)
+    be = backend_for(op, input=x)
+    xb = as_planes(x, op, nd, be=be)
     win = _avg_window(op, xb.shape[1:], kernel_size, stride, padding, ceil_mode)
     count_include_pad = as_bool(count_include_pad, "count_include_pad", op)
     divisor = check_divisor(divisor_override, op)
-    y = np.empty((xb.shape[0],) + win.out_size, xb.dtype)
+    y = be.empty((xb.shape[0],) + win.out_size, xb.dtype)
     if nd == 3:
-        kernel("avg_pool3d")(xb, y, *_avg_args(win), count_include_pad, divisor)
+        kernel("avg_pool3d", be)(xb, y, *_avg_args(win), count_include_pad, divisor)
     else:
-        kernel("avg_pool2d")(_as_2d(xb, nd), _as_2d(y, nd), *_avg_args(_lift(win)),
-                       count_include_pad, divisor)
+        kernel("avg_pool2d", be)(_as_2d(xb, nd), _as_2d(y, nd), *_avg_args(_lift(win)),
+                                 count_include_pad, divisor)
     return y.reshape(x.shape[:-nd] + win.out_size)
 
 
@@ -123,13 +128,14 @@ def _avg_pool_backward(op, nd, grad_output, input_shape, kernel_size, stride, pa
     win = _avg_window(op, shape[-nd:], kernel_size, stride, padding, ceil_mode)
     count_include_pad = as_bool(count_include_pad, "count_include_pad", op)
     divisor = check_divisor(divisor_override, op)
-    g = as_grad_planes(grad_output, shape[:-nd] + win.out_size, None, op, spatial=nd)
-    gx = np.empty((g.shape[0],) + shape[-nd:], g.dtype)
+    be = backend_for(op, grad_output=grad_output)
+    g = as_grad_planes(grad_output, shape[:-nd] + win.out_size, None, op, spatial=nd, be=be)
+    gx = be.empty((g.shape[0],) + shape[-nd:], g.dtype)
     if nd == 3:
-        kernel("avg_pool3d_backward")(g, gx, *_avg_args(win), count_include_pad, divisor)
+        kernel("avg_pool3d_backward", be)(g, gx, *_avg_args(win), count_include_pad, divisor)
     else:
-        kernel("avg_pool2d_backward")(_as_2d(g, nd), _as_2d(gx, nd), *_avg_args(_lift(win)),
-                                count_include_pad, divisor)
+        kernel("avg_pool2d_backward", be)(_as_2d(g, nd), _as_2d(gx, nd),
+                                          *_avg_args(_lift(win)), count_include_pad, divisor)
     return gx.reshape(shape)
 
 
@@ -264,19 +270,23 @@ def avg_pool3d_backward(grad_output, input_shape, kernel_size, stride=None, padd
 # adaptive pooling: the output size is given, the windows follow
 
 def _adaptive(op, nd, x, output_size, is_max, return_indices=False):
-    xb = as_planes(x, op, nd)
+    be = backend_for(op, input=x)
+    xb = as_planes(x, op, nd, be=be)
     out = adaptive_output_size(op, xb.shape[1:], output_size)
     return_indices = as_bool(return_indices, "return_indices", op)
     check_output_size(op, (xb.shape[0],) + out, xb.itemsize + 8 * is_max,  # values, indices
                       f"output_size={output_size!r}")
-    y = np.empty((xb.shape[0],) + out, xb.dtype)
-    idx = np.empty(y.shape, np.int64)
+    y = be.empty((xb.shape[0],) + out, xb.dtype)
+    idx = be.empty(y.shape, np.int64)
     if nd == 3:
-        kernel("adaptive_max_pool3d")(xb, y, idx) if is_max else kernel("adaptive_avg_pool3d")(xb, y)
+        if is_max:
+            kernel("adaptive_max_pool3d", be)(xb, y, idx)
+        else:
+            kernel("adaptive_avg_pool3d", be)(xb, y)
     elif is_max:
-        kernel("adaptive_max_pool2d")(_as_2d(xb, nd), _as_2d(y, nd), _as_2d(idx, nd))
+        kernel("adaptive_max_pool2d", be)(_as_2d(xb, nd), _as_2d(y, nd), _as_2d(idx, nd))
     else:
-        kernel("adaptive_avg_pool2d")(_as_2d(xb, nd), _as_2d(y, nd))
+        kernel("adaptive_avg_pool2d", be)(_as_2d(xb, nd), _as_2d(y, nd))
     out_shape = x.shape[:-nd] + out
     y = y.reshape(out_shape)
     return (y, idx.reshape(out_shape)) if return_indices else y
@@ -284,25 +294,28 @@ def _adaptive(op, nd, x, output_size, is_max, return_indices=False):
 
 def _adaptive_backward(op, nd, grad_output, indices, input_shape):
     shape = check_input_shape(input_shape, op, nd)
-    check_array(grad_output, "grad_output", op)
+    be = backend_for(op, grad_output=grad_output, **({} if indices is None else
+                                                     {"indices": indices}))
+    grad_output = check_array(grad_output, "grad_output", op, be)
     if grad_output.ndim != len(shape) or grad_output.shape[:-nd] != shape[:-nd]:
         raise ValueError(f"{op}: grad_output must have shape {shape[:-nd]} + output size, "
                          f"got {grad_output.shape}")
     out_shape = grad_output.shape
-    g = as_grad_planes(grad_output, out_shape, None, op, spatial=nd)
-    gx = np.empty((g.shape[0],) + shape[-nd:], g.dtype)
+    g = as_grad_planes(grad_output, out_shape, None, op, spatial=nd, be=be)
+    gx = be.empty((g.shape[0],) + shape[-nd:], g.dtype)
     if indices is None:
         if nd == 3:
-            kernel("adaptive_avg_pool3d_backward")(g, gx)
+            kernel("adaptive_avg_pool3d_backward", be)(g, gx)
         else:
-            kernel("adaptive_avg_pool2d_backward")(_as_2d(g, nd), _as_2d(gx, nd))
+            kernel("adaptive_avg_pool2d_backward", be)(_as_2d(g, nd), _as_2d(gx, nd))
     else:
-        idx = as_grad_planes(indices, out_shape, np.int64, op, "indices", spatial=nd)
+        idx = as_grad_planes(indices, out_shape, np.int64, op, "indices", spatial=nd, be=be)
         check_indices(idx.reshape(out_shape), shape[-nd:], op, ADAPTIVE)
         if nd == 3:
-            kernel("adaptive_max_pool3d_backward")(g, idx, gx)
+            kernel("adaptive_max_pool3d_backward", be)(g, idx, gx)
         else:
-            kernel("adaptive_max_pool2d_backward")(_as_2d(g, nd), _as_2d(idx, nd), _as_2d(gx, nd))
+            kernel("adaptive_max_pool2d_backward", be)(_as_2d(g, nd), _as_2d(idx, nd),
+                                                       _as_2d(gx, nd))
     return gx.reshape(shape)
 
 
@@ -366,7 +379,7 @@ def adaptive_max_pool2d_backward(grad_output, indices, input_shape):
     >>> adaptive_max_pool2d_backward(np.ones((1, 1, 3)), np.array([[[0, 2, 4]]]), (1, 1, 5))
     array([[[1., 0., 1., 0., 1.]]])
     """
-    check_array(indices, "indices", "adaptive_max_pool2d_backward")
+    backend_for("adaptive_max_pool2d_backward", indices=indices)  # refuses None: no average
     return _adaptive_backward("adaptive_max_pool2d_backward", 2, grad_output, indices,
                               input_shape)
 
@@ -412,7 +425,7 @@ def adaptive_max_pool1d_backward(grad_output, indices, input_shape):
     >>> adaptive_max_pool1d_backward(np.ones((1, 2)), np.array([[1, 2]]), (1, 4))
     array([[0., 1., 1., 0.]])
     """
-    check_array(indices, "indices", "adaptive_max_pool1d_backward")
+    backend_for("adaptive_max_pool1d_backward", indices=indices)  # refuses None: no average
     return _adaptive_backward("adaptive_max_pool1d_backward", 1, grad_output, indices,
                               input_shape)
 
@@ -461,7 +474,7 @@ def adaptive_max_pool3d_backward(grad_output, indices, input_shape):
     >>> adaptive_max_pool3d_backward(np.ones((1, 1, 1, 1)), np.array([[[[7]]]]), (1, 2, 2, 2)).ravel()
     array([0., 0., 0., 0., 0., 0., 0., 1.])
     """
-    check_array(indices, "indices", "adaptive_max_pool3d_backward")
+    backend_for("adaptive_max_pool3d_backward", indices=indices)  # refuses None: no average
     return _adaptive_backward("adaptive_max_pool3d_backward", 3, grad_output, indices,
                               input_shape)
 
@@ -469,13 +482,14 @@ def adaptive_max_pool3d_backward(grad_output, indices, input_shape):
 # ---------------------------------------------------------------------------
 # max unpooling: put each pooled value back where it came from
 
-def _unpool_indices(indices, x, out_size, op):
-    """Indices as (P, H, W) planes; each must name a cell of the output plane."""
-    idx = as_grad_planes(indices, x.shape, np.int64, op, "indices", spatial=2)
+def _unpool_indices(indices, x, out_size, op, be):
+    """Indices as (P, H, W) planes; each must name a cell of the output plane
+    (checked on the indices' device)."""
+    idx = as_grad_planes(indices, x.shape, np.int64, op, "indices", spatial=2, be=be)
     cells = out_size[0] * out_size[1]
-    outside = (idx < 0) | (idx >= cells)
-    if outside.any():
-        bad = idx[outside][0]  # the first, in row-major order
+    first = be.first_outside(idx, 0, cells)  # the first, in row-major order
+    if first is not None:
+        bad = int(idx.reshape(idx.size)[first])
         raise ValueError(f"{op}: index {bad} lies outside the output plane of "
                          f"{out_size[0]}x{out_size[1]} = {cells} cells; indices must lie in "
                          f"[0, {cells})")
@@ -521,14 +535,15 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
            [ 0., 13.,  0., 15.]])
     """
     op = "max_unpool2d"
-    xb = as_planes(input, op, 2)
+    be = backend_for(op, input=input, indices=indices)
+    xb = as_planes(input, op, 2, be=be)
     out = unpool_output_size(op, xb.shape[1:], kernel_size, stride, padding, output_size)
     check_output_size(op, (xb.shape[0],) + out, xb.itemsize,
                       f"kernel_size={kernel_size!r}, stride={stride!r}, padding={padding!r}, "
                       f"output_size={output_size!r}")
-    idx = _unpool_indices(indices, input, out, op)
-    y = np.empty((xb.shape[0],) + out, xb.dtype)
-    kernel("max_unpool2d")(xb, idx, y)
+    idx = _unpool_indices(indices, input, out, op, be)
+    y = be.empty((xb.shape[0],) + out, xb.dtype)
+    kernel("max_unpool2d", be)(xb, idx, y)
     return y.reshape(input.shape[:-2] + out)
 
 
@@ -546,15 +561,16 @@ def max_unpool2d_backward(grad_output, indices):
     array([[[3., 0.]]])
     """
     op = "max_unpool2d_backward"
-    check_array(indices, "indices", op)
-    check_array(grad_output, "grad_output", op)
+    be = backend_for(op, indices=indices, grad_output=grad_output)
+    indices = check_array(indices, "indices", op, be)
+    grad_output = check_array(grad_output, "grad_output", op, be)
     if grad_output.ndim != indices.ndim or grad_output.shape[:-2] != indices.shape[:-2]:
         raise ValueError(f"{op}: grad_output and indices must agree on the leading (N, C) "
                          f"dimensions, got {grad_output.shape} and {indices.shape}")
-    g = as_planes(grad_output, op, 2, "grad_output")
-    idx = _unpool_indices(indices, indices, g.shape[1:], op)
-    gx = np.empty(idx.shape, g.dtype)
-    kernel("max_unpool2d_backward")(g, idx, gx)
+    g = as_planes(grad_output, op, 2, "grad_output", be=be)
+    idx = _unpool_indices(indices, indices, g.shape[1:], op, be)
+    gx = be.empty(idx.shape, g.dtype)
+    kernel("max_unpool2d_backward", be)(g, idx, gx)
     return gx.reshape(indices.shape)
 
 
@@ -580,39 +596,42 @@ def _norm_type(norm_type, dtype, op):
     return p
 
 
-def _lp_args(op, nd, x, norm_type, kernel_size, stride, ceil_mode):
+def _lp_args(op, nd, x, norm_type, kernel_size, stride, ceil_mode, be):
     """Check the arguments: the input as (P, H, W) planes (H = 1 in 1D), p, the 2D window."""
-    xb = as_planes(x, op, nd)
+    xb = as_planes(x, op, nd, be=be)
     p = _norm_type(norm_type, xb.dtype, op)
     win = _lift(pool_window(op, xb.shape[1:], kernel_size, stride, 0, 1, ceil_mode))
     return _as_2d(xb, nd), p, win
 
 
 def _lp_pool(op, nd, x, norm_type, kernel_size, stride, ceil_mode):
-    x2, p, win = _lp_args(op, nd, x, norm_type, kernel_size, stride, ceil_mode)
+    be = backend_for(op, input=x)
+    x2, p, win = _lp_args(op, nd, x, norm_type, kernel_size, stride, ceil_mode, be)
     kh, kw, sh, sw = win.kernel + win.stride
-    y = np.empty((x2.shape[0],) + win.out_size, x2.dtype)
+    y = be.empty((x2.shape[0],) + win.out_size, x2.dtype)
     if math.isinf(p):  # PyTorch's special case: the max (inf) or min (-inf) of |x|
-        kernel("lp_inf_pool2d")(x2, y, kh, kw, sh, sw, 1 if p > 0 else -1)
+        kernel("lp_inf_pool2d", be)(x2, y, kh, kw, sh, sw, 1 if p > 0 else -1)
     else:
-        kernel("lp_pool2d")(x2, y, kh, kw, sh, sw, p, 1.0 / p, math.prod(win.kernel))
+        kernel("lp_pool2d", be)(x2, y, kh, kw, sh, sw, p, 1.0 / p, math.prod(win.kernel))
     return y.reshape(x.shape[:-nd] + win.out_size[-nd:])
 
 
 def _lp_pool_backward(op, nd, grad_output, x, norm_type, kernel_size, stride, ceil_mode):
-    x2, p, win = _lp_args(op, nd, x, norm_type, kernel_size, stride, ceil_mode)
+    be = backend_for(op, input=x, grad_output=grad_output)
+    x2, p, win = _lp_args(op, nd, x, norm_type, kernel_size, stride, ceil_mode, be)
     out_shape = x.shape[:-nd] + win.out_size[-nd:]
-    g = _as_2d(as_grad_planes(grad_output, out_shape, x.dtype, op, spatial=nd), nd)
+    g = _as_2d(as_grad_planes(grad_output, out_shape, x2.dtype, op, spatial=nd, be=be), nd)
     kh, kw, sh, sw = win.kernel + win.stride
-    gx = np.empty_like(x2)
+    gx = be.empty(x2.shape, x2.dtype)
     if math.isinf(p):
-        argmax = np.empty(g.shape, np.int64)  # each window's argmax, recomputed
-        kernel("lp_inf_pool2d_backward")(g, x2, argmax, gx, kh, kw, sh, sw, 1 if p > 0 else -1)
+        argmax = be.empty(g.shape, np.int64)  # each window's argmax, recomputed
+        kernel("lp_inf_pool2d_backward", be)(g, x2, argmax, gx, kh, kw, sh, sw,
+                                             1 if p > 0 else -1)
     else:
         q = 1.0 / p
-        g_mean = np.empty_like(g)  # the root's gradient per window
-        kernel("lp_pool2d_backward")(g, x2, g_mean, gx, kh, kw, sh, sw, p, p - 1.0, q, q - 1.0,
-                               math.prod(win.kernel))
+        g_mean = be.empty(g.shape, g.dtype)  # the root's gradient per window
+        kernel("lp_pool2d_backward", be)(g, x2, g_mean, gx, kh, kw, sh, sw, p, p - 1.0, q,
+                                         q - 1.0, math.prod(win.kernel))
     return gx.reshape(x.shape)
 
 
@@ -755,6 +774,10 @@ def fractional_max_pool2d(input, kernel_size, output_size=None, output_ratio=Non
 
     Notes
     -----
+    For a device input the samples live on the host: drawn there, or given
+    as a host or device array (a device one is copied to the host, (N, C, 2)
+    values), checked there, then copied to the device for the kernel.
+
     Deliberate differences from PyTorch: giving both output_size and
     output_ratio is an error (PyTorch ignores the ratio); a float
     output_ratio is accepted (PyTorch 2.13 fails on it); an output size of 0
@@ -773,14 +796,18 @@ def fractional_max_pool2d(input, kernel_size, output_size=None, output_ratio=Non
            [21., 23., 24.]])
     """
     op = "fractional_max_pool2d"
-    xb = as_planes(input, op, 2)
+    be = backend_for(op, input=input)
+    input = check_input(input, op, be=be)
+    xb = planes(input)
+    if be is not CPU and is_device_array(random_samples):  # (N, C, 2): checked on the host
+        random_samples = be.asarray(random_samples).copy_to_host()
     kh_kw = as_tuple(kernel_size, "kernel_size", op)
     out = fractional_output_size(op, xb.shape[1:], kh_kw, output_size, output_ratio)
     return_indices = as_bool(return_indices, "return_indices", op)
-    samples = _fractional_samples(random_samples, generator, input, op)
-    y = np.empty((xb.shape[0],) + out, xb.dtype)
-    idx = np.empty(y.shape, np.int64)
-    kernel("fractional_max_pool2d")(xb, samples, y, idx, *kh_kw)
+    samples = be.from_host(_fractional_samples(random_samples, generator, input, op))
+    y = be.empty((xb.shape[0],) + out, xb.dtype)
+    idx = be.empty(y.shape, np.int64)
+    kernel("fractional_max_pool2d", be)(xb, samples, y, idx, *kh_kw)
     out_shape = input.shape[:-2] + out
     y = y.reshape(out_shape)
     return (y, idx.reshape(out_shape)) if return_indices else y
@@ -801,14 +828,15 @@ def fractional_max_pool2d_backward(grad_output, indices, input_shape, kernel_siz
     op = "fractional_max_pool2d_backward"
     shape = check_input_shape(input_shape, op, 2)
     kh_kw = as_tuple(kernel_size, "kernel_size", op)
-    check_array(indices, "indices", op)
+    be = backend_for(op, indices=indices, grad_output=grad_output)
+    indices = check_array(indices, "indices", op, be)
     if indices.ndim != len(shape) or indices.shape[:-2] != shape[:-2]:
         raise ValueError(f"{op}: indices must have shape {shape[:-2]} + output size, "
                          f"got {indices.shape}")
     fractional_output_size(op, shape[-2:], kh_kw, indices.shape[-2:])  # the forward's rules
-    idx = as_grad_planes(indices, indices.shape, np.int64, op, "indices", spatial=2)
-    g = as_grad_planes(grad_output, indices.shape, None, op, spatial=2)
+    idx = as_grad_planes(indices, indices.shape, np.int64, op, "indices", spatial=2, be=be)
+    g = as_grad_planes(grad_output, indices.shape, None, op, spatial=2, be=be)
     check_indices(idx.reshape(indices.shape), shape[-2:], op, FRACTIONAL, kh_kw)
-    gx = np.empty((g.shape[0],) + shape[-2:], g.dtype)
-    kernel("fractional_max_pool2d_backward")(g, idx, gx, *kh_kw)
+    gx = be.empty((g.shape[0],) + shape[-2:], g.dtype)
+    kernel("fractional_max_pool2d_backward", be)(g, idx, gx, *kh_kw)
     return gx.reshape(shape)

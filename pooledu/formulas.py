@@ -300,6 +300,21 @@ def attention_score_grad(x, a, g, y, p):
 
 
 @register_jitable
+def attention_key_grad_cell(x, ds, scale, c):
+    """dL/du[c] = scale * sum over (n, p) of ds[n, p] * x[n, c, p], the gradient of
+    ``u = W_k^T q`` through every score of the batch, added in order of (n, p).
+
+    ``x`` is the whole batch as (N, C, P), ``ds`` the score gradients (N, P).
+    """
+    N, C, P = x.shape
+    total = x.dtype.type(0)
+    for n in range(N):
+        for p in range(P):
+            total += ds[n, p] * x[n, c, p]
+    return scale * total
+
+
+@register_jitable
 def attention_input_grad(g, a, ds, u, scale, c, p):
     """dL/dx[c, p] = g[c] * a[p] + scale * ds[p] * u[c]:
     once as a value being averaged, once through its score."""
@@ -564,6 +579,13 @@ def lp_root(m, q, K, one):
 
 
 @register_jitable
+def torch_sign(v):
+    """PyTorch's sign: 1, -1 or 0, and 0 for NaN (as an int, also in plain Python,
+    where NumPy refuses to subtract booleans)."""
+    return int(v > 0) - int(v < 0)
+
+
+@register_jitable
 def lp_root_grad(g, m, q, qm1, K, one):
     """dL/dm for y = lp_root(m, q, K), through PyTorch's chain of ops:
     g * (q * (K*t) ** qm1), times K, times sign(m) twice (``qm1 = q - 1``,
@@ -571,7 +593,7 @@ def lp_root_grad(g, m, q, qm1, K, one):
     (relu's mask, which also hides the inf that a window of zeros gives:
     PyTorch's "the gradient is set to zero as well")."""
     t = m if m != 0 else m - m
-    s = (m > 0) - (m < 0)  # PyTorch's sign: 0 for NaN
+    s = torch_sign(m)
     grad = g * (q * torch_pow(t * K, qm1, one)) * K * s
     if abs(m) <= 0:
         grad = g - g  # relu's mask; abs(NaN) <= 0 is false, so NaN is not masked

@@ -24,7 +24,6 @@ from numba import cuda
 
 import pooledu as P
 from pooledu import cuda as pcuda
-from pooledu.backend import cuda_backend
 from pooledu.dispatch import kernel
 from strategies import pool2d_cases, values
 
@@ -272,13 +271,22 @@ def test_validation_is_the_same_on_the_device():
 
 
 def test_an_op_without_a_cuda_version_refuses_device_arrays():
-    """Functions that never ask backend_for (no CUDA kernel yet) stay NumPy-only."""
+    """A backend without a kernel refuses it by name, before anything runs; a check
+    that was not handed a backend takes NumPy arrays only."""
+    from pooledu.backend import Backend
     from pooledu.checks import as_planes
+    bare = Backend("cuda", types.SimpleNamespace(), *[None] * 6)  # a device with no kernels
+    with pytest.raises(TypeError, match="max_pool3d: pooledu has no cuda kernel for this "
+                                        "operation yet; pass NumPy arrays"):
+        kernel("max_pool3d", bare)
     dx, = on_device(np.zeros((1, 4, 4)))
-    with pytest.raises(TypeError, match=r"lp_pool2d: input must be a NumPy array \(lp_pool2d has no CUDA"):
-        as_planes(dx, "lp_pool2d")
-    with pytest.raises(TypeError, match="lp_pool2d: pooledu has no cuda kernel"):
-        kernel("lp_pool2d", cuda_backend())
+    with pytest.raises(TypeError, match=r"some_op: input must be a NumPy array "
+                                        r"\(some_op has no CUDA"):
+        as_planes(dx, "some_op")
+    # the transposed convolution adds its bias and sums its bias gradient with NumPy
+    with pytest.raises(TypeError, match=r"conv_transpose2d: input must be a NumPy array "
+                                        r"\(conv_transpose2d has no CUDA version yet\)"):
+        P.conv_transpose2d(dx, np.ones((1, 1, 2, 2)))
 
 
 def test_an_array_that_refuses_to_share_its_memory_gets_a_type_error():
@@ -323,6 +331,54 @@ for F in (t.float32, t.float64):
         ptx, _ = cuda.compile_ptx(kernel.py_func, sig, cc=(8, 0))
         # no fused multiply-adds: the GPU must round like the CPU kernels
         assert "fma." not in ptx, kernel
+# the rest of the family (cuda_family.py), typed as the public functions call it
+from pooledu import cuda_family as cf
+n, f64 = t.int64, t.float64
+for F in (t.float32, t.float64):
+    A1, A2, A3, A4 = (t.Array(F, d, "A") for d in (1, 2, 3, 4))
+    I3, I4 = t.Array(t.int64, 3, "A"), t.Array(t.int64, 4, "A")
+    win4, avg4 = (n,) * 12, (n,) * 9 + (t.boolean, n)
+    for kernel, sig in [
+            (cf._adaptive_avg_pool2d, (A3, A3)), (cf._adaptive_avg_pool2d_backward, (A3, A3)),
+            (cf._adaptive_max_pool2d, (A3, A3, I3)),
+            (cf._adaptive_max_pool2d_backward, (A3, I3, A3)),
+            (cf._fractional_max_pool2d, (A3, A2, A3, I3, n, n)),
+            (cf._fractional_max_pool2d_backward, (A3, I3, A3, n, n)),
+            (cf._max_unpool2d, (A3, I3, A3)), (cf._max_unpool2d_backward, (A3, I3, A3)),
+            (cf._lp_pool2d, (A3, A3) + (n,) * 4 + (f64, f64, n)),
+            (cf._lp_root_grads, (A3, A3, A3) + (n,) * 4 + (f64, f64, f64, n)),
+            (cf._lp_power_grads, (A3, A3, A3) + (n,) * 4 + (f64, f64)),
+            (cf._lp_inf_pool2d, (A3, A3) + (n,) * 5), (cf._lp_inf_argmax, (A3, I3) + (n,) * 5),
+            (cf._lp_inf_gather, (A3, A3, I3, A3) + (n,) * 4),
+            (cf._max_pool3d, (A4, A4, I4) + win4), (cf._max_pool3d_backward, (A4, I4, A4) + win4),
+            (cf._avg_pool3d, (A4, A4) + avg4), (cf._avg_pool3d_backward, (A4, A4) + avg4),
+            (cf._adaptive_avg_pool3d, (A4, A4)), (cf._adaptive_avg_pool3d_backward, (A4, A4)),
+            (cf._adaptive_max_pool3d, (A4, A4, I4)),
+            (cf._adaptive_max_pool3d_backward, (A4, I4, A4)),
+            (cf._broadcast_windows, (A3, A3, n, n)),
+            (cf._max_broadcast_pool2d_backward, (A3, I3, A3, n, n)),
+            (cf._attention_weights, (A3, A1, F, A2)), (cf._attention_readout, (A3, A2, A2)),
+            (cf._attention_score_grads, (A2, A3, A2, A2, A2)),
+            (cf._attention_input_grads, (A2, A1, F, A2, A2, A3)),
+            (cf._attention_fold, (A2, A1, A1)), (cf._attention_query_grad, (A2, A1, A1)),
+            (cf._attention_key_grad, (A3, A2, F, A1)),
+            (cf._attention_key_weight_grad, (A1, A1, A2))]:
+        ptx, _ = cuda.compile_ptx(kernel.py_func, sig, cc=(8, 0))
+        # NVVM fuses the multiply-adds of LP and attention pooling (a few ulps
+        # off the CPU, as cuda_family.py says); every other kernel must not
+        fused = kernel.py_func.__name__.startswith(("_lp_pool", "_lp_root", "_lp_power",
+                                                    "_attention"))
+        assert fused or "fma." not in ptx, kernel
+from pooledu import cuda_conv as cc
+for F in (t.float32, t.float64):
+    A1, A4 = t.Array(F, 1, "A"), t.Array(F, 4, "A")
+    for kernel, sig in [(cc._conv2d, (A4, A4, A1, A4) + (n,) * 6),
+                        (cc._conv2d_backward_input, (A4, A4, A4) + (n,) * 6),
+                        (cc._conv2d_weight_taps, (A4, A4, A4) + (n,) * 6),
+                        (cc._conv2d_bias_grads, (A4, A1))]:
+        cuda.compile_ptx(kernel.py_func, sig, cc=(8, 0))  # multiply-adds: FMAs allowed
+ptx, _ = cuda.compile_ptx(pc._outside_positions.py_func,
+                          (t.Array(t.int64, 1, "A"), n, n, t.Array(t.int64, 1, "A")), cc=(8, 0))
 """
 
 
@@ -369,3 +425,21 @@ def test_torch_cuda_tensors_and_a_large_batch_on_the_gpu():
     assert_same(host(idx), want_idx)
     assert_ulps(host(P.avg_pool2d(tx, 3, 2, 1)), P.avg_pool2d(x, 3, 2, 1))
 
+
+@pytest.mark.gpu
+def test_the_family_takes_torch_cuda_tensors():
+    """3D, adaptive, fractional and LP pooling read PyTorch's memory in place."""
+    from pooledu import family as F
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("this PyTorch build has no CUDA")
+    x = special_input((2, 3, 4, 9, 9))
+    tx = torch.from_numpy(x).cuda()
+    y, idx = F.max_pool3d(tx, 2, return_indices=True)
+    want_y, want_idx = F.max_pool3d(x, 2, return_indices=True)
+    assert_same(host(y), want_y)
+    assert_same(host(idx), want_idx)
+    assert_same(host(F.adaptive_max_pool2d(tx[0], (4, 5))), F.adaptive_max_pool2d(x[0], (4, 5)))
+    assert_same(host(F.fractional_max_pool2d(tx[1], 2, output_size=5, generator=3)),
+                F.fractional_max_pool2d(x[1], 2, output_size=5, generator=3))
+    assert_ulps(host(F.lp_pool2d(tx[0].abs(), 2, 3)), F.lp_pool2d(abs(x[0]), 2, 3))
