@@ -238,6 +238,36 @@ def torch_broadcast(t, kernel_size):
 
 
 # ---------------------------------------------------------------------------
+# a row's fixed small case
+
+def tiny_input(shape, dtype=np.float32, seed=0):
+    """Halves of small normals (so windows hold ties), with a NaN where there is room."""
+    x = (np.round(2 * np.random.default_rng(seed).standard_normal(shape)) / 2).astype(dtype)
+    if x.size > 8:
+        x.flat[7] = np.nan
+    return x
+
+
+def tiny_args(op, x, put=lambda a: a):
+    """The row's tiny arguments for input ``x``: arrays in its dtype (indices stay
+    int64), per-image ones (indices, random samples) repeated for its batch, all
+    passed through ``put`` (e.g. onto a CUDA device)."""
+    args = {}
+    for name, v in op.tiny[1].items():
+        if isinstance(v, np.ndarray):
+            v = v.astype(x.dtype) if v.dtype.kind == "f" else v
+            v = put(np.broadcast_to(v, x.shape[:1] + v.shape[1:]).copy())
+        args[name] = v
+    return args
+
+
+def tiny_case(op, dtype=np.float32):
+    """The row's tiny case as (x, args), on the host."""
+    x = tiny_input(op.tiny[0], dtype)
+    return x, tiny_args(op, x)
+
+
+# ---------------------------------------------------------------------------
 # the table
 
 @dataclass(frozen=True)
@@ -258,6 +288,10 @@ class Operation:
     compare_grad: Callable = bitwise
     nd: int = 2                   # spatial dimensions of the input
     finite_gradient: bool = False  # PyTorch's gradient needs finite input (its chain rule meets inf * 0)
+    # one fixed small case, (input shape, args), for the CUDA simulator (which
+    # runs every GPU thread in Python) and for the bad-input tests
+    tiny: tuple = None
+    fused: bool = False           # on a real GPU NVVM fuses its multiply-adds: a few ulps off the CPU
 
     def __repr__(self):
         return self.name
@@ -267,36 +301,36 @@ def _with_indices(fn):
     return lambda x, **a: fn(x, return_indices=True, **a)
 
 
-def max_row(name, nd, oracle, dilation=True):
+def max_row(name, nd, oracle, **row):
     ours, backward = getattr(P, name), getattr(P, name + "_backward")
-    return Operation(name, lambda: window_cases(nd, dilation), _with_indices(ours),
+    return Operation(name, lambda: window_cases(nd, dilation=True), _with_indices(ours),
                      lambda g, x, outs, a: backward(g, outs[1], x.shape, **a),
-                     _with_indices(oracle), compare_indices=max_indices, nd=nd)
+                     _with_indices(oracle), compare_indices=max_indices, nd=nd, **row)
 
 
-def avg_row(name, nd, oracle):
+def avg_row(name, nd, oracle, **row):
     ours, backward = getattr(P, name), getattr(P, name + "_backward")
     return Operation(name, lambda: window_cases(nd, dilation=False, average=True),
                      lambda x, **a: (ours(x, **a),),
                      lambda g, x, outs, a: backward(g, x.shape, **a),
-                     lambda t, **a: (oracle(t, **a),), nd=nd)
+                     lambda t, **a: (oracle(t, **a),), nd=nd, **row)
 
 
-def adaptive_row(name, nd, oracle):
+def adaptive_row(name, nd, oracle, **row):
     ours, backward = getattr(P, name), getattr(P, name + "_backward")
     if "max" in name:
         return Operation(name, lambda: adaptive_cases(nd), _with_indices(ours),
                          lambda g, x, outs, a: backward(g, outs[1], x.shape),
-                         _with_indices(oracle), nd=nd)
+                         _with_indices(oracle), nd=nd, **row)
 
     def compare(ours_, theirs, x, args):  # one output cell: PyTorch takes a pairwise mean
         (plane_mean(nd) if ours_.shape[-nd:] == (1,) * nd else bitwise)(ours_, theirs, x, args)
     return Operation(name, lambda: adaptive_cases(nd), lambda x, **a: (ours(x, **a),),
                      lambda g, x, outs, a: backward(g, x.shape), lambda t, **a: (oracle(t, **a),),
-                     compare=compare, nd=nd)
+                     compare=compare, nd=nd, **row)
 
 
-def lp_row(name, nd, oracle):
+def lp_row(name, nd, oracle, **row):
     ours, backward = getattr(P, name), getattr(P, name + "_backward")
 
     def compare(ours_, theirs, x, args):
@@ -308,39 +342,63 @@ def lp_row(name, nd, oracle):
         (bitwise if exact else close)(ours_, theirs, x, args)
     return Operation(name, lambda: lp_cases(nd), lambda x, **a: (ours(x, **a),),
                      lambda g, x, outs, a: backward(g, x, **a), lambda t, **a: (oracle(t, **a),),
-                     compare=compare, compare_grad=compare_grad, nd=nd, finite_gradient=True)
+                     compare=compare, compare_grad=compare_grad, nd=nd, finite_gradient=True,
+                     fused=True, **row)
 
 
 OPERATIONS = [
-    max_row("max_pool1d", 1, F.max_pool1d),
-    max_row("max_pool2d", 2, F.max_pool2d),
-    max_row("max_pool3d", 3, F.max_pool3d),
-    avg_row("avg_pool1d", 1, F.avg_pool1d),
-    avg_row("avg_pool2d", 2, F.avg_pool2d),
-    avg_row("avg_pool3d", 3, F.avg_pool3d),
-    adaptive_row("adaptive_avg_pool1d", 1, F.adaptive_avg_pool1d),
-    adaptive_row("adaptive_avg_pool2d", 2, F.adaptive_avg_pool2d),
-    adaptive_row("adaptive_avg_pool3d", 3, F.adaptive_avg_pool3d),
-    adaptive_row("adaptive_max_pool1d", 1, F.adaptive_max_pool1d),
-    adaptive_row("adaptive_max_pool2d", 2, F.adaptive_max_pool2d),
-    adaptive_row("adaptive_max_pool3d", 3, F.adaptive_max_pool3d),
+    max_row("max_pool1d", 1, F.max_pool1d,
+            tiny=((2, 2, 5), dict(kernel_size=2, stride=1, padding=1))),
+    max_row("max_pool2d", 2, F.max_pool2d,
+            tiny=((1, 2, 4, 5), dict(kernel_size=3, stride=2, padding=1, dilation=(1, 2)))),
+    max_row("max_pool3d", 3, F.max_pool3d,
+            tiny=((1, 2, 3, 3, 4), dict(kernel_size=2, stride=(1, 2, 2), padding=(0, 1, 1)))),
+    avg_row("avg_pool1d", 1, F.avg_pool1d,
+            tiny=((2, 2, 5), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True,
+                                  count_include_pad=False))),
+    avg_row("avg_pool2d", 2, F.avg_pool2d,
+            tiny=((1, 2, 4, 5), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True))),
+    avg_row("avg_pool3d", 3, F.avg_pool3d,
+            tiny=((1, 2, 3, 3, 4), dict(kernel_size=2, stride=1, padding=1, divisor_override=3))),
+    adaptive_row("adaptive_avg_pool1d", 1, F.adaptive_avg_pool1d,
+                 tiny=((2, 2, 5), dict(output_size=3))),
+    adaptive_row("adaptive_avg_pool2d", 2, F.adaptive_avg_pool2d,
+                 tiny=((1, 2, 5, 4), dict(output_size=(3, 3)))),
+    adaptive_row("adaptive_avg_pool3d", 3, F.adaptive_avg_pool3d,
+                 tiny=((1, 2, 3, 4, 3), dict(output_size=(2, 3, 2)))),
+    adaptive_row("adaptive_max_pool1d", 1, F.adaptive_max_pool1d,
+                 tiny=((2, 2, 5), dict(output_size=3))),
+    adaptive_row("adaptive_max_pool2d", 2, F.adaptive_max_pool2d,
+                 tiny=((1, 2, 5, 4), dict(output_size=(3, 3)))),
+    adaptive_row("adaptive_max_pool3d", 3, F.adaptive_max_pool3d,
+                 tiny=((1, 2, 3, 4, 3), dict(output_size=(2, 3, 2)))),
     Operation("global_avg_pool2d", global_cases, lambda x, **a: (P.global_avg_pool2d(x, **a),),
               lambda g, x, outs, a: P.global_avg_pool2d_backward(g, x.shape),
-              torch_global(F.adaptive_avg_pool2d), compare=plane_mean(2), compare_grad=ulps(1)),
+              torch_global(F.adaptive_avg_pool2d), compare=plane_mean(2), compare_grad=ulps(1),
+              tiny=((1, 2, 3, 4), dict(keepdims=False))),
     Operation("global_max_pool2d", global_cases, _with_indices(P.global_max_pool2d),
               lambda g, x, outs, a: P.global_max_pool2d_backward(g, outs[1], x.shape),
-              lambda t, **a: torch_global(F.adaptive_max_pool2d)(t, return_indices=True, **a)),
-    lp_row("lp_pool1d", 1, F.lp_pool1d),
-    lp_row("lp_pool2d", 2, F.lp_pool2d),
+              lambda t, **a: torch_global(F.adaptive_max_pool2d)(t, return_indices=True, **a),
+              tiny=((1, 2, 3, 4), dict(keepdims=True))),
+    lp_row("lp_pool1d", 1, F.lp_pool1d,
+           tiny=((2, 2, 5), dict(norm_type=3, kernel_size=2, ceil_mode=True))),
+    lp_row("lp_pool2d", 2, F.lp_pool2d,
+           tiny=((1, 2, 4, 5), dict(norm_type=2, kernel_size=2, ceil_mode=True))),
     Operation("fractional_max_pool2d", fractional_cases, _with_indices(P.fractional_max_pool2d),
               lambda g, x, outs, a: P.fractional_max_pool2d_backward(g, outs[1], x.shape,
                                                                      a["kernel_size"]),
-              _with_indices(F.fractional_max_pool2d)),
+              _with_indices(F.fractional_max_pool2d),
+              tiny=((1, 2, 5, 5), dict(kernel_size=2, output_size=3, random_samples=np.array(
+                  [[[0.25, 0.75], [0.5, 0.1]]])))),
     Operation("max_unpool2d", unpool_cases, lambda x, **a: (P.max_unpool2d(x, **a),),
               lambda g, x, outs, a: P.max_unpool2d_backward(g, a["indices"]),
-              lambda t, **a: (F.max_unpool2d(t, **a),)),
+              lambda t, **a: (F.max_unpool2d(t, **a),),
+              # what max_pool2d(k=2) keeps of a 4x4 plane whose maxima sit at
+              # corners; the second plane's indices collide (the last write wins)
+              tiny=((1, 2, 2, 2), dict(indices=np.array([[[[0, 3], [12, 15]], [[5, 5], [9, 10]]]]),
+                                       kernel_size=2))),
     # PyTorch has no max-broadcast pooling: the oracle composes it from two calls
     Operation("max_broadcast_pool2d", broadcast_cases, _with_indices(P.max_broadcast_pool2d),
               lambda g, x, outs, a: P.max_broadcast_pool2d_backward(g, outs[1], **a),
-              torch_broadcast, compare_grad=close),
+              torch_broadcast, compare_grad=close, tiny=((1, 2, 3, 5), dict(kernel_size=2))),
 ]

@@ -1,8 +1,11 @@
-"""The family's CUDA kernels against its CPU kernels: one table row per operation.
+"""The CUDA kernels against the CPU kernels: one table row per operation.
 
-Each row names an operation, a tiny input shape, its forward call and its
-backward call, written once for both devices: ``put`` moves a host array
-(a query, random samples, an upstream gradient) to where the input lives.
+The pooling operations are the rows of the operation table
+(``operations.py``), run on their tiny case; the operations outside it
+(convolution, blur and attention pooling, LP's p = -inf) have rows here. Each
+row has a tiny input shape, its forward call and its backward call, written
+once for both devices: ``put`` moves a host array (a query, random samples,
+indices, an upstream gradient) to where the input lives.
 Each row is run on NumPy arrays and on device arrays, and every output and
 gradient must agree bit for bit: the CUDA kernels call the CPU kernels'
 formulas, in the CPU's order. (In Numba's CUDA simulator, which
@@ -11,9 +14,9 @@ arithmetic; on a real GPU the rows marked ``fused``, LP, attention and blur
 pooling and the convolution, are compared to a few ulps: NVVM fuses their
 multiply-adds and libdevice computes their ``exp`` and powers, see
 ``pooledu/cuda_family.py``.)
-The CPU kernels are themselves checked against PyTorch in the family's tests.
+The CPU kernels are themselves checked against PyTorch by the operation table.
 
-A new operation is tested by adding a row. Shapes stay tiny: the simulator
+A new pooling operation is tested here by its row in ``operations.py``. Shapes stay tiny: the simulator
 runs each GPU thread as a Python thread.
 """
 
@@ -26,6 +29,7 @@ import pytest
 from numba import cuda
 
 import pooledu as P
+from operations import OPERATIONS, tiny_args, tiny_case, tiny_input
 from pooledu import cuda as pcuda
 from pooledu import extra as E
 from pooledu import family as F
@@ -59,7 +63,6 @@ class Op:
     forward: Callable
     backward: Callable
     fused: bool = False     # on a GPU: multiply-adds fused, exp and pow from libdevice
-    positive: bool = False  # wants input >= 0 (a fractional power of a negative is NaN)
 
 
 SAMPLES = np.array([0.25, 0.75, 0.5, 0.1], np.float32).reshape(1, 2, 2)  # (N, C, 2)
@@ -79,63 +82,18 @@ def like(a, x):
     return a.astype(x.dtype)
 
 
-OPS = [
-    Op("max_pool1d", (2, 2, 5),
-       lambda x, put: F.max_pool1d(x, 2, 1, 1, return_indices=True),
-       lambda g, x, out, put: (F.max_pool1d_backward(g, out[1], x.shape, 2, 1, 1),)),
-    Op("avg_pool1d", (2, 2, 5),
-       lambda x, put: (F.avg_pool1d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False),),
-       lambda g, x, out, put: (F.avg_pool1d_backward(g, x.shape, 3, 2, 1, ceil_mode=True,
-                                                     count_include_pad=False),)),
-    Op("max_pool3d", (1, 2, 3, 3, 4),
-       lambda x, put: F.max_pool3d(x, 2, (1, 2, 2), (0, 1, 1), return_indices=True),
-       lambda g, x, out, put: (F.max_pool3d_backward(g, out[1], x.shape, 2, (1, 2, 2),
-                                                     (0, 1, 1)),)),
-    Op("avg_pool3d", (1, 2, 3, 3, 4),
-       lambda x, put: (F.avg_pool3d(x, 2, 1, 1, divisor_override=3),),
-       lambda g, x, out, put: (F.avg_pool3d_backward(g, x.shape, 2, 1, 1,
-                                                     divisor_override=3),)),
-    Op("adaptive_avg_pool1d", (2, 2, 5),
-       lambda x, put: (F.adaptive_avg_pool1d(x, 3),),
-       lambda g, x, out, put: (F.adaptive_avg_pool1d_backward(g, x.shape),)),
-    Op("adaptive_max_pool1d", (2, 2, 5),
-       lambda x, put: F.adaptive_max_pool1d(x, 3, return_indices=True),
-       lambda g, x, out, put: (F.adaptive_max_pool1d_backward(g, out[1], x.shape),)),
-    Op("adaptive_avg_pool2d", (1, 2, 5, 4),
-       lambda x, put: (F.adaptive_avg_pool2d(x, (3, 3)),),
-       lambda g, x, out, put: (F.adaptive_avg_pool2d_backward(g, x.shape),)),
-    Op("adaptive_max_pool2d", (1, 2, 5, 4),
-       lambda x, put: F.adaptive_max_pool2d(x, (3, 3), return_indices=True),
-       lambda g, x, out, put: (F.adaptive_max_pool2d_backward(g, out[1], x.shape),)),
-    Op("adaptive_avg_pool3d", (1, 2, 3, 4, 3),
-       lambda x, put: (F.adaptive_avg_pool3d(x, (2, 3, 2)),),
-       lambda g, x, out, put: (F.adaptive_avg_pool3d_backward(g, x.shape),)),
-    Op("adaptive_max_pool3d", (1, 2, 3, 4, 3),
-       lambda x, put: F.adaptive_max_pool3d(x, (2, 3, 2), return_indices=True),
-       lambda g, x, out, put: (F.adaptive_max_pool3d_backward(g, out[1], x.shape),)),
-    Op("fractional_max_pool2d", (1, 2, 5, 5),
-       lambda x, put: F.fractional_max_pool2d(
-           x, 2, output_size=3, return_indices=True,
-           random_samples=put(like(with_batch(SAMPLES, x.shape[0]), x))),
-       lambda g, x, out, put: (F.fractional_max_pool2d_backward(g, out[1], x.shape, 2),)),
-    Op("max_unpool2d", (1, 2, 4, 4),  # unpools what max_pool2d keeps
-       lambda x, put: (lambda y, idx: (F.max_unpool2d(y, idx, 2), idx))(
-           *P.max_pool2d(x, 2, return_indices=True)),
-       lambda g, x, out, put: (F.max_unpool2d_backward(g, out[1]),)),
-    Op("lp_pool1d", (2, 2, 5),
-       lambda x, put: (F.lp_pool1d(x, 3, 2, ceil_mode=True),),
-       lambda g, x, out, put: (F.lp_pool1d_backward(g, x, 3, 2, ceil_mode=True),),
-       fused=True),
-    Op("lp_pool2d", (1, 2, 4, 5),
-       lambda x, put: (F.lp_pool2d(x, 1.5, 2, ceil_mode=True),),
-       lambda g, x, out, put: (F.lp_pool2d_backward(g, x, 1.5, 2, ceil_mode=True),),
-       fused=True, positive=True),
+def from_table(row):
+    """A row of the operation table as a row here: its tiny case, on either device."""
+    return Op(row.name, row.tiny[0],
+              lambda x, put: row.forward(x, **tiny_args(row, x, put)),
+              lambda g, x, out, put: (row.backward(g, x, out, tiny_args(row, x, put)),),
+              fused=row.fused)
+
+
+OPS = [from_table(row) for row in OPERATIONS] + [
     Op("lp_pool2d_inf", (1, 2, 4, 5),
        lambda x, put: (F.lp_pool2d(x, -math.inf, 2, 1),),
        lambda g, x, out, put: (F.lp_pool2d_backward(g, x, -math.inf, 2, 1),)),
-    Op("max_broadcast_pool2d", (1, 2, 3, 5),
-       lambda x, put: E.max_broadcast_pool2d(x, 2, return_indices=True),
-       lambda g, x, out, put: (E.max_broadcast_pool2d_backward(g, out[1], 2),)),
     Op("conv2d", (2, 2, 3, 4),
        lambda x, put: (P.conv2d(x, put(like(FILTERS, x)), put(like(BIAS, x)), stride=(1, 2),
                                 padding=1, dilation=(2, 1)),),
@@ -157,15 +115,6 @@ OPS = [
                                                           put(like(KEY, x))),
        fused=True),
 ]
-
-
-def tiny_input(shape, positive=False, seed=0):
-    """Halves of small normals (so windows hold ties), with a NaN when there is room."""
-    x = (np.round(2 * np.random.default_rng(seed).standard_normal(shape)) / 2).astype(np.float32)
-    x = abs(x) if positive else x
-    if x.size > 8:
-        x.flat[7] = np.nan
-    return x
 
 
 def run(op, x, put):
@@ -190,7 +139,7 @@ def assert_agree(got, want, fused):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("op", OPS, ids=lambda op: op.name)
 def test_forward_and_backward_on_the_device_equal_the_cpu(op, dtype):
-    x = tiny_input(op.shape, op.positive).astype(dtype)
+    x = tiny_input(op.shape, dtype)
     (want_out, want_grads), (got_out, got_grads) = run(op, x, host_put), run(op, x, device_put)
     assert len(got_out) == len(want_out) and len(got_grads) == len(want_grads)
     for got, want in zip(got_out + got_grads, want_out + want_grads):
@@ -237,8 +186,9 @@ BAD_INDICES = [
 @pytest.mark.parametrize("name, backward", BAD_INDICES, ids=[b[0] for b in BAD_INDICES])
 @pytest.mark.parametrize("value", [-2, 10**6])
 def test_bad_indices_get_the_cpu_error_on_the_device(name, backward, value):
-    op = next(op for op in OPS if op.name == name.removesuffix("_backward"))
-    idx = op.forward(tiny_input(op.shape), host_put)[1].copy()
+    row = next(row for row in OPERATIONS if row.name == name.removesuffix("_backward"))
+    x, args = tiny_case(row)
+    idx = (args["indices"] if row.name == "max_unpool2d" else row.forward(x, **args)[1]).copy()
     idx.flat[idx.size // 2 + 1] = value
     with pytest.raises(ValueError, match="indic|index") as on_host:
         backward(idx, host_put)
