@@ -70,6 +70,11 @@ def as_planes(x, op, nd=2, name="input", be=None):
     return planes(check_input(x, op, nd, name, be), nd)
 
 
+def as_2d(a, nd):
+    """1D work runs through the 2D kernels: (P, L) planes viewed as (P, 1, L); others pass."""
+    return a.reshape(a.shape[0], 1, a.shape[1]) if nd == 1 else a
+
+
 def check_input_shape(input_shape, op, nd=2):
     """The shape of a forward input, given to a backward pass, checked as the input is."""
     try:

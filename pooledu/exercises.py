@@ -20,7 +20,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from . import analysis, conv, family, ops
+from . import analysis, conv, lp, ops, unpool
 from .geometry import pool_output_size
 from .lessons import LESSON_DIR
 
@@ -346,7 +346,7 @@ def _stem_pool_side():
 def _check_unpool(f):
     x = _rng(14).permutation(36).astype(float).reshape(1, 6, 6)
     y, idx = ops.max_pool2d(x, 2, return_indices=True)
-    _same(f(y[0], idx[0], (6, 6)), family.max_unpool2d(y, idx, 2)[0], "unpool(y, idx, (6, 6))")
+    _same(f(y[0], idx[0], (6, 6)), unpool.max_unpool2d(y, idx, 2)[0], "unpool(y, idx, (6, 6))")
     return "each value back at its index, zeros elsewhere"
 
 
@@ -392,7 +392,7 @@ def _subsampled_mean():
 def _check_lp_pool(f):
     x = _rng(16).random((2, 6, 6))
     for p in (1, 2, 3):
-        _same(f(x, p, 2), family.lp_pool2d(x, p, 2), f"lp_pool(x 2x6x6, p={p}, k=2)", 1e-12)
+        _same(f(x, p, 2), lp.lp_pool2d(x, p, 2), f"lp_pool(x 2x6x6, p={p}, k=2)", 1e-12)
     return "the p-th root of the window's sum of p-th powers"
 
 

@@ -298,6 +298,18 @@ class Window(NamedTuple):
     out_size: tuple
 
 
+def lift_1d(win):
+    """The 2D window that does a 1D window's work (H = 1: kernel 1, stride 1, no padding).
+
+    >>> lift_1d(Window((3,), (2,), (1,), (1,), False, (8,), (4,))).kernel
+    (1, 3)
+    """
+    if len(win.kernel) != 1:
+        return win
+    return Window((1,) + win.kernel, (1,) + win.stride, (0,) + win.padding, (1,) + win.dilation,
+                  win.ceil_mode, (1,) + win.in_size, (1,) + win.out_size)
+
+
 def window_args(win):
     """A window as the kernels take it: every kernel size, then the strides, paddings
     and dilations (``kh, kw, sh, sw, ph, pw, dh, dw`` in 2D).

@@ -32,7 +32,7 @@ import pooledu as P
 from operations import OPERATIONS, tiny_args, tiny_case, tiny_input
 from pooledu import cuda as pcuda
 from pooledu import extra as E
-from pooledu import family as F
+import pooledu as F  # the family's public functions
 
 pytestmark = [pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning"),
               pytest.mark.filterwarnings("ignore:divide by zero encountered:RuntimeWarning")]

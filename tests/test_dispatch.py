@@ -51,14 +51,18 @@ def test_the_schedule_is_per_thread():
     np.testing.assert_array_equal(seen["result"][0], [[5.0, 7.0], [13.0, 15.0]])
 
 
-@pytest.mark.parametrize("module", ["ops", "family", "extra", "conv"])
+SCHEDULE_MODULES = ("cpu", "fast", "fast_family", "cuda", "cuda_family", "cuda_conv")
+
+
+@pytest.mark.parametrize("module", ["ops", "pool1d3d", "adaptive", "fractional", "lp", "unpool",
+                                    "extra", "antialias", "conv"])
 def test_public_operations_reach_kernels_only_through_the_dispatch(module):
     """No public operation names a schedule module (cpu, fast, cuda) itself."""
     tree = ast.parse((PACKAGE / f"{module}.py").read_text())
     direct = [f"{node.value.id}.{node.attr} (line {node.lineno})" for node in ast.walk(tree)
               if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
-              and node.value.id in ("cpu", "fast", "cuda")]
-    schedules = ("cpu", "fast", "cuda")
+              and node.value.id in SCHEDULE_MODULES]
+    schedules = SCHEDULE_MODULES
     imported = [f"{node.module}.{alias.name}" for node in ast.walk(tree)
                 if isinstance(node, ast.ImportFrom) for alias in node.names
                 if node.module in schedules or (node.module is None and alias.name in schedules)]

@@ -9,10 +9,9 @@ pooledu without a copy:
   strides and all, so channels-last memory reaches pooledu's channels-last
   kernels; results come back with ``torch.from_numpy``, again without a copy;
 - a CUDA tensor through ``__cuda_array_interface__`` to pooledu's CUDA
-  kernels (2D max and average pooling; the other functions have no CUDA
-  kernels yet and raise TypeError), whose Numba device arrays come back
-  through ``torch.as_tensor(..., device=...)``, sharing their memory. The
-  tensor must be on Numba's current device (device 0 unless changed).
+  kernels, whose Numba device arrays come back through
+  ``torch.as_tensor(..., device=...)``, sharing their memory. The tensor
+  must be on Numba's current device (device 0 unless changed).
 
 An output has the memory layout PyTorch would give it: channels-last for a
 channels-last input. The backward pass runs pooledu's backward kernel on the
