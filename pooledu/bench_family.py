@@ -20,7 +20,7 @@ from functools import partial
 
 import numpy as np
 
-from . import bench, extra, family, ops
+from . import bench, ops
 from .geometry import unpool_output_size
 
 #: Both memory layouts: for the 2D and 3D operations PyTorch has channels-last kernels for.
@@ -150,11 +150,11 @@ INPUTS = {"fractional_max_pool2d": _with_samples, "max_unpool2d": _pooled}
 
 
 def _pooledu(name):
-    """pooledu's public function ``name``, from the module that owns it."""
-    for module in (family, ops, extra):
-        if hasattr(module, name):
-            return getattr(module, name)
-    raise ValueError(f"pooledu has no function {name!r}")
+    """pooledu's public function ``name``."""
+    import pooledu  # the package's namespace: every public function, whichever module owns it
+    if name not in pooledu.__all__:
+        raise ValueError(f"pooledu has no function {name!r}")
+    return getattr(pooledu, name)
 
 
 def _calls(case, batch, rng):
