@@ -62,6 +62,7 @@ from numba.extending import register_jitable
 
 from .formulas import (avg_divisor, avg_grad_cell, avg_span, avg_window, global_mean_grad,
                        max_grad_cell, max_window, max_wins)
+from .fast_nhwc import avg_pool2d_direct, max_pool2d_backward_direct, max_pool2d_direct, reads_in_place
 from .geometry import ceil_div, tap_span
 
 CHUNKS = 64  # parallel work items: enough to balance many threads
@@ -401,9 +402,14 @@ def max_pool2d(x, y, idx, kh, kw, sh, sw, ph, pw, dh, dw):
 
 
 def max_pool2d_nhwc(x, y, idx, kh, kw, sh, sw, ph, pw, dh, dw):
-    """Max pooling of channels-last (N, H, W, C) memory, output in the same layout."""
-    fits = layout_fits(x.shape[1], x.shape[2], kh, kw, sh, sw, ph, pw, dh, dw)
-    kernel = max_pool2d_images if fits else max_reference_images
+    """Max pooling of channels-last (N, H, W, C) memory, output in the same layout: windows
+    read where they lie where a pixel has channels enough (``fast_nhwc``), else the blocks."""
+    if reads_in_place(x.shape):
+        kernel = max_pool2d_direct
+    elif layout_fits(x.shape[1], x.shape[2], kh, kw, sh, sw, ph, pw, dh, dw):
+        kernel = max_pool2d_images
+    else:
+        kernel = max_reference_images
     kernel(x, y, idx, kh, kw, sh, sw, ph, pw, dh, dw)
 
 
@@ -512,9 +518,14 @@ def avg_pool2d(x, y, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override
 
 
 def avg_pool2d_nhwc(x, y, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override):
-    """Average pooling of channels-last (N, H, W, C) memory, output in the same layout."""
-    fits = layout_fits(x.shape[1], x.shape[2], kh, kw, sh, sw, ph, pw, 1, 1)
-    kernel = avg_pool2d_images if fits else avg_reference_images
+    """Average pooling of channels-last (N, H, W, C) memory, output in the same layout: windows
+    read where they lie where a pixel has channels enough (``fast_nhwc``), else the blocks."""
+    if reads_in_place(x.shape):
+        kernel = avg_pool2d_direct
+    elif layout_fits(x.shape[1], x.shape[2], kh, kw, sh, sw, ph, pw, 1, 1):
+        kernel = avg_pool2d_images
+    else:
+        kernel = avg_reference_images
     kernel(x, y, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override)
 
 
@@ -671,8 +682,12 @@ def max_pool2d_backward(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw):
 
 
 def max_pool2d_backward_nhwc(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw):
-    """gx of max pooling of channels-last (N, H, W, C) memory, in the same layout."""
-    grad_nhwc(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw, True, False, 0)
+    """gx of max pooling of channels-last (N, H, W, C) memory, in the same layout: each cell
+    gathers where the windows lie where a pixel has channels enough (``fast_nhwc``)."""
+    if reads_in_place(gx.shape):
+        max_pool2d_backward_direct(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw)
+    else:
+        grad_nhwc(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw, True, False, 0)
 
 
 def avg_pool2d_backward(g, gx, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override):
