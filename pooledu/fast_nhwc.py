@@ -50,62 +50,45 @@ from numba.extending import register_jitable
 from .formulas import avg_divisor, avg_span, max_wins
 from .geometry import taps_inside, windows_touching
 
-LANES = 16  # channels one step of a run covers: a constant count, so whole vectors
+MIN_CHANNELS = 16  # fewer channels make runs too short to vectorise well
 RUN = 512  # channels one window's running results cover: 4 arrays of RUN values stay in L1
 
 
 def reads_in_place(shape):
-    """Whether (N, H, W, C) images of this shape run these kernels: a pixel of at least
-    LANES channels (fewer make runs too short to vectorise; ``fast.py``'s blocks serve
-    them), and flat indices ``h*W + w`` that fit the int32 scratch."""
+    """Whether (N, H, W, C) images of this shape run these kernels: pixels of at least
+    MIN_CHANNELS channels (``fast.py``'s blocks serve fewer), and flat indices ``h*W + w``
+    that fit the int32 scratch."""
     N, H, W, C = shape
-    return C >= LANES and H * W < 2**31
+    return C >= MIN_CHANNELS and H * W < 2**31
 
 
 @register_jitable
-def max_lanes(xf, s0, best, arg, new_best, new_arg, at, t0, n):
-    """new_best[t], new_arg[t] = xf[s0 + t], at where the max rule says so, else best[t], arg[t],
-    for t0 <= t < t0 + n."""
-    for t in range(t0, t0 + uint64(n)):
-        val, b, a = xf[s0 + t], best[t], arg[t]
-        take = max_wins(val, b, a)
-        new_best[t] = val if take else b
-        new_arg[t] = at if take else a
-
-
-@register_jitable
-def max_tap(xf, s0, best, arg, new_best, new_arg, at, n):
-    """max_lanes over t < n: LANES at a time (a loop that LLVM turns into whole vectors),
-    then the rest."""
-    full = uint64(n // LANES * LANES)
-    for t0 in range(uint64(0), full, uint64(LANES)):
-        max_lanes(xf, s0, best, arg, new_best, new_arg, at, t0, LANES)
-    max_lanes(xf, s0, best, arg, new_best, new_arg, at, full, n - full)
-
-
-@register_jitable
-def window_max(xf, pixel, W, C, h0, w0, u0, u1, v0, v1, dh, dw, best0, arg0, best1, arg1, n):
+def window_max(xf, pixel, W, C, h0, w0, u0, u1, v0, v1, dh, dw, best, arg, new_best, new_arg,
+               n):
     """The max rule over taps u0 <= u < u1, v0 <= v < v1 of one window, for n channels at once.
 
     Tap (u, v) reads pixel (h0 + dh*u, w0 + dw*v) of the image whose pixel
-    (0, 0) starts at ``xf[pixel]``. Returns the pair, 0 or 1, that holds the
-    results: the maxima and their flat indices ``h*W + w`` (-1: no tap).
+    (0, 0) starts at ``xf[pixel]``. Returns the pair of scratch arrays that
+    holds the results: the maxima and their flat indices ``h*W + w`` (-1: no
+    tap). Each tap reads one pair and writes the other; then the two swap.
     """
     for t in range(uint64(n)):
-        best0[t] = -math.inf
-        arg0[t] = -1
-    c = 0
+        best[t] = -math.inf
+        arg[t] = -1
     for u in range(u0, u1):
         h = h0 + dh * u
         for v in range(v0, v1):
             w = w0 + dw * v
             s0 = uint64(pixel + (h * W + w) * C)
-            if c == 0:
-                max_tap(xf, s0, best0, arg0, best1, arg1, int32(h * W + w), n)
-            else:
-                max_tap(xf, s0, best1, arg1, best0, arg0, int32(h * W + w), n)
-            c = 1 - c
-    return c
+            at = int32(h * W + w)
+            for t in range(uint64(n)):
+                val, b, a = xf[s0 + t], best[t], arg[t]
+                take = max_wins(val, b, a)
+                new_best[t] = val if take else b
+                new_arg[t] = at if take else a
+            best, new_best = new_best, best
+            arg, new_arg = new_arg, arg
+    return best, arg
 
 
 @njit(parallel=True, cache=True)
@@ -129,9 +112,8 @@ def max_pool2d_direct(x, y, idx, kh, kw, sh, sw, ph, pw, dh, dw):
             out = uint64(((n * OH + i) * OW + j) * C)
             for c0 in range(0, C, RUN):
                 m = min(RUN, C - c0)
-                c = window_max(xf, n * H * W * C + c0, W, C, sh * i - ph, sw * j - pw, u0, u1,
-                               v0, v1, dh, dw, best0, arg0, best1, arg1, m)
-                best, arg = (best0, arg0) if c == 0 else (best1, arg1)
+                best, arg = window_max(xf, n * H * W * C + c0, W, C, sh * i - ph, sw * j - pw,
+                                       u0, u1, v0, v1, dh, dw, best0, arg0, best1, arg1, m)
                 first = out + uint64(c0)
                 for t in range(uint64(m)):
                     yf[first + t] = best[t]

@@ -89,11 +89,13 @@ def schedules_agree(x, layout, window):
         same_bits(*both(lambda: P.avg_pool2d_backward(g, x.shape, **avg)))
 
 
-# Channels-last images of fast_nhwc.LANES channels or more are read where they
-# lie, LANES channels at a time, the rest after: channel counts at, below and
-# past a multiple of LANES, one past a run of RUN channels, and a single channel
-# (which the blocks serve). Dilation reaches past the border of these images.
-RUNS = [(1, 9, 11), (fast_nhwc.LANES, 9, 11), (33, 9, 11), (40, 8, 7), (fast_nhwc.RUN + 1, 4, 5)]
+# Channels-last images of fast_nhwc.MIN_CHANNELS channels or more are read where
+# they lie, a pixel's channels in SIMD vectors and a remainder: channel counts at
+# and past multiples of the vector widths, one past a run of RUN channels, and
+# counts that the blocks serve (one channel, one short of MIN_CHANNELS).
+# Dilation reaches past the border of these images.
+RUNS = [(1, 9, 11), (fast_nhwc.MIN_CHANNELS - 1, 9, 11), (fast_nhwc.MIN_CHANNELS, 9, 11),
+        (33, 9, 11), (40, 8, 7), (fast_nhwc.RUN + 1, 4, 5)]
 
 
 @pytest.mark.parametrize("channels, height, width", RUNS)
