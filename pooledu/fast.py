@@ -17,7 +17,9 @@ Three ideas make that sweep contiguous, and each is a few lines below:
   stack of (H, W, 1) images, one per (n, c) plane; a channels-last array is
   (N, H, W, C) as it lies. A "column" of the sweep is then one pixel's C
   channels, and the same code vectorises over W for NCHW and over W and C
-  for channels-last.
+  for channels-last. (Channels-last images of many channels need no copy at
+  all: ``fast_nhwc`` reads their windows where they lie, and the ``_nhwc``
+  entry points below send them there.)
 * **Stride phases.** A stride ``sw`` would make a tap read every sw-th pixel.
   So each input row is copied as its ``sw`` phases (phase q holds pixels
   q, q + sw, q + 2*sw, ...); tap v of output column j then reads position
@@ -62,7 +64,8 @@ from numba.extending import register_jitable
 
 from .formulas import (avg_divisor, avg_grad_cell, avg_span, avg_window, global_mean_grad,
                        max_grad_cell, max_window, max_wins)
-from .fast_nhwc import avg_pool2d_direct, max_pool2d_backward_direct, max_pool2d_direct, reads_in_place
+from .fast_nhwc import (avg_pool2d_direct, max_pool2d_backward_direct, max_pool2d_direct,
+                        reads_in_place)
 from .geometry import ceil_div, tap_span
 
 CHUNKS = 64  # parallel work items: enough to balance many threads
