@@ -62,10 +62,10 @@ import numpy as np
 from numba import int32, njit, prange, uint64
 from numba.extending import register_jitable
 
-from .formulas import (avg_divisor, avg_grad_cell, avg_span, avg_window, global_mean_grad,
-                       max_grad_cell, max_window, max_wins)
 from .fast_nhwc import (avg_pool2d_direct, max_pool2d_backward_direct, max_pool2d_direct,
                         reads_in_place)
+from .formulas import (avg_divisor, avg_grad_cell, avg_span, avg_window, global_mean_grad,
+                       max_grad_cell, max_window, max_wins)
 from .geometry import ceil_div, tap_span
 
 CHUNKS = 64  # parallel work items: enough to balance many threads
@@ -405,8 +405,8 @@ def max_pool2d(x, y, idx, kh, kw, sh, sw, ph, pw, dh, dw):
 
 
 def max_pool2d_nhwc(x, y, idx, kh, kw, sh, sw, ph, pw, dh, dw):
-    """Max pooling of channels-last (N, H, W, C) memory, output in the same layout: windows
-    read where they lie where a pixel has channels enough (``fast_nhwc``), else the blocks."""
+    """Max pooling of channels-last (N, H, W, C) memory, output in the same layout. Images
+    of many channels have each window read where it lies (``fast_nhwc``), others the blocks."""
     if reads_in_place(x.shape):
         kernel = max_pool2d_direct
     elif layout_fits(x.shape[1], x.shape[2], kh, kw, sh, sw, ph, pw, dh, dw):
@@ -521,8 +521,8 @@ def avg_pool2d(x, y, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override
 
 
 def avg_pool2d_nhwc(x, y, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override):
-    """Average pooling of channels-last (N, H, W, C) memory, output in the same layout: windows
-    read where they lie where a pixel has channels enough (``fast_nhwc``), else the blocks."""
+    """Average pooling of channels-last (N, H, W, C) memory, output in the same layout. Images
+    of many channels have each window read where it lies (``fast_nhwc``), others the blocks."""
     if reads_in_place(x.shape):
         kernel = avg_pool2d_direct
     elif layout_fits(x.shape[1], x.shape[2], kh, kw, sh, sw, ph, pw, 1, 1):
@@ -685,8 +685,8 @@ def max_pool2d_backward(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw):
 
 
 def max_pool2d_backward_nhwc(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw):
-    """gx of max pooling of channels-last (N, H, W, C) memory, in the same layout: each cell
-    gathers where the windows lie where a pixel has channels enough (``fast_nhwc``)."""
+    """gx of max pooling of channels-last (N, H, W, C) memory, in the same layout. Images of
+    many channels gather from the windows where they lie (``fast_nhwc``), others the blocks."""
     if reads_in_place(gx.shape):
         max_pool2d_backward_direct(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw)
     else:
