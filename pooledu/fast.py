@@ -17,7 +17,9 @@ Three ideas make that sweep contiguous, and each is a few lines below:
   stack of (H, W, 1) images, one per (n, c) plane; a channels-last array is
   (N, H, W, C) as it lies. A "column" of the sweep is then one pixel's C
   channels, and the same code vectorises over W for NCHW and over W and C
-  for channels-last.
+  for channels-last. (Channels-last images of many channels need no copy at
+  all: ``fast_nhwc`` reads their windows where they lie, and the ``_nhwc``
+  entry points below send them there.)
 * **Stride phases.** A stride ``sw`` would make a tap read every sw-th pixel.
   So each input row is copied as its ``sw`` phases (phase q holds pixels
   q, q + sw, q + 2*sw, ...); tap v of output column j then reads position
@@ -60,6 +62,8 @@ import numpy as np
 from numba import int32, njit, prange, uint64
 from numba.extending import register_jitable
 
+from .fast_nhwc import (avg_pool2d_direct, max_pool2d_backward_direct, max_pool2d_direct,
+                        reads_in_place)
 from .formulas import (avg_divisor, avg_grad_cell, avg_span, avg_window, global_mean_grad,
                        max_grad_cell, max_window, max_wins)
 from .geometry import ceil_div, tap_span
@@ -401,9 +405,14 @@ def max_pool2d(x, y, idx, kh, kw, sh, sw, ph, pw, dh, dw):
 
 
 def max_pool2d_nhwc(x, y, idx, kh, kw, sh, sw, ph, pw, dh, dw):
-    """Max pooling of channels-last (N, H, W, C) memory, output in the same layout."""
-    fits = layout_fits(x.shape[1], x.shape[2], kh, kw, sh, sw, ph, pw, dh, dw)
-    kernel = max_pool2d_images if fits else max_reference_images
+    """Max pooling of channels-last (N, H, W, C) memory, output in the same layout. Images
+    of many channels have each window read where it lies (``fast_nhwc``), others the blocks."""
+    if reads_in_place(x.shape):
+        kernel = max_pool2d_direct
+    elif layout_fits(x.shape[1], x.shape[2], kh, kw, sh, sw, ph, pw, dh, dw):
+        kernel = max_pool2d_images
+    else:
+        kernel = max_reference_images
     kernel(x, y, idx, kh, kw, sh, sw, ph, pw, dh, dw)
 
 
@@ -512,9 +521,14 @@ def avg_pool2d(x, y, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override
 
 
 def avg_pool2d_nhwc(x, y, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override):
-    """Average pooling of channels-last (N, H, W, C) memory, output in the same layout."""
-    fits = layout_fits(x.shape[1], x.shape[2], kh, kw, sh, sw, ph, pw, 1, 1)
-    kernel = avg_pool2d_images if fits else avg_reference_images
+    """Average pooling of channels-last (N, H, W, C) memory, output in the same layout. Images
+    of many channels have each window read where it lies (``fast_nhwc``), others the blocks."""
+    if reads_in_place(x.shape):
+        kernel = avg_pool2d_direct
+    elif layout_fits(x.shape[1], x.shape[2], kh, kw, sh, sw, ph, pw, 1, 1):
+        kernel = avg_pool2d_images
+    else:
+        kernel = avg_reference_images
     kernel(x, y, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override)
 
 
@@ -671,8 +685,12 @@ def max_pool2d_backward(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw):
 
 
 def max_pool2d_backward_nhwc(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw):
-    """gx of max pooling of channels-last (N, H, W, C) memory, in the same layout."""
-    grad_nhwc(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw, True, False, 0)
+    """gx of max pooling of channels-last (N, H, W, C) memory, in the same layout. Images of
+    many channels gather from the windows where they lie (``fast_nhwc``), others the blocks."""
+    if reads_in_place(gx.shape):
+        max_pool2d_backward_direct(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw)
+    else:
+        grad_nhwc(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw, True, False, 0)
 
 
 def avg_pool2d_backward(g, gx, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override):

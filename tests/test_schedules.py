@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import pooledu as P
-from pooledu import fast
+from pooledu import fast, fast_nhwc
 
 
 def both(fn):
@@ -66,17 +66,45 @@ def blocked_input(shape, layout, seed):
 @pytest.mark.parametrize("window", WINDOWS)
 def test_schedules_agree_across_blocks(shape, layout, window):
     assert np.prod(shape[1:]) > 4 * fast.BLOCK  # several blocks per image
-    x = blocked_input(shape, layout, seed=len(str(window)))
+    schedules_agree(blocked_input(shape, layout, seed=len(str(window))), layout, window)
+
+
+def schedules_agree(x, layout, window):
+    """Max and average pooling, forward and backward, give the same bits in both schedules."""
+    def grad_like(y):
+        g = np.random.default_rng(1).standard_normal(y.shape).astype(x.dtype)
+        return channels_last(g) if layout == "channels_last" else g
+
     (y, idx), (ry, ridx) = both(lambda: P.max_pool2d(x, return_indices=True, **window))
     same_bits(y, ry)
     same_bits(idx, ridx)
-    g = np.random.default_rng(1).standard_normal(y.shape).astype(np.float32)
-    if layout == "channels_last":
-        g = channels_last(g)
+    g = grad_like(y)
     same_bits(*both(lambda: P.max_pool2d_backward(g, idx, x.shape, **window)))
-    avg = dict(window, count_include_pad=False)
-    same_bits(*both(lambda: P.avg_pool2d(x, **avg)))
-    same_bits(*both(lambda: P.avg_pool2d_backward(g, x.shape, **avg)))
+    plain = {key: value for key, value in window.items() if key != "dilation"}  # no dilated averages
+    for count_include_pad in (False, True):
+        avg = dict(plain, count_include_pad=count_include_pad)
+        y, ry = both(lambda: P.avg_pool2d(x, **avg))
+        same_bits(y, ry)
+        g = grad_like(y)
+        same_bits(*both(lambda: P.avg_pool2d_backward(g, x.shape, **avg)))
+
+
+# Channels-last images of fast_nhwc.MIN_CHANNELS channels or more are read where
+# they lie, a pixel's channels in SIMD vectors and a remainder: channel counts at
+# and past multiples of the vector widths, one past a run of RUN channels, and
+# counts that the blocks serve (one channel, one short of MIN_CHANNELS).
+# Dilation reaches past the border of these images.
+RUNS = [(1, 9, 11), (fast_nhwc.MIN_CHANNELS - 1, 9, 11), (fast_nhwc.MIN_CHANNELS, 9, 11),
+        (33, 9, 11), (40, 8, 7), (fast_nhwc.RUN + 1, 4, 5)]
+
+
+@pytest.mark.parametrize("channels, height, width", RUNS)
+@pytest.mark.parametrize("window", WINDOWS + [dict(kernel_size=3, stride=(1, 2), padding=1,
+                                                   dilation=(2, 3))])
+def test_schedules_agree_on_runs_of_channels(channels, height, width, window):
+    x = blocked_input((2, channels, height, width), "channels_last", seed=channels)
+    schedules_agree(x, "channels_last", window)
+    schedules_agree(x.astype(np.float64), "channels_last", window)
 
 
 @pytest.mark.parametrize("shape, layout", BLOCKED)
