@@ -64,6 +64,14 @@ from .formulas import (avg_divisor, avg_grad_cell, avg_span, avg_window, global_
                        max_grad_cell, max_window, max_wins)
 from .geometry import ceil_div, tap_span
 
+# the pooling family's fast kernels live in their own module; dispatch finds them here
+from .fast_family import (adaptive_avg_pool2d, adaptive_avg_pool2d_backward,  # noqa: F401
+                          adaptive_avg_pool3d, adaptive_avg_pool3d_backward, adaptive_max_pool2d,
+                          adaptive_max_pool2d_backward, adaptive_max_pool3d,
+                          adaptive_max_pool3d_backward, avg_pool3d_backward, fractional_max_pool2d,
+                          fractional_max_pool2d_backward, index_gather_rows, max_pool3d,
+                          max_pool3d_backward, max_unpool2d_backward)
+
 CHUNKS = 64  # parallel work items: enough to balance many threads
 BLOCK = 4096  # elements one sweep covers at most (rows x slot x channels): long, and still in L1/L2
 
@@ -662,9 +670,16 @@ def grad_nhwc(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw, by_index, count_includ
 
 
 def max_pool2d_backward(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw):
-    """gx of max pooling of (P, H, W) planes: a gather, tap by tap, over blocks of input rows."""
+    """gx of max pooling of (P, H, W) planes: a gather, tap by tap, over blocks of input rows.
+
+    Planes of one row (1D pooling) take the index gather instead, which visits
+    each window once: the tap sweeps would make one pass over the row per tap.
+    """
     P, H, W = gx.shape
     OH, OW = g.shape[1], g.shape[2]
+    if H == 1:
+        index_gather_rows(g, idx, gx, kh, sh, ph, dh)
+        return
     # (P, ., .) -> (P, ., ., 1): views, no copy
     grad_nhwc(g.reshape(P, OH, OW, 1), idx.reshape(P, OH, OW, 1), gx.reshape(P, H, W, 1),
               kh, kw, sh, sw, ph, pw, dh, dw, True, False, 0)

@@ -2,12 +2,12 @@
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import pooledu as P
 from pooledu import fast
-from strategies import layouts, pool2d_cases, values
+from strategies import layouts, pool2d_cases, values, window_1d
 
 
 def both(fn):
@@ -64,6 +64,113 @@ def test_global_average_schedules_agree(data, case):
     y, ry = both(lambda: P.global_avg_pool2d(x))
     same_bits(y, ry)
     same_bits(*both(lambda: P.global_avg_pool2d_backward(ry, x.shape)))
+
+
+# ---------------------------------------------------------------------------
+# the pooling family (fast_family.py): adaptive, volume, fractional, 1D, unpooling
+
+def grads(shape, dtype, seed=0):
+    """Output gradients with -0.0 and ties among them (the gathers must keep their signs)."""
+    rng = np.random.default_rng(seed)
+    g = rng.integers(-2, 3, shape).astype(dtype) * rng.choice([1.0, 0.5, -0.0], shape).astype(dtype)
+    return np.where(rng.random(shape) < 0.5, rng.standard_normal(shape).astype(dtype), g)
+
+
+@st.composite
+def family_shapes(draw, nd, max_size=9):
+    batch = draw(st.sampled_from([(), (0,), (1,), (2,)]))
+    return batch + (draw(st.integers(1, 3)),) + tuple(draw(st.integers(1, max_size))
+                                                       for _ in range(nd))
+
+
+@settings(max_examples=40)
+@given(data=st.data(), nd=st.sampled_from([1, 2, 3]))
+def test_adaptive_schedules_agree(data, nd):
+    shape = data.draw(family_shapes(nd))
+    out = tuple(data.draw(st.sampled_from([1, 1, 2, 3, n, n + 2])) for n in shape[-nd:])
+    dtype = data.draw(st.sampled_from([np.float32, np.float64]))
+    x = data.draw(layouts(data.draw(values(shape, dtype)), channels_last=False))
+    avg, mx = getattr(P, f"adaptive_avg_pool{nd}d"), getattr(P, f"adaptive_max_pool{nd}d")
+    y, ry = both(lambda: avg(x, out))
+    same_bits(y, ry)
+    g = grads(y.shape, dtype)
+    same_bits(*both(lambda: getattr(P, f"adaptive_avg_pool{nd}d_backward")(g, x.shape)))
+    (y, idx), (ry, ridx) = both(lambda: mx(x, out, return_indices=True))
+    same_bits(y, ry)
+    same_bits(idx, ridx)
+    same_bits(*both(lambda: getattr(P, f"adaptive_max_pool{nd}d_backward")(g, idx, x.shape)))
+
+
+@settings(max_examples=40)
+@given(data=st.data(), count_include_pad=st.booleans(),
+       divisor_override=st.sampled_from([None, None, 1, 3, -2]))
+def test_volume_schedules_agree(data, count_include_pad, divisor_override):
+    dims = [data.draw(window_1d(dilation=True, max_size=7)) for _ in range(3)]
+    batch = data.draw(st.sampled_from([(), (0,), (2,)]))
+    shape = batch + (data.draw(st.integers(1, 2)),) + tuple(d[0] for d in dims)
+    args = dict(kernel_size=tuple(d[1] for d in dims), stride=tuple(d[2] for d in dims),
+                padding=tuple(d[3] for d in dims), ceil_mode=data.draw(st.booleans()))
+    dtype = data.draw(st.sampled_from([np.float32, np.float64]))
+    x = data.draw(layouts(data.draw(values(shape, dtype))))
+    (y, idx), (ry, ridx) = both(lambda: P.max_pool3d(x, return_indices=True,
+                                                      dilation=tuple(d[4] for d in dims), **args))
+    same_bits(y, ry)
+    same_bits(idx, ridx)
+    same_bits(*both(lambda: P.max_pool3d_backward(grads(y.shape, dtype), idx, x.shape,
+                                                  dilation=tuple(d[4] for d in dims), **args)))
+    if any(n < k for n, k in zip(shape[-3:], args["kernel_size"])):
+        return  # PyTorch's avg_pool3d wants each dimension to hold the kernel
+    args.update(count_include_pad=count_include_pad, divisor_override=divisor_override)
+    y, ry = both(lambda: P.avg_pool3d(x, **args))
+    same_bits(y, ry)
+    same_bits(*both(lambda: P.avg_pool3d_backward(grads(y.shape, dtype), x.shape, **args)))
+
+
+@settings(max_examples=40)
+@given(data=st.data(), case=pool2d_cases(dilation=True))
+def test_1d_max_schedules_agree(data, case):
+    """1D max pooling runs the 2D kernels with H = 1; its backward, the index gather."""
+    shape, args, dtype = case
+    shape = shape[:-2] + shape[-1:]
+    args = {k: v[1] if isinstance(v, tuple) else v for k, v in args.items()}  # the W window
+    x = data.draw(values(shape, dtype))
+    (y, idx), (ry, ridx) = both(lambda: P.max_pool1d(x, return_indices=True, **args))
+    same_bits(y, ry)
+    same_bits(idx, ridx)
+    same_bits(*both(lambda: P.max_pool1d_backward(grads(y.shape, dtype), idx, x.shape, **args)))
+
+
+@settings(max_examples=40)
+@given(data=st.data())
+def test_fractional_schedules_agree(data):
+    shape = data.draw(family_shapes(2, max_size=11))
+    kernel = tuple(data.draw(st.integers(1, min(4, n))) for n in shape[-2:])
+    out = tuple(data.draw(st.integers(1, n - k + 1)) for n, k in zip(shape[-2:], kernel))
+    dtype = data.draw(st.sampled_from([np.float32, np.float64]))
+    x = data.draw(layouts(data.draw(values(shape, dtype))))
+    lead = (1,) + shape[:1] if len(shape) == 3 else shape[:2]
+    u = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1))).random(lead + (2,))
+    (y, idx), (ry, ridx) = both(lambda: P.fractional_max_pool2d(
+        x, kernel, output_size=out, return_indices=True, random_samples=u.astype(dtype)))
+    same_bits(y, ry)
+    same_bits(idx, ridx)
+    same_bits(*both(lambda: P.fractional_max_pool2d_backward(grads(y.shape, dtype), idx, x.shape,
+                                                             kernel)))
+
+
+def test_unpool_backward_schedules_agree():
+    x = np.random.default_rng(3).standard_normal((2, 3, 8, 10)).astype(np.float32)
+    y, idx = P.max_pool2d(x, 2, return_indices=True)
+    g = grads((2, 3, 8, 10), np.float32)
+    same_bits(*both(lambda: P.max_unpool2d_backward(g, idx)))
+
+
+def test_family_fast_kernels_are_found():
+    """The family's fast kernels are the ones dispatch picks by default."""
+    from pooledu.dispatch import kernel
+    for op in ["adaptive_avg_pool2d", "adaptive_max_pool3d_backward", "max_pool3d_backward",
+               "avg_pool3d_backward", "fractional_max_pool2d_backward"]:
+        assert kernel(op).__module__ == "pooledu.fast_family"
 
 
 def channels_last(a):

@@ -1,0 +1,478 @@
+"""Fast CPU schedules for the pooling family: adaptive, fractional, volume pooling, unpooling.
+
+The kernels of ``cpu.py`` compute one cell at a time, exactly as the formula
+reads; here the same formulas run in loop orders that do less work per cell,
+and give the same bits (``tests/test_schedules.py`` checks every kernel
+against its reference). Every array is seen as volumes (P, D, H, W), P the
+(n, c) planes: 2D work has D = 1 and 1D work also H = 1, so one kernel serves
+the three. The entry points, which share their names and arguments with
+``cpu.py`` so that ``dispatch.kernel`` finds them, are plain Python: they
+view the arrays as volumes, build the small per-dimension tables, and pick a
+kernel.
+
+Forward passes over boxes (adaptive windows, and regular windows without
+dilation, whose cells inside the input form a box) scan sixteen planes at a
+time, one per SIMD lane: each lane scans its own plane's box in row-major
+order, as the formula does, so the lanes change nothing but the speed. The
+boxes' spans come from per-dimension tables built once per call, not divided
+out again for every window. The other forward passes (fractional windows,
+dilated volume windows) call the formula window by window, with one view of
+the plane per parallel iteration (a view per cell would cost a reference
+count each).
+
+Backward passes are gathers, parallel over input rows (p, d, h): a row is
+written by one iteration only, so no schedule races, and each cell adds what
+its windows send it in row-major window order, the order of the reference
+gathers, so the sums are bitwise theirs. A row visits only the window rows
+that can reach it (``geometry.gathering_windows``, one table per dimension):
+
+* max gathers (regular and adaptive windows): a row zeroes its cells, then
+  for each window (a, i, j) of those window rows, in row-major order, adds
+  g[a, i, j] to the cell of the row its index names, if it names one. One
+  test per window, instead of a search through every window of every cell.
+  1D max pooling (2D with H = 1) takes this gather too (``fast.py``).
+* fractional windows are placed by random samples that the backward pass is
+  not given, so the windows that can reach a row are known only loosely;
+  there a plane gathers all its cells at once, taking each window once in
+  row-major order.
+* average gathers: each window's share, g / divisor (``avg_divisor3d``) or
+  g / kd / kh / kw (``adaptive_divide``), is divided out once per window into
+  an output-sized array; then a row starts at 0 and each of its windows adds
+  its share to the cells it covers.
+* adaptive pooling to a single cell: the backward pass is one broadcast per
+  plane.
+"""
+
+import numpy as np
+from numba import njit, prange, uint64
+from numba.extending import register_jitable
+
+from .formulas import (adaptive_divide, avg_divisor3d, avg_span, box_max, max_window3d, max_wins,
+                       unpool_grad_cell)
+from .geometry import (ADAPTIVE, REGULAR, adaptive_span, ceil_div, fractional_start,
+                       gathering_windows)
+
+LANES = 16  # planes summed side by side, one per SIMD lane
+ONE = np.array([[0, 1]])  # the reach of a dimension of size 1: its one window
+
+
+def volumes(a, nd):
+    """(P, *spatial) with nd = 1, 2 or 3 spatial dims -> (P, D, H, W), unit dims added (a view)."""
+    return a.reshape((a.shape[0],) + (1,) * (3 - nd) + a.shape[1:])
+
+
+# ---------------------------------------------------------------------------
+# per-dimension tables, built once per call
+
+@njit(cache=True)
+def reach_table(table, kind, k, s, p, d, n, out):
+    """table[h] = the windows [lo, hi) that the gather of position h visits."""
+    for h in range(n):
+        table[h, 0], table[h, 1] = gathering_windows(h, kind, k, s, p, d, n, out)
+
+
+@njit(cache=True)
+def span_table(table, n, out):
+    """table[o] = adaptive window o's span [start, end) along a dimension of size n."""
+    for o in range(out):
+        table[o, 0], table[o, 1] = adaptive_span(o, n, out)
+
+
+@njit(cache=True)
+def avg_span_table(table, k, s, p, n):
+    """table[o] = the cells [lo, hi) of average window o inside a dimension of size n."""
+    for o in range(table.shape[0]):
+        table[o, 0], table[o, 1] = avg_span(o, k, s, p, n)[:2]
+
+
+@njit(cache=True)
+def divisor_table(table, kd, kh, kw, sd, sh, sw, pd, ph, pw, D, H, W, count_include_pad,
+                  divisor_override):
+    """table[a, i, j] = the divisor of average window (a, i, j), in the gradient's dtype.
+
+    A window with no cell inside the input (a zero divisor) sends nothing, as
+    no cell gathers from it; it gets 1, so that dividing by it raises nothing.
+    """
+    OD, OH, OW = table.shape
+    for a in range(OD):
+        c0, c1, cpad = avg_span(a, kd, sd, pd, D)
+        for i in range(OH):
+            e0, e1, epad = avg_span(i, kh, sh, ph, H)
+            for j in range(OW):
+                f0, f1, fpad = avg_span(j, kw, sw, pw, W)
+                divisor = avg_divisor3d(c0, c1, cpad, e0, e1, epad, f0, f1, fpad,
+                                        count_include_pad, divisor_override)
+                table[a, i, j] = divisor if divisor != 0 else 1
+
+
+def reach(kind, k, s, p, d, n, out):
+    """The gather's window range for each of the n positions of one dimension, (n, 2)."""
+    table = np.empty((n, 2), np.int64)
+    reach_table(table, kind, k, s, p, d, n, out)
+    return table
+
+
+def spans(n, out):
+    """The adaptive windows' spans along one dimension, (out, 2)."""
+    table = np.empty((out, 2), np.int64)
+    span_table(table, n, out)
+    return table
+
+
+def window_spans(k, s, p, n, out):
+    """The cells [lo, hi) inside a dimension of size n of each of ``out`` regular windows."""
+    table = np.empty((out, 2), np.int64)
+    avg_span_table(table, k, s, p, n)
+    return table
+
+
+def adaptive_reach(gx, g):
+    """The three reach tables (depth, rows, columns) of adaptive windows, volumes g and gx."""
+    return [reach(ADAPTIVE, 1, 1, 0, 1, n, out) for n, out in zip(gx.shape[1:], g.shape[1:])]
+
+
+# ---------------------------------------------------------------------------
+# backward gathers
+
+@njit(parallel=True, cache=True)
+def index_gather(g, idx, gx, depth, rows):
+    """gx[p, d, h, w] = the sum of g[p, a, i, j] over the windows whose index is the
+    cell (d, h, w), in row-major window order; a in depth[d], i in rows[h].
+
+    ``g``, ``idx`` (P, OD, OH, OW) and ``gx`` (P, D, H, W) come flat: a view
+    per row would cost more than the row's work.
+    """
+    P, D, H, W = gx.shape
+    OD, OH, OW = g.shape[1:]
+    gf, idxf, gxf = g.reshape(g.size), idx.reshape(idx.size), gx.reshape(gx.size)
+    for r in prange(P * D * H):
+        p, d, h = r // (D * H), r // H % D, r % H
+        out = r * W  # the row in gx
+        first = (d * H + h) * W  # the flat index, in its volume, of the row's first cell
+        for w in range(W):
+            gxf[out + w] = 0
+        for a in range(depth[d, 0], depth[d, 1]):
+            for i in range(rows[h, 0], rows[h, 1]):
+                at = ((p * OD + a) * OH + i) * OW  # window row (a, i)
+                for j in range(OW):
+                    c = idxf[at + j] - first  # the column it names, if it names this row
+                    if (c >= 0) & (c < W):
+                        gxf[out + c] += gf[at + j]
+
+
+@njit(parallel=True, cache=True)
+def plane_index_gather(g, idx, gx):
+    """gx[p, t] = the sum of g[p, o] over the windows o whose index is t, in window order.
+
+    For windows whose reach is not known in advance (fractional windows,
+    placed by samples the backward pass is not given): each plane takes its
+    windows once, in order, adding each gradient to the cell its index names
+    (-1 names none). ``g``, ``idx`` are (P, outputs), ``gx`` (P, cells).
+    """
+    P, cells = gx.shape
+    outputs = g.shape[1]
+    for p in prange(P):
+        for t in range(cells):
+            gx[p, t] = 0
+        for o in range(outputs):
+            t = idx[p, o]
+            if (t >= 0) & (t < cells):
+                gx[p, t] += g[p, o]
+
+
+@njit(parallel=True, cache=True)
+def share_gather(share, gx, depth, rows, cols):
+    """gx[p, d, h, w] = the sum of share[p, a, i, j] over the windows (a, i, j) holding
+    the cell: a in depth[d], i in rows[h], w in window column j's span cols[j].
+
+    A row starts at 0 and takes its windows in row-major order, each adding its
+    share to the cells it covers, so every cell adds its shares in the order of
+    the reference gather (and from the same 0).
+    """
+    P, D, H, W = gx.shape
+    OW = share.shape[3]
+    for r in prange(P * D * H):
+        p, d, h = r // (D * H), r // H % D, r % H
+        row, sp = gx[p, d, h], share[p]
+        for w in range(W):
+            row[w] = 0
+        for a in range(depth[d, 0], depth[d, 1]):
+            for i in range(rows[h, 0], rows[h, 1]):
+                for j in range(OW):
+                    s = sp[a, i, j]
+                    for w in range(cols[j, 0], cols[j, 1]):
+                        row[w] += s
+
+
+@njit(parallel=True, cache=True)
+def adaptive_shares(g, depth, rows, cols, share):
+    """share[p, a, i, j] = g[p, a, i, j] / kd / kh / kw, the extents of box (a, i, j)."""
+    P, OD, OH, OW = g.shape
+    f = g.dtype.type
+    for r in prange(P * OD * OH):
+        p, a, i = r // (OD * OH), r // OH % OD, r % OH
+        kd, kh = f(depth[a, 1] - depth[a, 0]), f(rows[i, 1] - rows[i, 0])
+        for j in range(OW):
+            share[p, a, i, j] = adaptive_divide(g[p, a, i, j], kd, kh, f(cols[j, 1] - cols[j, 0]))
+
+
+@njit(parallel=True, cache=True)
+def divided_shares(g, divisors, share):
+    """share[p, a, i, j] = g[p, a, i, j] / divisors[a, i, j]."""
+    P, OD, OH, OW = g.shape
+    for r in prange(P * OD * OH):
+        p, a, i = r // (OD * OH), r // OH % OD, r % OH
+        for j in range(OW):
+            share[p, a, i, j] = g[p, a, i, j] / divisors[a, i, j]
+
+
+@njit(parallel=True, cache=True)
+def broadcast_share(g, gx, kd, kh, kw):
+    """gx[p, :] = 0 + g[p] / kd / kh / kw: the gradient of one box covering the plane
+    (the 0 + is the reference gather's, which turns -0 into +0). ``gx`` is flat."""
+    P = g.shape[0]
+    cells = uint64(gx.shape[0] // max(P, 1))
+    for p in prange(P):
+        share = g.dtype.type(0) + adaptive_divide(g[p], kd, kh, kw)
+        first = uint64(p) * cells
+        for t in range(cells):  # unsigned: no negative-index test, one vector store a step
+            gx[first + t] = share
+
+
+# ---------------------------------------------------------------------------
+# forward passes
+
+@register_jitable
+def max_lanes(xf, at, cells, best, arg, cell, n):
+    """best[k], arg[k] = xf[at + k*cells], cell where the max rule says so, for k < n."""
+    for k in range(uint64(n)):
+        val = xf[at + k * cells]
+        take = max_wins(val, best[k], arg[k])
+        best[k] = val if take else best[k]
+        arg[k] = cell if take else arg[k]
+
+
+@register_jitable
+def add_lanes(xf, at, cells, total, n):
+    """total[k] += xf[at + k*cells] for k < n."""
+    for k in range(uint64(n)):
+        total[k] += xf[at + k * cells]
+
+
+@njit(parallel=True, cache=True)
+def box_max_lanes(x, y, idx, depth, rows, cols):
+    """y[p, a, i, j], idx[p, a, i, j] = max and flat argmax of volume p over the box
+    depth[a] x rows[i] x cols[j] (inside the volume), sixteen volumes at a time.
+
+    Each lane scans its own volume's box in row-major order under the max
+    rule (``max_wins``), so its result is ``formulas.box_max``'s, and
+    ``max_window3d``'s for a box window; the sixteen scans advance together
+    in SIMD lanes, loading one cell of each of sixteen volumes at a time.
+    ``x``, ``y`` and ``idx`` come flat.
+    """
+    P, OD, OH, OW = y.shape
+    D, H, W = x.shape[1:]
+    cells, outputs = uint64(D * H * W), OD * OH * OW
+    xf, yf, idxf = x.reshape(x.size), y.reshape(y.size), idx.reshape(idx.size)
+    for b in prange(ceil_div(P, LANES)):
+        p0 = b * LANES
+        lanes = min(LANES, P - p0)
+        base = uint64(p0) * cells
+        best, arg = np.empty(LANES, x.dtype), np.empty(LANES, np.int64)
+        for o in range(outputs):
+            a, i, j = o // (OH * OW), o // OW % OH, o % OW
+            best[:] = -np.inf
+            arg[:] = -1
+            for d in range(depth[a, 0], depth[a, 1]):
+                for h in range(rows[i, 0], rows[i, 1]):
+                    for w in range(cols[j, 0], cols[j, 1]):
+                        cell = (d * H + h) * W + w
+                        at = base + uint64(cell)
+                        if lanes == LANES:  # a constant trip count: one vector
+                            max_lanes(xf, at, cells, best, arg, cell, LANES)
+                        else:
+                            max_lanes(xf, at, cells, best, arg, cell, lanes)
+            for k in range(lanes):
+                yf[(p0 + k) * outputs + o] = best[k]
+                idxf[(p0 + k) * outputs + o] = arg[k]
+
+
+@njit(parallel=True, cache=True)
+def adaptive_avg_lanes(x, y, depth, rows, cols):
+    """y[p, a, i, j] = the mean of adaptive box (a, i, j) of volume p: the box summed
+    in row-major order (``box_sum``) and divided by its extents (``adaptive_divide``),
+    sixteen volumes at a time, one per SIMD lane. ``x`` and ``y`` come flat."""
+    P, OD, OH, OW = y.shape
+    D, H, W = x.shape[1:]
+    cells, outputs = uint64(D * H * W), OD * OH * OW
+    xf, yf = x.reshape(x.size), y.reshape(y.size)
+    f = x.dtype.type
+    for b in prange(ceil_div(P, LANES)):
+        p0 = b * LANES
+        lanes = min(LANES, P - p0)
+        base = uint64(p0) * cells
+        total = np.empty(LANES, x.dtype)
+        for o in range(outputs):
+            a, i, j = o // (OH * OW), o // OW % OH, o % OW
+            total[:] = 0
+            for d in range(depth[a, 0], depth[a, 1]):
+                for h in range(rows[i, 0], rows[i, 1]):
+                    for w in range(cols[j, 0], cols[j, 1]):
+                        at = base + uint64((d * H + h) * W + w)
+                        if lanes == LANES:
+                            add_lanes(xf, at, cells, total, LANES)
+                        else:
+                            add_lanes(xf, at, cells, total, lanes)
+            kd, kh = f(depth[a, 1] - depth[a, 0]), f(rows[i, 1] - rows[i, 0])
+            kw = f(cols[j, 1] - cols[j, 0])
+            for k in range(lanes):
+                yf[(p0 + k) * outputs + o] = adaptive_divide(total[k], kd, kh, kw)
+
+
+@njit(parallel=True, cache=True)
+def max_volume_rows(x, y, idx, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw):
+    """y[p, a, i, j], idx[p, a, i, j] = max and argmax of window (a, i, j) of volume p."""
+    P, OD, OH, OW = y.shape
+    for r in prange(P * OD * OH):
+        p, a, i = r // (OD * OH), r // OH % OD, r % OH
+        volume = x[p]
+        for j in range(OW):
+            y[p, a, i, j], idx[p, a, i, j] = max_window3d(volume, a, i, j, kd, kh, kw, sd, sh, sw,
+                                                          pd, ph, pw, dd, dh, dw)
+
+
+@njit(parallel=True, cache=True)
+def fractional_max_planes(x, samples, y, idx, kh, kw):
+    """y[p, i, j], idx[p, i, j] = max and argmax of fractional window (i, j) of plane p:
+    ``fractional_max_window`` with the plane's window starts (``fractional_start``)
+    computed once per plane rather than once per window."""
+    P, OH, OW = y.shape
+    H, W = x.shape[1:]
+    for p in prange(P):
+        plane, u = x[p], samples[p]
+        starts = np.empty(OW, np.int64)
+        for j in range(OW):
+            starts[j] = fractional_start(j, u, 0, W, kw, OW)
+        for i in range(OH):
+            h0 = fractional_start(i, u, 1, H, kh, OH)
+            for j in range(OW):
+                y[p, i, j], idx[p, i, j] = box_max(plane, h0, h0 + kh, starts[j], starts[j] + kw)
+
+
+@njit(parallel=True, cache=True)
+def max_unpool2d_backward(g, idx, gx):
+    """gx[p, i, j] = g[p] at the flat position idx[p, i, j], one view of g's plane per row."""
+    P, H, W = gx.shape
+    for r in prange(P * H):
+        p, i = r // H, r % H
+        gp, ip = g[p], idx[p]
+        for j in range(W):
+            gx[p, i, j] = unpool_grad_cell(gp, ip, i, j)
+
+
+# ---------------------------------------------------------------------------
+# the entry points, as cpu.py names them
+
+def _adaptive_avg_backward(g, gx):
+    P, OD, OH, OW = g.shape
+    D, H, W = gx.shape[1:]
+    if OD == OH == OW == 1:
+        f = g.dtype.type
+        broadcast_share(g.reshape(P), gx.reshape(P * D * H * W), f(D), f(H), f(W))
+        return
+    share = np.empty_like(g)
+    columns = spans(W, OW)
+    adaptive_shares(g, spans(D, OD), spans(H, OH), columns, share)
+    depth, rows, _ = adaptive_reach(gx, g)
+    share_gather(share, gx, depth, rows, columns)
+
+
+def adaptive_avg_pool2d(x, y):
+    """y of adaptive average pooling of (P, H, W) planes."""
+    adaptive_avg_pool3d(volumes(x, 2), volumes(y, 2))
+
+
+def adaptive_avg_pool3d(x, y):
+    """y of adaptive average pooling of (P, D, H, W) volumes."""
+    adaptive_avg_lanes(x, y, *[spans(n, out) for n, out in zip(x.shape[1:], y.shape[1:])])
+
+
+def adaptive_avg_pool2d_backward(g, gx):
+    """gx of adaptive average pooling of (P, H, W) planes."""
+    _adaptive_avg_backward(volumes(g, 2), volumes(gx, 2))
+
+
+def adaptive_avg_pool3d_backward(g, gx):
+    """gx of adaptive average pooling of (P, D, H, W) volumes."""
+    _adaptive_avg_backward(g, gx)
+
+
+def adaptive_max_pool2d(x, y, idx):
+    """y, idx of adaptive max pooling of (P, H, W) planes."""
+    adaptive_max_pool3d(volumes(x, 2), volumes(y, 2), volumes(idx, 2))
+
+
+def adaptive_max_pool3d(x, y, idx):
+    """y, idx of adaptive max pooling of (P, D, H, W) volumes."""
+    box_max_lanes(x, y, idx, *[spans(n, out) for n, out in zip(x.shape[1:], y.shape[1:])])
+
+
+def adaptive_max_pool2d_backward(g, idx, gx):
+    """gx of adaptive max pooling of (P, H, W) planes."""
+    adaptive_max_pool3d_backward(volumes(g, 2), volumes(idx, 2), volumes(gx, 2))
+
+
+def adaptive_max_pool3d_backward(g, idx, gx):
+    """gx of adaptive max pooling of (P, D, H, W) volumes."""
+    depth, rows, _ = adaptive_reach(gx, g)
+    index_gather(g, idx, gx, depth, rows)
+
+
+def fractional_max_pool2d(x, samples, y, idx, kh, kw):
+    """y, idx of fractional max pooling of (P, H, W) planes."""
+    fractional_max_planes(x, samples, y, idx, kh, kw)
+
+
+def fractional_max_pool2d_backward(g, idx, gx, kh, kw):
+    """gx of fractional max pooling of (P, H, W) planes."""
+    P, H, W = gx.shape
+    OH, OW = g.shape[1:]
+    plane_index_gather(g.reshape(P, OH * OW), idx.reshape(P, OH * OW), gx.reshape(P, H * W))
+
+
+def max_pool3d(x, y, idx, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw):
+    """y, idx of max pooling of (P, D, H, W) volumes: without dilation each window's
+    cells inside the volume are a box (``avg_span``'s), scanned sixteen volumes at a time."""
+    if dd == dh == dw == 1:
+        box_max_lanes(x, y, idx, *[window_spans(k, s, p, n, out) for k, s, p, n, out in
+                                   zip((kd, kh, kw), (sd, sh, sw), (pd, ph, pw), x.shape[1:],
+                                       y.shape[1:])])
+    else:
+        max_volume_rows(x, y, idx, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw)
+
+
+def max_pool3d_backward(g, idx, gx, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw):
+    """gx of max pooling of (P, D, H, W) volumes."""
+    (D, H), (OD, OH) = gx.shape[1:3], g.shape[1:3]
+    index_gather(g, idx, gx, reach(REGULAR, kd, sd, pd, dd, D, OD),
+                 reach(REGULAR, kh, sh, ph, dh, H, OH))
+
+
+def index_gather_rows(g, idx, gx, kh, sh, ph, dh):
+    """gx of max pooling of (P, H, W) planes by the index gather, the rows' reach from
+    the window's vertical kernel, stride, padding and dilation."""
+    index_gather(volumes(g, 2), volumes(idx, 2), volumes(gx, 2), ONE,
+                 reach(REGULAR, kh, sh, ph, dh, gx.shape[1], g.shape[1]))
+
+
+def avg_pool3d_backward(g, gx, kd, kh, kw, sd, sh, sw, pd, ph, pw, count_include_pad,
+                        divisor_override):
+    """gx of average pooling of (P, D, H, W) volumes."""
+    (D, H, W), (OD, OH, OW) = gx.shape[1:], g.shape[1:]
+    divisors = np.empty((OD, OH, OW), g.dtype)
+    divisor_table(divisors, kd, kh, kw, sd, sh, sw, pd, ph, pw, D, H, W, count_include_pad,
+                  divisor_override)
+    share = np.empty_like(g)
+    divided_shares(g, divisors, share)
+    share_gather(share, gx, reach(REGULAR, kd, sd, pd, 1, D, OD),
+                 reach(REGULAR, kh, sh, ph, 1, H, OH), window_spans(kw, sw, pw, W, OW))
