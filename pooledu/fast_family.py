@@ -47,8 +47,8 @@ import numpy as np
 from numba import njit, prange, uint64
 from numba.extending import register_jitable
 
-from .formulas import (adaptive_divide, avg_divisor3d, avg_span, box_max, max_window3d, max_wins,
-                       unpool_grad_cell)
+from .formulas import (adaptive_divide, avg_divisor3d, avg_span, box_max, lp_mean_window,
+                       lp_power_grad, lp_root_grad, max_window3d, max_wins, unpool_grad_cell)
 from .geometry import (ADAPTIVE, REGULAR, adaptive_span, ceil_div, fractional_start,
                        gathering_windows)
 
@@ -370,6 +370,34 @@ def max_unpool2d_backward(g, idx, gx):
             gx[p, i, j] = unpool_grad_cell(gp, ip, i, j)
 
 
+# LP pooling's backward pass in three steps, each over all planes at once: the
+# root's gradient per window, the average pool's gather (the fast 2D one), the
+# power's gradient per cell; the reference fuses them plane by plane.
+
+@njit(parallel=True, cache=True)
+def lp_root_grads(g, x, gm, kh, kw, sh, sw, p, q, qm1, K):
+    """gm[c, i, j] = the root's gradient at window (i, j), its average recomputed."""
+    P, OH, OW = g.shape
+    f = x.dtype.type
+    for r in prange(P * OH):
+        c, i = r // OH, r % OH
+        plane = x[c]
+        for j in range(OW):
+            m = lp_mean_window(plane, i, j, kh, kw, sh, sw, f(p))
+            gm[c, i, j] = lp_root_grad(g[c, i, j], m, f(q), f(qm1), f(K), f(1))
+
+
+@njit(parallel=True, cache=True)
+def lp_power_grads(x, gx, p, pm1):
+    """gx[c, h, w] = the power's gradient at the cell, given what the gather brought it."""
+    P, H, W = gx.shape
+    f = x.dtype.type
+    for r in prange(P * H):
+        c, h = r // H, r % H
+        for w in range(W):
+            gx[c, h, w] = lp_power_grad(gx[c, h, w], x[c, h, w], f(p), f(pm1), f(1))
+
+
 # ---------------------------------------------------------------------------
 # the entry points, as cpu.py names them
 
@@ -476,3 +504,11 @@ def avg_pool3d_backward(g, gx, kd, kh, kw, sd, sh, sw, pd, ph, pw, count_include
     divided_shares(g, divisors, share)
     share_gather(share, gx, reach(REGULAR, kd, sd, pd, 1, D, OD),
                  reach(REGULAR, kh, sh, ph, 1, H, OH), window_spans(kw, sw, pw, W, OW))
+
+
+def lp_pool2d_backward(g, x, gm, gx, kh, kw, sh, sw, p, pm1, q, qm1, K):
+    """gx of LP pooling of (P, H, W) planes; ``gm`` is output-sized scratch."""
+    from .fast import avg_pool2d_backward  # fast.py imports this module: imported on use
+    lp_root_grads(g, x, gm, kh, kw, sh, sw, p, q, qm1, K)
+    avg_pool2d_backward(gm, gx, kh, kw, sh, sw, 0, 0, True, 0)
+    lp_power_grads(x, gx, p, pm1)

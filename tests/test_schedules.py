@@ -158,6 +158,19 @@ def test_fractional_schedules_agree(data):
                                                              kernel)))
 
 
+@settings(max_examples=30)
+@given(data=st.data(), case=pool2d_cases(dilation=False),
+       norm_type=st.sampled_from([1.0, 2.0, 3.0, 1.5, 0.5]))
+def test_lp_backward_schedules_agree(data, case, norm_type):
+    shape, args, dtype = case
+    x = data.draw(values(shape, dtype))
+    kernel, stride, ceil_mode = args["kernel_size"], args["stride"], args["ceil_mode"]
+    y, ry = both(lambda: P.lp_pool2d(x, norm_type, kernel, stride, ceil_mode))
+    same_bits(y, ry)
+    g = grads(y.shape, dtype)
+    same_bits(*both(lambda: P.lp_pool2d_backward(g, x, norm_type, kernel, stride, ceil_mode)))
+
+
 def test_unpool_backward_schedules_agree():
     x = np.random.default_rng(3).standard_normal((2, 3, 8, 10)).astype(np.float32)
     y, idx = P.max_pool2d(x, 2, return_indices=True)
@@ -169,7 +182,7 @@ def test_family_fast_kernels_are_found():
     """The family's fast kernels are the ones dispatch picks by default."""
     from pooledu.dispatch import kernel
     for op in ["adaptive_avg_pool2d", "adaptive_max_pool3d_backward", "max_pool3d_backward",
-               "avg_pool3d_backward", "fractional_max_pool2d_backward"]:
+               "avg_pool3d_backward", "fractional_max_pool2d_backward", "lp_pool2d_backward"]:
         assert kernel(op).__module__ == "pooledu.fast_family"
 
 
