@@ -187,21 +187,23 @@ def share_gather(share, gx, depth, rows, cols):
 
     A row starts at 0 and takes its windows in row-major order, each adding its
     share to the cells it covers, so every cell adds its shares in the order of
-    the reference gather (and from the same 0).
+    the reference gather (and from the same 0). Flat arrays, as in ``index_gather``.
     """
     P, D, H, W = gx.shape
-    OW = share.shape[3]
+    OD, OH, OW = share.shape[1:]
+    sf, gxf = share.reshape(share.size), gx.reshape(gx.size)
     for r in prange(P * D * H):
         p, d, h = r // (D * H), r // H % D, r % H
-        row, sp = gx[p, d, h], share[p]
+        out = r * W  # the row in gx
         for w in range(W):
-            row[w] = 0
+            gxf[out + w] = 0
         for a in range(depth[d, 0], depth[d, 1]):
             for i in range(rows[h, 0], rows[h, 1]):
+                at = ((p * OD + a) * OH + i) * OW  # window row (a, i)
                 for j in range(OW):
-                    s = sp[a, i, j]
+                    s = sf[at + j]
                     for w in range(cols[j, 0], cols[j, 1]):
-                        row[w] += s
+                        gxf[out + w] += s
 
 
 @njit(parallel=True, cache=True)
