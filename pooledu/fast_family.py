@@ -43,16 +43,18 @@ that can reach it (``geometry.gathering_windows``, one table per dimension):
   plane.
 """
 
+import numba
 import numpy as np
 from numba import njit, prange, uint64
 from numba.extending import register_jitable
 
 from .formulas import (adaptive_divide, avg_divisor3d, avg_span, box_max, lp_mean_window,
                        lp_power_grad, lp_root_grad, max_window3d, max_wins, unpool_grad_cell)
-from .geometry import (ADAPTIVE, REGULAR, adaptive_span, ceil_div, fractional_start,
+from .geometry import (ADAPTIVE, FRACTIONAL, REGULAR, adaptive_span, ceil_div, fractional_start,
                        gathering_windows)
 
-LANES = 16  # planes summed side by side, one per SIMD lane
+LANES = 16  # planes scanned side by side, one per SIMD lane
+CHUNKS = 256  # runs of rows a parallel loop is cut into: enough to balance the threads
 ONE = np.array([[0, 1]])  # the reach of a dimension of size 1: its one window
 
 
@@ -126,6 +128,11 @@ def window_spans(k, s, p, n, out):
     return table
 
 
+def regular_spans(kernel, stride, padding, size, out):
+    """The three tables of ``window_spans``, one per dimension."""
+    return [window_spans(*dims) for dims in zip(kernel, stride, padding, size, out)]
+
+
 def adaptive_reach(gx, g):
     """The three reach tables (depth, rows, columns) of adaptive windows, volumes g and gx."""
     return [reach(ADAPTIVE, 1, 1, 0, 1, n, out) for n, out in zip(gx.shape[1:], g.shape[1:])]
@@ -134,30 +141,49 @@ def adaptive_reach(gx, g):
 # ---------------------------------------------------------------------------
 # backward gathers
 
+@register_jitable
+def next_row(p, d, h, D, H):
+    """The input row after row (p, d, h), in row-major order."""
+    h += 1
+    if h == H:
+        h = 0
+        d += 1
+        if d == D:
+            d = 0
+            p += 1
+    return p, d, h
+
+
 @njit(parallel=True, cache=True)
 def index_gather(g, idx, gx, depth, rows):
     """gx[p, d, h, w] = the sum of g[p, a, i, j] over the windows whose index is the
     cell (d, h, w), in row-major window order; a in depth[d], i in rows[h].
 
-    ``g``, ``idx`` (P, OD, OH, OW) and ``gx`` (P, D, H, W) come flat: a view
-    per row would cost more than the row's work.
+    ``g``, ``idx`` (P, OD, OH, OW) and ``gx`` (P, D, H, W) are indexed flat, and
+    each parallel iteration takes a run of rows: a view, or a division, per
+    row would cost more than the row's work.
     """
     P, D, H, W = gx.shape
     OD, OH, OW = g.shape[1:]
     gf, idxf, gxf = g.reshape(g.size), idx.reshape(idx.size), gx.reshape(gx.size)
-    for r in prange(P * D * H):
-        p, d, h = r // (D * H), r // H % D, r % H
-        out = r * W  # the row in gx
-        first = (d * H + h) * W  # the flat index, in its volume, of the row's first cell
-        for w in range(W):
-            gxf[out + w] = 0
-        for a in range(depth[d, 0], depth[d, 1]):
-            for i in range(rows[h, 0], rows[h, 1]):
-                at = ((p * OD + a) * OH + i) * OW  # window row (a, i)
-                for j in range(OW):
-                    c = idxf[at + j] - first  # the column it names, if it names this row
-                    if (c >= 0) & (c < W):
-                        gxf[out + c] += gf[at + j]
+    total = P * D * H
+    chunks = min(total, CHUNKS)
+    for c in prange(chunks):
+        r0, r1 = c * total // chunks, (c + 1) * total // chunks
+        p, d, h = r0 // (D * H), r0 // H % D, r0 % H
+        for r in range(r0, r1):
+            out = r * W  # the row in gx
+            first = (d * H + h) * W  # the flat index, in its volume, of the row's first cell
+            for w in range(W):
+                gxf[out + w] = 0
+            for a in range(depth[d, 0], depth[d, 1]):
+                for i in range(rows[h, 0], rows[h, 1]):
+                    at = ((p * OD + a) * OH + i) * OW  # window row (a, i)
+                    for j in range(OW):
+                        t = idxf[at + j] - first  # the column it names, if it names this row
+                        if (t >= 0) & (t < W):
+                            gxf[out + t] += gf[at + j]
+            p, d, h = next_row(p, d, h, D, H)
 
 
 @njit(parallel=True, cache=True)
@@ -204,6 +230,30 @@ def share_gather(share, gx, depth, rows, cols):
                     s = sf[at + j]
                     for w in range(cols[j, 0], cols[j, 1]):
                         gxf[out + w] += s
+
+
+@njit(parallel=True, cache=True)
+def plane_share_gather(share, gx, depth, rows, cols):
+    """gx[p] = the sum, at each cell, of the shares of the windows (a, i, j) whose box
+    depth[a] x rows[i] x cols[j] holds it: the volume starts at 0 and takes its
+    windows once each, in row-major order, so each cell adds its shares in the
+    reference gather's order. ``share`` and ``gx`` are indexed flat."""
+    P, D, H, W = gx.shape
+    OD, OH, OW = share.shape[1:]
+    sf, gxf = share.reshape(share.size), gx.reshape(gx.size)
+    cells, outputs = D * H * W, OD * OH * OW
+    for p in prange(P):
+        base = p * cells
+        for t in range(cells):
+            gxf[base + t] = 0
+        for o in range(outputs):
+            a, i, j = o // (OH * OW), o // OW % OH, o % OW
+            s = sf[p * outputs + o]
+            for d in range(depth[a, 0], depth[a, 1]):
+                for h in range(rows[i, 0], rows[i, 1]):
+                    at = base + (d * H + h) * W
+                    for w in range(cols[j, 0], cols[j, 1]):
+                        gxf[at + w] += s
 
 
 @njit(parallel=True, cache=True)
@@ -403,6 +453,34 @@ def lp_power_grads(x, gx, p, pm1):
 # ---------------------------------------------------------------------------
 # the entry points, as cpu.py names them
 
+def few_planes(P):
+    """Whether P planes are too few to share among the threads one plane at a time:
+    then the gathers go row by row, which costs more per cell but parallelises."""
+    return P < 4 * numba.get_num_threads()
+
+
+def max_gather(g, idx, gx, depth, rows):
+    """gx of a max pool of volumes: plane by plane, each window visited once, or,
+    for a few planes, row by row over the window rows that reach each row."""
+    P = gx.shape[0]
+    if few_planes(P):
+        index_gather(g, idx, gx, depth, rows)
+    else:
+        outputs = g.shape[1] * g.shape[2] * g.shape[3]
+        plane_index_gather(g.reshape(P, outputs), idx.reshape(P, outputs),
+                           gx.reshape(P, gx.shape[1] * gx.shape[2] * gx.shape[3]))
+
+
+def avg_gather(share, gx, depth, rows, cols, spans_of):
+    """gx of an average pool of volumes from each window's share: plane by plane, each
+    window adding its share to its box (``spans_of``, the three span tables), or, for
+    a few planes, row by row (``depth``, ``rows``: reach tables; ``cols``: spans)."""
+    if few_planes(gx.shape[0]):
+        share_gather(share, gx, depth, rows, cols)
+    else:
+        plane_share_gather(share, gx, *spans_of)
+
+
 def _adaptive_avg_backward(g, gx):
     P, OD, OH, OW = g.shape
     D, H, W = gx.shape[1:]
@@ -412,9 +490,10 @@ def _adaptive_avg_backward(g, gx):
         return
     share = np.empty_like(g)
     columns = spans(W, OW)
-    adaptive_shares(g, spans(D, OD), spans(H, OH), columns, share)
+    span_tables = (spans(D, OD), spans(H, OH), columns)
+    adaptive_shares(g, *span_tables, share)
     depth, rows, _ = adaptive_reach(gx, g)
-    share_gather(share, gx, depth, rows, columns)
+    avg_gather(share, gx, depth, rows, columns, span_tables)
 
 
 def adaptive_avg_pool2d(x, y):
@@ -455,7 +534,7 @@ def adaptive_max_pool2d_backward(g, idx, gx):
 def adaptive_max_pool3d_backward(g, idx, gx):
     """gx of adaptive max pooling of (P, D, H, W) volumes."""
     depth, rows, _ = adaptive_reach(gx, g)
-    index_gather(g, idx, gx, depth, rows)
+    max_gather(g, idx, gx, depth, rows)
 
 
 def fractional_max_pool2d(x, samples, y, idx, kh, kw):
@@ -465,18 +544,16 @@ def fractional_max_pool2d(x, samples, y, idx, kh, kw):
 
 def fractional_max_pool2d_backward(g, idx, gx, kh, kw):
     """gx of fractional max pooling of (P, H, W) planes."""
-    P, H, W = gx.shape
-    OH, OW = g.shape[1:]
-    plane_index_gather(g.reshape(P, OH * OW), idx.reshape(P, OH * OW), gx.reshape(P, H * W))
+    rows = reach(FRACTIONAL, kh, 1, 0, 1, gx.shape[1], g.shape[1])  # a superset: no samples
+    max_gather(volumes(g, 2), volumes(idx, 2), volumes(gx, 2), ONE, rows)
 
 
 def max_pool3d(x, y, idx, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw):
     """y, idx of max pooling of (P, D, H, W) volumes: without dilation each window's
     cells inside the volume are a box (``avg_span``'s), scanned sixteen volumes at a time."""
     if dd == dh == dw == 1:
-        box_max_lanes(x, y, idx, *[window_spans(k, s, p, n, out) for k, s, p, n, out in
-                                   zip((kd, kh, kw), (sd, sh, sw), (pd, ph, pw), x.shape[1:],
-                                       y.shape[1:])])
+        box_max_lanes(x, y, idx, *regular_spans((kd, kh, kw), (sd, sh, sw), (pd, ph, pw),
+                                                x.shape[1:], y.shape[1:]))
     else:
         max_volume_rows(x, y, idx, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw)
 
@@ -484,15 +561,15 @@ def max_pool3d(x, y, idx, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw):
 def max_pool3d_backward(g, idx, gx, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw):
     """gx of max pooling of (P, D, H, W) volumes."""
     (D, H), (OD, OH) = gx.shape[1:3], g.shape[1:3]
-    index_gather(g, idx, gx, reach(REGULAR, kd, sd, pd, dd, D, OD),
-                 reach(REGULAR, kh, sh, ph, dh, H, OH))
+    max_gather(g, idx, gx, reach(REGULAR, kd, sd, pd, dd, D, OD),
+               reach(REGULAR, kh, sh, ph, dh, H, OH))
 
 
 def index_gather_rows(g, idx, gx, kh, sh, ph, dh):
-    """gx of max pooling of (P, H, W) planes by the index gather, the rows' reach from
+    """gx of max pooling of (P, H, W) planes by ``max_gather``, the rows' reach from
     the window's vertical kernel, stride, padding and dilation."""
-    index_gather(volumes(g, 2), volumes(idx, 2), volumes(gx, 2), ONE,
-                 reach(REGULAR, kh, sh, ph, dh, gx.shape[1], g.shape[1]))
+    max_gather(volumes(g, 2), volumes(idx, 2), volumes(gx, 2), ONE,
+               reach(REGULAR, kh, sh, ph, dh, gx.shape[1], g.shape[1]))
 
 
 def avg_pool3d_backward(g, gx, kd, kh, kw, sd, sh, sw, pd, ph, pw, count_include_pad,
@@ -504,8 +581,10 @@ def avg_pool3d_backward(g, gx, kd, kh, kw, sd, sh, sw, pd, ph, pw, count_include
                   divisor_override)
     share = np.empty_like(g)
     divided_shares(g, divisors, share)
-    share_gather(share, gx, reach(REGULAR, kd, sd, pd, 1, D, OD),
-                 reach(REGULAR, kh, sh, ph, 1, H, OH), window_spans(kw, sw, pw, W, OW))
+    span_tables = regular_spans((kd, kh, kw), (sd, sh, sw), (pd, ph, pw), (D, H, W),
+                                (OD, OH, OW))
+    avg_gather(share, gx, reach(REGULAR, kd, sd, pd, 1, D, OD), reach(REGULAR, kh, sh, ph, 1, H, OH),
+               span_tables[2], span_tables)
 
 
 def lp_pool2d_backward(g, x, gm, gx, kh, kw, sh, sw, p, pm1, q, qm1, K):

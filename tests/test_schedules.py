@@ -172,6 +172,31 @@ def test_lp_backward_schedules_agree(data, case, norm_type):
     same_bits(*both(lambda: P.lp_pool2d_backward(g, x, norm_type, kernel, stride, ceil_mode)))
 
 
+@pytest.mark.parametrize("few", [True, False])
+def test_family_gathers_agree_plane_by_plane_and_row_by_row(monkeypatch, few):
+    """The family's backward gathers go plane by plane, or row by row where planes are
+    few; the hypothesis shapes above are small, so here each way is forced in turn."""
+    from pooledu import fast_family
+    monkeypatch.setattr(fast_family, "few_planes", lambda P: few)
+    x = blocked_input((2, 5, 11, 13), "nchw", seed=5)
+    g = grads((2, 5, 4, 6), np.float32)
+    same_bits(*both(lambda: P.adaptive_avg_pool2d_backward(g, x.shape)))
+    _, idx = P.adaptive_max_pool2d(x, (4, 6), return_indices=True)
+    same_bits(*both(lambda: P.adaptive_max_pool2d_backward(g, idx, x.shape)))
+    u = np.random.default_rng(0).random((2, 5, 2)).astype(np.float32)
+    _, idx = P.fractional_max_pool2d(x, 3, output_size=(4, 6), return_indices=True, random_samples=u)
+    same_bits(*both(lambda: P.fractional_max_pool2d_backward(g, idx, x.shape, 3)))
+    v = blocked_input((2, 3, 6, 9, 8), "nchw", seed=6)
+    window = dict(kernel_size=(2, 3, 2), stride=(1, 2, 2), padding=1, ceil_mode=True)
+    _, idx = P.max_pool3d(v, return_indices=True, **window)
+    g3 = grads(idx.shape, np.float32)
+    same_bits(*both(lambda: P.max_pool3d_backward(g3, idx, v.shape, **window)))
+    same_bits(*both(lambda: P.avg_pool3d_backward(g3, v.shape, count_include_pad=False, **window)))
+    y, idx = P.max_pool1d(x[0], 3, 2, 1, return_indices=True)
+    same_bits(*both(lambda: P.max_pool1d_backward(grads(y.shape, np.float32), idx, x[0].shape,
+                                                  3, 2, 1)))
+
+
 def test_unpool_backward_schedules_agree():
     x = np.random.default_rng(3).standard_normal((2, 3, 8, 10)).astype(np.float32)
     y, idx = P.max_pool2d(x, 2, return_indices=True)
