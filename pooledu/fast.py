@@ -129,12 +129,14 @@ def split_row(x, start, W, C, s, out, first, stride):
             out[first + stride + m] = x[start + two * m + one]
         if W % 2:
             out[first + uint64(W // 2)] = x[start + uint64(W - 1)]
-    else:
-        for w in range(W):
-            dst = first + uint64(w % s) * stride + uint64(w // s * C)
-            src = start + uint64(w * C)
-            for ch in range(uint64(C)):
-                out[dst + ch] = x[src + ch]
+    else:  # phase by phase: no division per pixel
+        for q in range(min(s, W)):
+            dst = first + uint64(q) * stride
+            for m in range((W - q + s - 1) // s):  # pixels q, q + s, ... below W
+                src = start + uint64((q + s * m) * C)
+                at = dst + uint64(m * C)
+                for ch in range(uint64(C)):
+                    out[at + ch] = x[src + ch]
 
 
 @register_jitable

@@ -20,27 +20,28 @@ dilated volume windows) call the formula window by window, with one view of
 the plane per parallel iteration (a view per cell would cost a reference
 count each).
 
-Backward passes are gathers, parallel over input rows (p, d, h): a row is
-written by one iteration only, so no schedule races, and each cell adds what
-its windows send it in row-major window order, the order of the reference
-gathers, so the sums are bitwise theirs. A row visits only the window rows
-that can reach it (``geometry.gathering_windows``, one table per dimension):
+Backward passes are gathers: each cell's gradient is written by one parallel
+iteration only, so no schedule races, and each cell adds what its windows
+send it in row-major window order, from 0, as the reference gathers do, so
+the sums are bitwise theirs. Two loop orders serve every kind of window:
 
-* max gathers (regular and adaptive windows): a row zeroes its cells, then
-  for each window (a, i, j) of those window rows, in row-major order, adds
-  g[a, i, j] to the cell of the row its index names, if it names one. One
-  test per window, instead of a search through every window of every cell.
-  1D max pooling (2D with H = 1) takes this gather too (``fast.py``).
-* fractional windows are placed by random samples that the backward pass is
-  not given, so the windows that can reach a row are known only loosely;
-  there a plane gathers all its cells at once, taking each window once in
-  row-major order.
-* average gathers: each window's share, g / divisor (``avg_divisor3d``) or
-  g / kd / kh / kw (``adaptive_divide``), is divided out once per window into
-  an output-sized array; then a row starts at 0 and each of its windows adds
-  its share to the cells it covers.
-* adaptive pooling to a single cell: the backward pass is one broadcast per
-  plane.
+* plane by plane, where there are planes enough for the threads: a volume
+  starts at 0 and takes each of its windows once, in row-major order. A max
+  window adds its gradient to the cell its index names; an average window
+  adds its share to every cell of its box. Each window is visited once, not
+  once per cell it holds.
+* row by row, where the planes are few: a row starts at 0 and visits only
+  the window rows that can reach it (``geometry.gathering_windows``, one
+  table per dimension; for fractional windows, placed by samples the
+  backward pass is not given, a superset), taking their windows in
+  row-major order under the same rules.
+
+Average shares, g / divisor (``avg_divisor3d``) or g / kd / kh / kw
+(``adaptive_divide``), are divided out once per window into an output-sized
+array first. Adaptive pooling to a single cell takes one broadcast per
+plane. 1D max pooling (2D with H = 1) takes the max gather too
+(``fast.max_pool2d_backward``), and LP pooling's backward pass runs the
+fast 2D average gather between its two elementwise steps.
 """
 
 import numba
