@@ -247,14 +247,17 @@ def plane_share_gather(share, gx, depth, rows, cols):
         base = p * cells
         for t in range(cells):
             gxf[base + t] = 0
-        for o in range(outputs):
-            a, i, j = o // (OH * OW), o // OW % OH, o % OW
-            s = sf[p * outputs + o]
-            for d in range(depth[a, 0], depth[a, 1]):
-                for h in range(rows[i, 0], rows[i, 1]):
-                    at = base + (d * H + h) * W
-                    for w in range(cols[j, 0], cols[j, 1]):
-                        gxf[at + w] += s
+        o = p * outputs  # the window (a, i, j), counted in row-major order
+        for a in range(OD):
+            for i in range(OH):
+                for j in range(OW):
+                    s = sf[o]
+                    o += 1
+                    for d in range(depth[a, 0], depth[a, 1]):
+                        for h in range(rows[i, 0], rows[i, 1]):
+                            at = base + (d * H + h) * W
+                            for w in range(cols[j, 0], cols[j, 1]):
+                                gxf[at + w] += s
 
 
 @njit(parallel=True, cache=True)
@@ -332,22 +335,25 @@ def box_max_lanes(x, y, idx, depth, rows, cols):
         lanes = min(LANES, P - p0)
         base = uint64(p0) * cells
         best, arg = np.empty(LANES, x.dtype), np.empty(LANES, np.int64)
-        for o in range(outputs):
-            a, i, j = o // (OH * OW), o // OW % OH, o % OW
-            best[:] = -np.inf
-            arg[:] = -1
-            for d in range(depth[a, 0], depth[a, 1]):
-                for h in range(rows[i, 0], rows[i, 1]):
-                    for w in range(cols[j, 0], cols[j, 1]):
-                        cell = (d * H + h) * W + w
-                        at = base + uint64(cell)
-                        if lanes == LANES:  # a constant trip count: one vector
-                            max_lanes(xf, at, cells, best, arg, cell, LANES)
-                        else:
-                            max_lanes(xf, at, cells, best, arg, cell, lanes)
-            for k in range(lanes):
-                yf[(p0 + k) * outputs + o] = best[k]
-                idxf[(p0 + k) * outputs + o] = arg[k]
+        o = 0  # the window (a, i, j), counted in row-major order
+        for a in range(OD):
+            for i in range(OH):
+                for j in range(OW):
+                    best[:] = -np.inf
+                    arg[:] = -1
+                    for d in range(depth[a, 0], depth[a, 1]):
+                        for h in range(rows[i, 0], rows[i, 1]):
+                            for w in range(cols[j, 0], cols[j, 1]):
+                                cell = (d * H + h) * W + w
+                                at = base + uint64(cell)
+                                if lanes == LANES:  # a constant trip count: one vector
+                                    max_lanes(xf, at, cells, best, arg, cell, LANES)
+                                else:
+                                    max_lanes(xf, at, cells, best, arg, cell, lanes)
+                    for k in range(lanes):
+                        yf[(p0 + k) * outputs + o] = best[k]
+                        idxf[(p0 + k) * outputs + o] = arg[k]
+                    o += 1
 
 
 @njit(parallel=True, cache=True)
@@ -365,21 +371,24 @@ def adaptive_avg_lanes(x, y, depth, rows, cols):
         lanes = min(LANES, P - p0)
         base = uint64(p0) * cells
         total = np.empty(LANES, x.dtype)
-        for o in range(outputs):
-            a, i, j = o // (OH * OW), o // OW % OH, o % OW
-            total[:] = 0
-            for d in range(depth[a, 0], depth[a, 1]):
-                for h in range(rows[i, 0], rows[i, 1]):
-                    for w in range(cols[j, 0], cols[j, 1]):
-                        at = base + uint64((d * H + h) * W + w)
-                        if lanes == LANES:
-                            add_lanes(xf, at, cells, total, LANES)
-                        else:
-                            add_lanes(xf, at, cells, total, lanes)
-            kd, kh = f(depth[a, 1] - depth[a, 0]), f(rows[i, 1] - rows[i, 0])
-            kw = f(cols[j, 1] - cols[j, 0])
-            for k in range(lanes):
-                yf[(p0 + k) * outputs + o] = adaptive_divide(total[k], kd, kh, kw)
+        o = 0  # the window (a, i, j), counted in row-major order
+        for a in range(OD):
+            for i in range(OH):
+                for j in range(OW):
+                    total[:] = 0
+                    for d in range(depth[a, 0], depth[a, 1]):
+                        for h in range(rows[i, 0], rows[i, 1]):
+                            for w in range(cols[j, 0], cols[j, 1]):
+                                at = base + uint64((d * H + h) * W + w)
+                                if lanes == LANES:
+                                    add_lanes(xf, at, cells, total, LANES)
+                                else:
+                                    add_lanes(xf, at, cells, total, lanes)
+                    kd, kh = f(depth[a, 1] - depth[a, 0]), f(rows[i, 1] - rows[i, 0])
+                    kw = f(cols[j, 1] - cols[j, 0])
+                    for k in range(lanes):
+                        yf[(p0 + k) * outputs + o] = adaptive_divide(total[k], kd, kh, kw)
+                    o += 1
 
 
 @njit(parallel=True, cache=True)

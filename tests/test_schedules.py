@@ -172,6 +172,22 @@ def test_lp_backward_schedules_agree(data, case, norm_type):
     same_bits(*both(lambda: P.lp_pool2d_backward(g, x, norm_type, kernel, stride, ceil_mode)))
 
 
+def test_family_forwards_agree_across_lane_blocks():
+    """Box forwards scan sixteen planes at a time (fast_family.LANES); 18 planes make
+    one full block and one partial block, which the small hypothesis shapes never reach."""
+    x = blocked_input((2, 9, 11, 13), "nchw", seed=4)
+    for out in [(4, 6), 1, (13, 20)]:
+        same_bits(*both(lambda: P.adaptive_avg_pool2d(x, out)))
+        (y, idx), (ry, ridx) = both(lambda: P.adaptive_max_pool2d(x, out, return_indices=True))
+        same_bits(y, ry)
+        same_bits(idx, ridx)
+    v = blocked_input((2, 9, 5, 7, 6), "nchw", seed=8)
+    (y, idx), (ry, ridx) = both(lambda: P.max_pool3d(v, (2, 3, 2), (1, 2, 2), 1, ceil_mode=True,
+                                                     return_indices=True))
+    same_bits(y, ry)
+    same_bits(idx, ridx)
+
+
 @pytest.mark.parametrize("few", [True, False])
 def test_family_gathers_agree_plane_by_plane_and_row_by_row(monkeypatch, few):
     """The family's backward gathers go plane by plane, or row by row where planes are
