@@ -69,8 +69,8 @@ from .fast_family import (adaptive_avg_pool2d, adaptive_avg_pool2d_backward,  # 
                           adaptive_avg_pool3d, adaptive_avg_pool3d_backward, adaptive_max_pool2d,
                           adaptive_max_pool2d_backward, adaptive_max_pool3d,
                           adaptive_max_pool3d_backward, avg_pool3d_backward, fractional_max_pool2d,
-                          fractional_max_pool2d_backward, index_gather_rows, lp_pool2d_backward,
-                          max_pool3d, max_pool3d_backward, max_unpool2d_backward)
+                          fractional_max_pool2d_backward, index_gather_rows, lp_power_grads,
+                          lp_root_grads, max_pool3d, max_pool3d_backward, max_unpool2d_backward)
 
 CHUNKS = 64  # parallel work items: enough to balance many threads
 BLOCK = 4096  # elements one sweep covers at most (rows x slot x channels): long, and still in L1/L2
@@ -699,6 +699,14 @@ def avg_pool2d_backward(g, gx, kh, kw, sh, sw, ph, pw, count_include_pad, diviso
     g4 = g.reshape(P, OH, OW, 1)  # (P, OH, OW) -> (P, OH, OW, 1), a view
     grad_nhwc(g4, g4, gx.reshape(P, H, W, 1), kh, kw, sh, sw, ph, pw, 1, 1, False,
               count_include_pad, divisor_override)
+
+
+def lp_pool2d_backward(g, x, gm, gx, kh, kw, sh, sw, p, pm1, q, qm1, K):
+    """gx of LP pooling of (P, H, W) planes: the root's gradient per window (into gm,
+    output-sized scratch), the average gather above, the power's gradient per cell."""
+    lp_root_grads(g, x, gm, kh, kw, sh, sw, p, q, qm1, K)
+    avg_pool2d_backward(gm, gx, kh, kw, sh, sw, 0, 0, True, 0)
+    lp_power_grads(x, gx, p, pm1)
 
 
 def avg_pool2d_backward_nhwc(g, gx, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override):

@@ -433,8 +433,9 @@ def max_unpool2d_backward(g, idx, gx):
 
 
 # LP pooling's backward pass in three steps, each over all planes at once: the
-# root's gradient per window, the average pool's gather (the fast 2D one), the
-# power's gradient per cell; the reference fuses them plane by plane.
+# root's gradient per window, the average pool's gather (the fast 2D one, which
+# fast.lp_pool2d_backward runs between these two), the power's gradient per
+# cell; the reference fuses them plane by plane.
 
 @njit(parallel=True, cache=True)
 def lp_root_grads(g, x, gm, kh, kw, sh, sw, p, q, qm1, K):
@@ -595,11 +596,3 @@ def avg_pool3d_backward(g, gx, kd, kh, kw, sd, sh, sw, pd, ph, pw, count_include
                                 (OD, OH, OW))
     avg_gather(share, gx, reach(REGULAR, kd, sd, pd, 1, D, OD), reach(REGULAR, kh, sh, ph, 1, H, OH),
                span_tables[2], span_tables)
-
-
-def lp_pool2d_backward(g, x, gm, gx, kh, kw, sh, sw, p, pm1, q, qm1, K):
-    """gx of LP pooling of (P, H, W) planes; ``gm`` is output-sized scratch."""
-    from .fast import avg_pool2d_backward  # fast.py imports this module: imported on use
-    lp_root_grads(g, x, gm, kh, kw, sh, sw, p, q, qm1, K)
-    avg_pool2d_backward(gm, gx, kh, kw, sh, sw, 0, 0, True, 0)
-    lp_power_grads(x, gx, p, pm1)
