@@ -56,7 +56,7 @@ def schedule(name):
 def kernel(op, be=CPU):
     """The kernel ``op`` on backend ``be``, as the active schedule provides it.
 
-    >>> kernel("max_pool3d").__module__   # no fast version: the reference runs
+    >>> kernel("attention_pool2d").__module__   # no fast version: the reference runs
     'pooledu.cpu'
     """
     if be is CPU:

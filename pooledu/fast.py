@@ -68,6 +68,14 @@ from .formulas import (avg_divisor, avg_grad_cell, avg_span, avg_window, global_
                        max_grad_cell, max_window, max_wins)
 from .geometry import ceil_div, tap_span
 
+# the pooling family's fast kernels live in their own module; dispatch finds them here
+from .fast_family import (adaptive_avg_pool2d, adaptive_avg_pool2d_backward,  # noqa: F401
+                          adaptive_avg_pool3d, adaptive_avg_pool3d_backward, adaptive_max_pool2d,
+                          adaptive_max_pool2d_backward, adaptive_max_pool3d,
+                          adaptive_max_pool3d_backward, avg_pool3d_backward, fractional_max_pool2d,
+                          fractional_max_pool2d_backward, index_gather_rows, lp_power_grads,
+                          lp_root_grads, max_pool3d, max_pool3d_backward, max_unpool2d_backward)
+
 CHUNKS = 64  # parallel work items: enough to balance many threads
 BLOCK = 4096  # elements one sweep covers at most (rows x slot x channels): long, and still in L1/L2
 
@@ -125,12 +133,14 @@ def split_row(x, start, W, C, s, out, first, stride):
             out[first + stride + m] = x[start + two * m + one]
         if W % 2:
             out[first + uint64(W // 2)] = x[start + uint64(W - 1)]
-    else:
-        for w in range(W):
-            dst = first + uint64(w % s) * stride + uint64(w // s * C)
-            src = start + uint64(w * C)
-            for ch in range(uint64(C)):
-                out[dst + ch] = x[src + ch]
+    else:  # phase by phase: no division per pixel
+        for q in range(min(s, W)):
+            dst = first + uint64(q) * stride
+            for m in range((W - q + s - 1) // s):  # pixels q, q + s, ... below W
+                src = start + uint64((q + s * m) * C)
+                at = dst + uint64(m * C)
+                for ch in range(uint64(C)):
+                    out[at + ch] = x[src + ch]
 
 
 @register_jitable
@@ -676,9 +686,16 @@ def grad_nhwc(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw, by_index, count_includ
 
 
 def max_pool2d_backward(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw):
-    """gx of max pooling of (P, H, W) planes: a gather, tap by tap, over blocks of input rows."""
+    """gx of max pooling of (P, H, W) planes: a gather, tap by tap, over blocks of input rows.
+
+    Planes of one row (1D pooling) take the index gather instead, which visits
+    each window once: the tap sweeps would make one pass over the row per tap.
+    """
     P, H, W = gx.shape
     OH, OW = g.shape[1], g.shape[2]
+    if H == 1:
+        index_gather_rows(g, idx, gx, kh, sh, ph, dh)
+        return
     # (P, ., .) -> (P, ., ., 1): views, no copy
     grad_nhwc(g.reshape(P, OH, OW, 1), idx.reshape(P, OH, OW, 1), gx.reshape(P, H, W, 1),
               kh, kw, sh, sw, ph, pw, dh, dw, True, False, 0)
@@ -700,6 +717,14 @@ def avg_pool2d_backward(g, gx, kh, kw, sh, sw, ph, pw, count_include_pad, diviso
     g4 = g.reshape(P, OH, OW, 1)  # (P, OH, OW) -> (P, OH, OW, 1), a view
     grad_nhwc(g4, g4, gx.reshape(P, H, W, 1), kh, kw, sh, sw, ph, pw, 1, 1, False,
               count_include_pad, divisor_override)
+
+
+def lp_pool2d_backward(g, x, gm, gx, kh, kw, sh, sw, p, pm1, q, qm1, K):
+    """gx of LP pooling of (P, H, W) planes: the root's gradient per window (into gm,
+    output-sized scratch), the average gather above, the power's gradient per cell."""
+    lp_root_grads(g, x, gm, kh, kw, sh, sw, p, q, qm1, K)
+    avg_pool2d_backward(gm, gx, kh, kw, sh, sw, 0, 0, True, 0)
+    lp_power_grads(x, gx, p, pm1)
 
 
 def avg_pool2d_backward_nhwc(g, gx, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override):

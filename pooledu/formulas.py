@@ -84,8 +84,8 @@ def index_seen(t, a, i, j, D, H, W, depth, rows, cols):
         return True
     if t < 0 or t >= D * H * W:
         return False
-    d = t // (H * W) if D > 1 else 0
-    h = (t - d * H * W) // W
+    d = t // (H * W) if D > 1 else 0  # no division where a dimension is 1 (1D, 2D work):
+    h = (t - d * H * W) // W if H > 1 else 0  # divisions are the slow part of the check
     w = t - (d * H + h) * W
     # & rather than `and`: no branch per comparison, which makes the check 6x faster
     return ((depth[a, 0] <= d) & (d <= depth[a, 1]) & (rows[i, 0] <= h) & (h <= rows[i, 1])
@@ -412,8 +412,46 @@ def conv_grad_bias(g, o):
 # the pooling family: adaptive, fractional, unpooling, LP and volume pooling
 #
 # A window that is not on a regular grid (adaptive, fractional) is still a
-# rectangle: window (0, 0) of a max pool whose origin is moved to its corner
-# (padding = -corner), so the max formula above serves every kind of window.
+# rectangle inside the input: window (0, 0) of a max pool whose origin is
+# moved to its corner (padding = -corner). With unit stride and nothing to
+# skip, the max formula's scan is simply the box's cells in row-major order.
+
+@register_jitable
+def box_max(x, h0, h1, w0, w1):
+    """Max and flat argmax ``h*W + w`` of x over the box [h0, h1) x [w0, w1) inside
+    the plane: ``max_window`` with unit stride whose taps all land inside, the
+    same scan under the same rule (``max_wins``), without the tap arithmetic."""
+    W = x.shape[1]
+    best = x.dtype.type(-math.inf)
+    arg = -1
+    for h in range(h0, h1):
+        for w in range(w0, w1):
+            val = x[h, w]
+            if max_wins(val, best, arg):
+                best = val
+                arg = h * W + w
+    return best, arg
+
+
+@register_jitable
+def adaptive_divide(v, kd, kh, kw):
+    """v / kd / kh / kw: an adaptive box's sum (or gradient) divided by its extent
+    along each dimension in turn, as PyTorch does, which can round differently from
+    one division by kd*kh*kw. The extents come in v's dtype; a 2D window has kd = 1,
+    and dividing by 1 changes no bit."""
+    return v / kd / kh / kw
+
+
+@register_jitable
+def box_sum(x, d0, d1, h0, h1, w0, w1):
+    """Sum of x[d, h, w] over the box [d0, d1) x [h0, h1) x [w0, w1), in row-major order."""
+    total = x.dtype.type(0)
+    for d in range(d0, d1):
+        for h in range(h0, h1):
+            for w in range(w0, w1):
+                total += x[d, h, w]
+    return total
+
 
 @register_jitable
 def adaptive_avg_window(x, i, j, OH, OW):
@@ -426,11 +464,12 @@ def adaptive_avg_window(x, i, j, OH, OW):
     H, W = x.shape
     h0, h1 = adaptive_span(i, H, OH)
     w0, w1 = adaptive_span(j, W, OW)
-    total = x.dtype.type(0)
+    f = x.dtype.type
+    total = f(0)
     for h in range(h0, h1):
         for w in range(w0, w1):
             total += x[h, w]
-    return total / x.dtype.type(h1 - h0) / x.dtype.type(w1 - w0)
+    return adaptive_divide(total, f(1), f(h1 - h0), f(w1 - w0))
 
 
 @register_jitable
@@ -439,12 +478,13 @@ def adaptive_avg_grad_cell(g, h, w, H, W):
     OH, OW = g.shape
     i0, i1 = adaptive_windows_touching(h, H, OH)
     j0, j1 = adaptive_windows_touching(w, W, OW)
-    total = g.dtype.type(0)
+    f = g.dtype.type
+    total = f(0)
     for i in range(i0, i1):
         h0, h1 = adaptive_span(i, H, OH)
         for j in range(j0, j1):
             w0, w1 = adaptive_span(j, W, OW)
-            total += g[i, j] / g.dtype.type(h1 - h0) / g.dtype.type(w1 - w0)
+            total += adaptive_divide(g[i, j], f(1), f(h1 - h0), f(w1 - w0))
     return total
 
 
@@ -455,7 +495,7 @@ def adaptive_max_window(x, i, j, OH, OW):
     H, W = x.shape
     h0, h1 = adaptive_span(i, H, OH)
     w0, w1 = adaptive_span(j, W, OW)
-    return max_window(x, 0, 0, h1 - h0, w1 - w0, 1, 1, -h0, -w0, 1, 1)
+    return box_max(x, h0, h1, w0, w1)
 
 
 @register_jitable
@@ -475,7 +515,7 @@ def fractional_max_window(x, i, j, kh, kw, OH, OW, samples):
     H, W = x.shape
     h0 = fractional_start(i, samples, 1, H, kh, OH)
     w0 = fractional_start(j, samples, 0, W, kw, OW)
-    return max_window(x, 0, 0, kh, kw, 1, 1, -h0, -w0, 1, 1)
+    return box_max(x, h0, h0 + kh, w0, w0 + kw)
 
 
 @register_jitable
@@ -722,12 +762,9 @@ def adaptive_avg_window3d(x, a, i, j, OD, OH, OW):
     d0, d1 = adaptive_span(a, D, OD)
     h0, h1 = adaptive_span(i, H, OH)
     w0, w1 = adaptive_span(j, W, OW)
-    total = x.dtype.type(0)
-    for d in range(d0, d1):
-        for h in range(h0, h1):
-            for w in range(w0, w1):
-                total += x[d, h, w]
-    return total / x.dtype.type(d1 - d0) / x.dtype.type(h1 - h0) / x.dtype.type(w1 - w0)
+    f = x.dtype.type
+    return adaptive_divide(box_sum(x, d0, d1, h0, h1, w0, w1), f(d1 - d0), f(h1 - h0),
+                           f(w1 - w0))
 
 
 @register_jitable
@@ -746,7 +783,7 @@ def adaptive_avg_grad_cell3d(g, d, h, w, D, H, W):
             e0, e1 = adaptive_span(i, H, OH)
             for j in range(j0, j1):
                 b0, b1 = adaptive_span(j, W, OW)
-                total += g[a, i, j] / f(c1 - c0) / f(e1 - e0) / f(b1 - b0)
+                total += adaptive_divide(g[a, i, j], f(c1 - c0), f(e1 - e0), f(b1 - b0))
     return total
 
 

@@ -17,7 +17,8 @@ PACKAGE = Path(P.__file__).resolve().parent
 
 def test_the_fast_schedule_runs_where_it_defines_the_kernel():
     assert kernel("max_pool2d") is fast.max_pool2d
-    assert kernel("max_pool3d") is cpu.max_pool3d  # no fast version: the reference runs
+    assert kernel("max_pool3d") is fast.max_pool3d  # the family's, from fast_family.py
+    assert kernel("attention_pool2d") is cpu.attention_pool2d  # no fast version: the reference runs
     with P.schedule("reference"):
         assert kernel("max_pool2d") is cpu.max_pool2d
 

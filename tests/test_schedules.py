@@ -1,7 +1,9 @@
 """The fast CPU schedules give the same bits as the readable reference kernels.
 
 Every operation's generated cases are compared in ``test_operations.py``; this
-file covers what is particular to the fast 2D loops: blocks, layouts, copies.
+file covers what those small cases do not reach: the fast 2D loops' blocks,
+layouts and copies, channel runs in channels-last memory, and the family's
+sixteen-plane lanes and two gather orders.
 """
 
 import numpy as np
@@ -160,3 +162,63 @@ def test_unknown_schedule_is_refused():
     with pytest.raises(ValueError, match="schedule"):
         with P.schedule("turbo"):
             pass
+
+
+# ---------------------------------------------------------------------------
+# the pooling family (fast_family.py): what the operation table's small cases miss
+
+def grads(shape, dtype, seed=0):
+    """Output gradients with -0.0 and ties among them (the gathers must keep their signs)."""
+    rng = np.random.default_rng(seed)
+    g = rng.integers(-2, 3, shape).astype(dtype) * rng.choice([1.0, 0.5, -0.0], shape).astype(dtype)
+    return np.where(rng.random(shape) < 0.5, rng.standard_normal(shape).astype(dtype), g)
+
+
+def test_family_forwards_agree_across_lane_blocks():
+    """Box forwards scan sixteen planes at a time (fast_family.LANES); 18 planes make
+    one full block and one partial block, which the small hypothesis shapes never reach."""
+    x = blocked_input((2, 9, 11, 13), "nchw", seed=4)
+    for out in [(4, 6), 1, (13, 20)]:
+        same_bits(*both(lambda: P.adaptive_avg_pool2d(x, out)))
+        (y, idx), (ry, ridx) = both(lambda: P.adaptive_max_pool2d(x, out, return_indices=True))
+        same_bits(y, ry)
+        same_bits(idx, ridx)
+    v = blocked_input((2, 9, 5, 7, 6), "nchw", seed=8)
+    (y, idx), (ry, ridx) = both(lambda: P.max_pool3d(v, (2, 3, 2), (1, 2, 2), 1, ceil_mode=True,
+                                                     return_indices=True))
+    same_bits(y, ry)
+    same_bits(idx, ridx)
+
+
+@pytest.mark.parametrize("few", [True, False])
+def test_family_gathers_agree_plane_by_plane_and_row_by_row(monkeypatch, few):
+    """The family's backward gathers go plane by plane, or row by row where planes are
+    few; the hypothesis shapes above are small, so here each way is forced in turn."""
+    from pooledu import fast_family
+    monkeypatch.setattr(fast_family, "few_planes", lambda P: few)
+    x = blocked_input((2, 5, 11, 13), "nchw", seed=5)
+    g = grads((2, 5, 4, 6), np.float32)
+    same_bits(*both(lambda: P.adaptive_avg_pool2d_backward(g, x.shape)))
+    _, idx = P.adaptive_max_pool2d(x, (4, 6), return_indices=True)
+    same_bits(*both(lambda: P.adaptive_max_pool2d_backward(g, idx, x.shape)))
+    u = np.random.default_rng(0).random((2, 5, 2)).astype(np.float32)
+    _, idx = P.fractional_max_pool2d(x, 3, output_size=(4, 6), return_indices=True, random_samples=u)
+    same_bits(*both(lambda: P.fractional_max_pool2d_backward(g, idx, x.shape, 3)))
+    v = blocked_input((2, 3, 6, 9, 8), "nchw", seed=6)
+    window = dict(kernel_size=(2, 3, 2), stride=(1, 2, 2), padding=1, ceil_mode=True)
+    _, idx = P.max_pool3d(v, return_indices=True, **window)
+    g3 = grads(idx.shape, np.float32)
+    same_bits(*both(lambda: P.max_pool3d_backward(g3, idx, v.shape, **window)))
+    same_bits(*both(lambda: P.avg_pool3d_backward(g3, v.shape, count_include_pad=False, **window)))
+    y, idx = P.max_pool1d(x[0], 3, 2, 1, return_indices=True)
+    same_bits(*both(lambda: P.max_pool1d_backward(grads(y.shape, np.float32), idx, x[0].shape,
+                                                  3, 2, 1)))
+
+
+def test_family_fast_kernels_are_found():
+    """The family's fast kernels are the ones dispatch picks by default."""
+    from pooledu.dispatch import kernel
+    for op in ["adaptive_avg_pool2d", "adaptive_max_pool3d_backward", "max_pool3d_backward",
+               "avg_pool3d_backward", "fractional_max_pool2d_backward"]:
+        assert kernel(op).__module__ == "pooledu.fast_family"
+    assert kernel("lp_pool2d_backward") is fast.lp_pool2d_backward  # around fast's gather

@@ -1,0 +1,598 @@
+"""Fast CPU schedules for the pooling family: adaptive, fractional, volume pooling, unpooling.
+
+The kernels of ``cpu.py`` compute one cell at a time, exactly as the formula
+reads; here the same formulas run in loop orders that do less work per cell,
+and give the same bits (``tests/test_schedules.py`` checks every kernel
+against its reference). Every array is seen as volumes (P, D, H, W), P the
+(n, c) planes: 2D work has D = 1 and 1D work also H = 1, so one kernel serves
+the three. The entry points, which share their names and arguments with
+``cpu.py`` so that ``dispatch.kernel`` finds them, are plain Python: they
+view the arrays as volumes, build the small per-dimension tables, and pick a
+kernel.
+
+Forward passes over boxes (adaptive windows, and regular windows without
+dilation, whose cells inside the input form a box) scan sixteen planes at a
+time, one per SIMD lane: each lane scans its own plane's box in row-major
+order, as the formula does, so the lanes change nothing but the speed. The
+boxes' spans come from per-dimension tables built once per call, not divided
+out again for every window. The other forward passes (fractional windows,
+dilated volume windows) call the formula window by window, with one view of
+the plane per parallel iteration (a view per cell would cost a reference
+count each).
+
+Backward passes are gathers: each cell's gradient is written by one parallel
+iteration only, so no schedule races, and each cell adds what its windows
+send it in row-major window order, from 0, as the reference gathers do, so
+the sums are bitwise theirs. Two loop orders serve every kind of window:
+
+* plane by plane, where there are planes enough for the threads: a volume
+  starts at 0 and takes each of its windows once, in row-major order. A max
+  window adds its gradient to the cell its index names; an average window
+  adds its share to every cell of its box. Each window is visited once, not
+  once per cell it holds.
+* row by row, where the planes are few: a row starts at 0 and visits only
+  the window rows that can reach it (``geometry.gathering_windows``, one
+  table per dimension; for fractional windows, placed by samples the
+  backward pass is not given, a superset), taking their windows in
+  row-major order under the same rules.
+
+Average shares, g / divisor (``avg_divisor3d``) or g / kd / kh / kw
+(``adaptive_divide``), are divided out once per window into an output-sized
+array first. Adaptive pooling to a single cell takes one broadcast per
+plane. 1D max pooling (2D with H = 1) takes the max gather too
+(``fast.max_pool2d_backward``), and LP pooling's backward pass runs the
+fast 2D average gather between its two elementwise steps.
+"""
+
+import numba
+import numpy as np
+from numba import njit, prange, uint64
+from numba.extending import register_jitable
+
+from .formulas import (adaptive_divide, avg_divisor3d, avg_span, box_max, lp_mean_window,
+                       lp_power_grad, lp_root_grad, max_window3d, max_wins, unpool_grad_cell)
+from .geometry import (ADAPTIVE, FRACTIONAL, REGULAR, adaptive_span, ceil_div, fractional_start,
+                       gathering_windows)
+
+LANES = 16  # planes scanned side by side, one per SIMD lane
+CHUNKS = 256  # runs of rows a parallel loop is cut into: enough to balance the threads
+ONE = np.array([[0, 1]])  # the reach of a dimension of size 1: its one window
+
+
+def volumes(a, nd):
+    """(P, *spatial) with nd = 1, 2 or 3 spatial dims -> (P, D, H, W), unit dims added (a view)."""
+    return a.reshape((a.shape[0],) + (1,) * (3 - nd) + a.shape[1:])
+
+
+# ---------------------------------------------------------------------------
+# per-dimension tables, built once per call
+
+@njit(cache=True)
+def reach_table(table, kind, k, s, p, d, n, out):
+    """table[h] = the windows [lo, hi) that the gather of position h visits."""
+    for h in range(n):
+        table[h, 0], table[h, 1] = gathering_windows(h, kind, k, s, p, d, n, out)
+
+
+@njit(cache=True)
+def span_table(table, n, out):
+    """table[o] = adaptive window o's span [start, end) along a dimension of size n."""
+    for o in range(out):
+        table[o, 0], table[o, 1] = adaptive_span(o, n, out)
+
+
+@njit(cache=True)
+def avg_span_table(table, k, s, p, n):
+    """table[o] = the cells [lo, hi) of average window o inside a dimension of size n."""
+    for o in range(table.shape[0]):
+        table[o, 0], table[o, 1] = avg_span(o, k, s, p, n)[:2]
+
+
+@njit(cache=True)
+def divisor_table(table, kd, kh, kw, sd, sh, sw, pd, ph, pw, D, H, W, count_include_pad,
+                  divisor_override):
+    """table[a, i, j] = the divisor of average window (a, i, j), in the gradient's dtype.
+
+    A window with no cell inside the input (a zero divisor) sends nothing, as
+    no cell gathers from it; it gets 1, so that dividing by it raises nothing.
+    """
+    OD, OH, OW = table.shape
+    for a in range(OD):
+        c0, c1, cpad = avg_span(a, kd, sd, pd, D)
+        for i in range(OH):
+            e0, e1, epad = avg_span(i, kh, sh, ph, H)
+            for j in range(OW):
+                f0, f1, fpad = avg_span(j, kw, sw, pw, W)
+                divisor = avg_divisor3d(c0, c1, cpad, e0, e1, epad, f0, f1, fpad,
+                                        count_include_pad, divisor_override)
+                table[a, i, j] = divisor if divisor != 0 else 1
+
+
+def reach(kind, k, s, p, d, n, out):
+    """The gather's window range for each of the n positions of one dimension, (n, 2)."""
+    table = np.empty((n, 2), np.int64)
+    reach_table(table, kind, k, s, p, d, n, out)
+    return table
+
+
+def spans(n, out):
+    """The adaptive windows' spans along one dimension, (out, 2)."""
+    table = np.empty((out, 2), np.int64)
+    span_table(table, n, out)
+    return table
+
+
+def window_spans(k, s, p, n, out):
+    """The cells [lo, hi) inside a dimension of size n of each of ``out`` regular windows."""
+    table = np.empty((out, 2), np.int64)
+    avg_span_table(table, k, s, p, n)
+    return table
+
+
+def regular_spans(kernel, stride, padding, size, out):
+    """The three tables of ``window_spans``, one per dimension."""
+    return [window_spans(*dims) for dims in zip(kernel, stride, padding, size, out)]
+
+
+def adaptive_reach(gx, g):
+    """The three reach tables (depth, rows, columns) of adaptive windows, volumes g and gx."""
+    return [reach(ADAPTIVE, 1, 1, 0, 1, n, out) for n, out in zip(gx.shape[1:], g.shape[1:])]
+
+
+# ---------------------------------------------------------------------------
+# backward gathers
+
+@register_jitable
+def next_row(p, d, h, D, H):
+    """The input row after row (p, d, h), in row-major order."""
+    h += 1
+    if h == H:
+        h = 0
+        d += 1
+        if d == D:
+            d = 0
+            p += 1
+    return p, d, h
+
+
+@njit(parallel=True, cache=True)
+def index_gather(g, idx, gx, depth, rows):
+    """gx[p, d, h, w] = the sum of g[p, a, i, j] over the windows whose index is the
+    cell (d, h, w), in row-major window order; a in depth[d], i in rows[h].
+
+    ``g``, ``idx`` (P, OD, OH, OW) and ``gx`` (P, D, H, W) are indexed flat, and
+    each parallel iteration takes a run of rows: a view, or a division, per
+    row would cost more than the row's work.
+    """
+    P, D, H, W = gx.shape
+    OD, OH, OW = g.shape[1:]
+    gf, idxf, gxf = g.reshape(g.size), idx.reshape(idx.size), gx.reshape(gx.size)
+    total = P * D * H
+    chunks = min(total, CHUNKS)
+    for c in prange(chunks):
+        r0, r1 = c * total // chunks, (c + 1) * total // chunks
+        p, d, h = r0 // (D * H), r0 // H % D, r0 % H
+        for r in range(r0, r1):
+            out = r * W  # the row in gx
+            first = (d * H + h) * W  # the flat index, in its volume, of the row's first cell
+            for w in range(W):
+                gxf[out + w] = 0
+            for a in range(depth[d, 0], depth[d, 1]):
+                for i in range(rows[h, 0], rows[h, 1]):
+                    at = ((p * OD + a) * OH + i) * OW  # window row (a, i)
+                    for j in range(OW):
+                        t = idxf[at + j] - first  # the column it names, if it names this row
+                        if (t >= 0) & (t < W):
+                            gxf[out + t] += gf[at + j]
+            p, d, h = next_row(p, d, h, D, H)
+
+
+@njit(parallel=True, cache=True)
+def plane_index_gather(g, idx, gx):
+    """gx[p, t] = the sum of g[p, o] over the windows o whose index is t, in window order.
+
+    For windows whose reach is not known in advance (fractional windows,
+    placed by samples the backward pass is not given): each plane takes its
+    windows once, in order, adding each gradient to the cell its index names
+    (-1 names none). ``g``, ``idx`` are (P, outputs), ``gx`` (P, cells).
+    """
+    P, cells = gx.shape
+    outputs = g.shape[1]
+    for p in prange(P):
+        for t in range(cells):
+            gx[p, t] = 0
+        for o in range(outputs):
+            t = idx[p, o]
+            if (t >= 0) & (t < cells):
+                gx[p, t] += g[p, o]
+
+
+@njit(parallel=True, cache=True)
+def share_gather(share, gx, depth, rows, cols):
+    """gx[p, d, h, w] = the sum of share[p, a, i, j] over the windows (a, i, j) holding
+    the cell: a in depth[d], i in rows[h], w in window column j's span cols[j].
+
+    A row starts at 0 and takes its windows in row-major order, each adding its
+    share to the cells it covers, so every cell adds its shares in the order of
+    the reference gather (and from the same 0). Flat arrays, as in ``index_gather``.
+    """
+    P, D, H, W = gx.shape
+    OD, OH, OW = share.shape[1:]
+    sf, gxf = share.reshape(share.size), gx.reshape(gx.size)
+    for r in prange(P * D * H):
+        p, d, h = r // (D * H), r // H % D, r % H
+        out = r * W  # the row in gx
+        for w in range(W):
+            gxf[out + w] = 0
+        for a in range(depth[d, 0], depth[d, 1]):
+            for i in range(rows[h, 0], rows[h, 1]):
+                at = ((p * OD + a) * OH + i) * OW  # window row (a, i)
+                for j in range(OW):
+                    s = sf[at + j]
+                    for w in range(cols[j, 0], cols[j, 1]):
+                        gxf[out + w] += s
+
+
+@njit(parallel=True, cache=True)
+def plane_share_gather(share, gx, depth, rows, cols):
+    """gx[p] = the sum, at each cell, of the shares of the windows (a, i, j) whose box
+    depth[a] x rows[i] x cols[j] holds it: the volume starts at 0 and takes its
+    windows once each, in row-major order, so each cell adds its shares in the
+    reference gather's order. ``share`` and ``gx`` are indexed flat."""
+    P, D, H, W = gx.shape
+    OD, OH, OW = share.shape[1:]
+    sf, gxf = share.reshape(share.size), gx.reshape(gx.size)
+    cells, outputs = D * H * W, OD * OH * OW
+    for p in prange(P):
+        base = p * cells
+        for t in range(cells):
+            gxf[base + t] = 0
+        o = p * outputs  # the window (a, i, j), counted in row-major order
+        for a in range(OD):
+            for i in range(OH):
+                for j in range(OW):
+                    s = sf[o]
+                    o += 1
+                    for d in range(depth[a, 0], depth[a, 1]):
+                        for h in range(rows[i, 0], rows[i, 1]):
+                            at = base + (d * H + h) * W
+                            for w in range(cols[j, 0], cols[j, 1]):
+                                gxf[at + w] += s
+
+
+@njit(parallel=True, cache=True)
+def adaptive_shares(g, depth, rows, cols, share):
+    """share[p, a, i, j] = g[p, a, i, j] / kd / kh / kw, the extents of box (a, i, j)."""
+    P, OD, OH, OW = g.shape
+    f = g.dtype.type
+    for r in prange(P * OD * OH):
+        p, a, i = r // (OD * OH), r // OH % OD, r % OH
+        kd, kh = f(depth[a, 1] - depth[a, 0]), f(rows[i, 1] - rows[i, 0])
+        for j in range(OW):
+            share[p, a, i, j] = adaptive_divide(g[p, a, i, j], kd, kh, f(cols[j, 1] - cols[j, 0]))
+
+
+@njit(parallel=True, cache=True)
+def divided_shares(g, divisors, share):
+    """share[p, a, i, j] = g[p, a, i, j] / divisors[a, i, j]."""
+    P, OD, OH, OW = g.shape
+    for r in prange(P * OD * OH):
+        p, a, i = r // (OD * OH), r // OH % OD, r % OH
+        for j in range(OW):
+            share[p, a, i, j] = g[p, a, i, j] / divisors[a, i, j]
+
+
+@njit(parallel=True, cache=True)
+def broadcast_share(g, gx, kd, kh, kw):
+    """gx[p, :] = 0 + g[p] / kd / kh / kw: the gradient of one box covering the plane
+    (the 0 + is the reference gather's, which turns -0 into +0). ``gx`` is flat."""
+    P = g.shape[0]
+    cells = uint64(gx.shape[0] // max(P, 1))
+    for p in prange(P):
+        share = g.dtype.type(0) + adaptive_divide(g[p], kd, kh, kw)
+        first = uint64(p) * cells
+        for t in range(cells):  # unsigned: no negative-index test, one vector store a step
+            gx[first + t] = share
+
+
+# ---------------------------------------------------------------------------
+# forward passes
+
+@register_jitable
+def max_lanes(xf, at, cells, best, arg, cell, n):
+    """best[k], arg[k] = xf[at + k*cells], cell where the max rule says so, for k < n."""
+    for k in range(uint64(n)):
+        val = xf[at + k * cells]
+        take = max_wins(val, best[k], arg[k])
+        best[k] = val if take else best[k]
+        arg[k] = cell if take else arg[k]
+
+
+@register_jitable
+def add_lanes(xf, at, cells, total, n):
+    """total[k] += xf[at + k*cells] for k < n."""
+    for k in range(uint64(n)):
+        total[k] += xf[at + k * cells]
+
+
+@njit(parallel=True, cache=True)
+def box_max_lanes(x, y, idx, depth, rows, cols):
+    """y[p, a, i, j], idx[p, a, i, j] = max and flat argmax of volume p over the box
+    depth[a] x rows[i] x cols[j] (inside the volume), sixteen volumes at a time.
+
+    Each lane scans its own volume's box in row-major order under the max
+    rule (``max_wins``), so its result is ``formulas.box_max``'s, and
+    ``max_window3d``'s for a box window; the sixteen scans advance together
+    in SIMD lanes, loading one cell of each of sixteen volumes at a time.
+    ``x``, ``y`` and ``idx`` come flat.
+    """
+    P, OD, OH, OW = y.shape
+    D, H, W = x.shape[1:]
+    cells, outputs = uint64(D * H * W), OD * OH * OW
+    xf, yf, idxf = x.reshape(x.size), y.reshape(y.size), idx.reshape(idx.size)
+    for b in prange(ceil_div(P, LANES)):
+        p0 = b * LANES
+        lanes = min(LANES, P - p0)
+        base = uint64(p0) * cells
+        best, arg = np.empty(LANES, x.dtype), np.empty(LANES, np.int64)
+        o = 0  # the window (a, i, j), counted in row-major order
+        for a in range(OD):
+            for i in range(OH):
+                for j in range(OW):
+                    best[:] = -np.inf
+                    arg[:] = -1
+                    for d in range(depth[a, 0], depth[a, 1]):
+                        for h in range(rows[i, 0], rows[i, 1]):
+                            for w in range(cols[j, 0], cols[j, 1]):
+                                cell = (d * H + h) * W + w
+                                at = base + uint64(cell)
+                                if lanes == LANES:  # a constant trip count: one vector
+                                    max_lanes(xf, at, cells, best, arg, cell, LANES)
+                                else:
+                                    max_lanes(xf, at, cells, best, arg, cell, lanes)
+                    for k in range(lanes):
+                        yf[(p0 + k) * outputs + o] = best[k]
+                        idxf[(p0 + k) * outputs + o] = arg[k]
+                    o += 1
+
+
+@njit(parallel=True, cache=True)
+def adaptive_avg_lanes(x, y, depth, rows, cols):
+    """y[p, a, i, j] = the mean of adaptive box (a, i, j) of volume p: the box summed
+    in row-major order (``box_sum``) and divided by its extents (``adaptive_divide``),
+    sixteen volumes at a time, one per SIMD lane. ``x`` and ``y`` come flat."""
+    P, OD, OH, OW = y.shape
+    D, H, W = x.shape[1:]
+    cells, outputs = uint64(D * H * W), OD * OH * OW
+    xf, yf = x.reshape(x.size), y.reshape(y.size)
+    f = x.dtype.type
+    for b in prange(ceil_div(P, LANES)):
+        p0 = b * LANES
+        lanes = min(LANES, P - p0)
+        base = uint64(p0) * cells
+        total = np.empty(LANES, x.dtype)
+        o = 0  # the window (a, i, j), counted in row-major order
+        for a in range(OD):
+            for i in range(OH):
+                for j in range(OW):
+                    total[:] = 0
+                    for d in range(depth[a, 0], depth[a, 1]):
+                        for h in range(rows[i, 0], rows[i, 1]):
+                            for w in range(cols[j, 0], cols[j, 1]):
+                                at = base + uint64((d * H + h) * W + w)
+                                if lanes == LANES:
+                                    add_lanes(xf, at, cells, total, LANES)
+                                else:
+                                    add_lanes(xf, at, cells, total, lanes)
+                    kd, kh = f(depth[a, 1] - depth[a, 0]), f(rows[i, 1] - rows[i, 0])
+                    kw = f(cols[j, 1] - cols[j, 0])
+                    for k in range(lanes):
+                        yf[(p0 + k) * outputs + o] = adaptive_divide(total[k], kd, kh, kw)
+                    o += 1
+
+
+@njit(parallel=True, cache=True)
+def max_volume_rows(x, y, idx, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw):
+    """y[p, a, i, j], idx[p, a, i, j] = max and argmax of window (a, i, j) of volume p."""
+    P, OD, OH, OW = y.shape
+    for r in prange(P * OD * OH):
+        p, a, i = r // (OD * OH), r // OH % OD, r % OH
+        volume = x[p]
+        for j in range(OW):
+            y[p, a, i, j], idx[p, a, i, j] = max_window3d(volume, a, i, j, kd, kh, kw, sd, sh, sw,
+                                                          pd, ph, pw, dd, dh, dw)
+
+
+@njit(parallel=True, cache=True)
+def fractional_max_planes(x, samples, y, idx, kh, kw):
+    """y[p, i, j], idx[p, i, j] = max and argmax of fractional window (i, j) of plane p:
+    ``fractional_max_window`` with the plane's window starts (``fractional_start``)
+    computed once per plane rather than once per window."""
+    P, OH, OW = y.shape
+    H, W = x.shape[1:]
+    for p in prange(P):
+        plane, u = x[p], samples[p]
+        starts = np.empty(OW, np.int64)
+        for j in range(OW):
+            starts[j] = fractional_start(j, u, 0, W, kw, OW)
+        for i in range(OH):
+            h0 = fractional_start(i, u, 1, H, kh, OH)
+            for j in range(OW):
+                y[p, i, j], idx[p, i, j] = box_max(plane, h0, h0 + kh, starts[j], starts[j] + kw)
+
+
+@njit(parallel=True, cache=True)
+def max_unpool2d_backward(g, idx, gx):
+    """gx[p, i, j] = g[p] at the flat position idx[p, i, j], one view of g's plane per row."""
+    P, H, W = gx.shape
+    for r in prange(P * H):
+        p, i = r // H, r % H
+        gp, ip = g[p], idx[p]
+        for j in range(W):
+            gx[p, i, j] = unpool_grad_cell(gp, ip, i, j)
+
+
+# LP pooling's backward pass in three steps, each over all planes at once: the
+# root's gradient per window, the average pool's gather (the fast 2D one, which
+# fast.lp_pool2d_backward runs between these two), the power's gradient per
+# cell; the reference fuses them plane by plane.
+
+@njit(parallel=True, cache=True)
+def lp_root_grads(g, x, gm, kh, kw, sh, sw, p, q, qm1, K):
+    """gm[c, i, j] = the root's gradient at window (i, j), its average recomputed."""
+    P, OH, OW = g.shape
+    f = x.dtype.type
+    for r in prange(P * OH):
+        c, i = r // OH, r % OH
+        plane = x[c]
+        for j in range(OW):
+            m = lp_mean_window(plane, i, j, kh, kw, sh, sw, f(p))
+            gm[c, i, j] = lp_root_grad(g[c, i, j], m, f(q), f(qm1), f(K), f(1))
+
+
+@njit(parallel=True, cache=True)
+def lp_power_grads(x, gx, p, pm1):
+    """gx[c, h, w] = the power's gradient at the cell, given what the gather brought it."""
+    P, H, W = gx.shape
+    f = x.dtype.type
+    for r in prange(P * H):
+        c, h = r // H, r % H
+        for w in range(W):
+            gx[c, h, w] = lp_power_grad(gx[c, h, w], x[c, h, w], f(p), f(pm1), f(1))
+
+
+# ---------------------------------------------------------------------------
+# the entry points, as cpu.py names them
+
+def few_planes(P):
+    """Whether P planes are too few to share among the threads one plane at a time:
+    then the gathers go row by row, which costs more per cell but parallelises."""
+    return P < 4 * numba.get_num_threads()
+
+
+def max_gather(g, idx, gx, depth, rows):
+    """gx of a max pool of volumes: plane by plane, each window visited once, or,
+    for a few planes, row by row over the window rows that reach each row."""
+    P = gx.shape[0]
+    if few_planes(P):
+        index_gather(g, idx, gx, depth, rows)
+    else:
+        outputs = g.shape[1] * g.shape[2] * g.shape[3]
+        plane_index_gather(g.reshape(P, outputs), idx.reshape(P, outputs),
+                           gx.reshape(P, gx.shape[1] * gx.shape[2] * gx.shape[3]))
+
+
+def avg_gather(share, gx, depth, rows, cols, spans_of):
+    """gx of an average pool of volumes from each window's share: plane by plane, each
+    window adding its share to its box (``spans_of``, the three span tables), or, for
+    a few planes, row by row (``depth``, ``rows``: reach tables; ``cols``: spans)."""
+    if few_planes(gx.shape[0]):
+        share_gather(share, gx, depth, rows, cols)
+    else:
+        plane_share_gather(share, gx, *spans_of)
+
+
+def _adaptive_avg_backward(g, gx):
+    P, OD, OH, OW = g.shape
+    D, H, W = gx.shape[1:]
+    if OD == OH == OW == 1:
+        f = g.dtype.type
+        broadcast_share(g.reshape(P), gx.reshape(P * D * H * W), f(D), f(H), f(W))
+        return
+    share = np.empty_like(g)
+    columns = spans(W, OW)
+    span_tables = (spans(D, OD), spans(H, OH), columns)
+    adaptive_shares(g, *span_tables, share)
+    depth, rows, _ = adaptive_reach(gx, g)
+    avg_gather(share, gx, depth, rows, columns, span_tables)
+
+
+def adaptive_avg_pool2d(x, y):
+    """y of adaptive average pooling of (P, H, W) planes."""
+    adaptive_avg_pool3d(volumes(x, 2), volumes(y, 2))
+
+
+def adaptive_avg_pool3d(x, y):
+    """y of adaptive average pooling of (P, D, H, W) volumes."""
+    adaptive_avg_lanes(x, y, *[spans(n, out) for n, out in zip(x.shape[1:], y.shape[1:])])
+
+
+def adaptive_avg_pool2d_backward(g, gx):
+    """gx of adaptive average pooling of (P, H, W) planes."""
+    _adaptive_avg_backward(volumes(g, 2), volumes(gx, 2))
+
+
+def adaptive_avg_pool3d_backward(g, gx):
+    """gx of adaptive average pooling of (P, D, H, W) volumes."""
+    _adaptive_avg_backward(g, gx)
+
+
+def adaptive_max_pool2d(x, y, idx):
+    """y, idx of adaptive max pooling of (P, H, W) planes."""
+    adaptive_max_pool3d(volumes(x, 2), volumes(y, 2), volumes(idx, 2))
+
+
+def adaptive_max_pool3d(x, y, idx):
+    """y, idx of adaptive max pooling of (P, D, H, W) volumes."""
+    box_max_lanes(x, y, idx, *[spans(n, out) for n, out in zip(x.shape[1:], y.shape[1:])])
+
+
+def adaptive_max_pool2d_backward(g, idx, gx):
+    """gx of adaptive max pooling of (P, H, W) planes."""
+    adaptive_max_pool3d_backward(volumes(g, 2), volumes(idx, 2), volumes(gx, 2))
+
+
+def adaptive_max_pool3d_backward(g, idx, gx):
+    """gx of adaptive max pooling of (P, D, H, W) volumes."""
+    depth, rows, _ = adaptive_reach(gx, g)
+    max_gather(g, idx, gx, depth, rows)
+
+
+def fractional_max_pool2d(x, samples, y, idx, kh, kw):
+    """y, idx of fractional max pooling of (P, H, W) planes."""
+    fractional_max_planes(x, samples, y, idx, kh, kw)
+
+
+def fractional_max_pool2d_backward(g, idx, gx, kh, kw):
+    """gx of fractional max pooling of (P, H, W) planes."""
+    rows = reach(FRACTIONAL, kh, 1, 0, 1, gx.shape[1], g.shape[1])  # a superset: no samples
+    max_gather(volumes(g, 2), volumes(idx, 2), volumes(gx, 2), ONE, rows)
+
+
+def max_pool3d(x, y, idx, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw):
+    """y, idx of max pooling of (P, D, H, W) volumes: without dilation each window's
+    cells inside the volume are a box (``avg_span``'s), scanned sixteen volumes at a time."""
+    if dd == dh == dw == 1:
+        box_max_lanes(x, y, idx, *regular_spans((kd, kh, kw), (sd, sh, sw), (pd, ph, pw),
+                                                x.shape[1:], y.shape[1:]))
+    else:
+        max_volume_rows(x, y, idx, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw)
+
+
+def max_pool3d_backward(g, idx, gx, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw):
+    """gx of max pooling of (P, D, H, W) volumes."""
+    (D, H), (OD, OH) = gx.shape[1:3], g.shape[1:3]
+    max_gather(g, idx, gx, reach(REGULAR, kd, sd, pd, dd, D, OD),
+               reach(REGULAR, kh, sh, ph, dh, H, OH))
+
+
+def index_gather_rows(g, idx, gx, kh, sh, ph, dh):
+    """gx of max pooling of (P, H, W) planes by ``max_gather``, the rows' reach from
+    the window's vertical kernel, stride, padding and dilation."""
+    max_gather(volumes(g, 2), volumes(idx, 2), volumes(gx, 2), ONE,
+               reach(REGULAR, kh, sh, ph, dh, gx.shape[1], g.shape[1]))
+
+
+def avg_pool3d_backward(g, gx, kd, kh, kw, sd, sh, sw, pd, ph, pw, count_include_pad,
+                        divisor_override):
+    """gx of average pooling of (P, D, H, W) volumes."""
+    (D, H, W), (OD, OH, OW) = gx.shape[1:], g.shape[1:]
+    divisors = np.empty((OD, OH, OW), g.dtype)
+    divisor_table(divisors, kd, kh, kw, sd, sh, sw, pd, ph, pw, D, H, W, count_include_pad,
+                  divisor_override)
+    share = np.empty_like(g)
+    divided_shares(g, divisors, share)
+    span_tables = regular_spans((kd, kh, kw), (sd, sh, sw), (pd, ph, pw), (D, H, W),
+                                (OD, OH, OW))
+    avg_gather(share, gx, reach(REGULAR, kd, sd, pd, 1, D, OD), reach(REGULAR, kh, sh, ph, 1, H, OH),
+               span_tables[2], span_tables)
