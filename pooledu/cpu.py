@@ -14,7 +14,7 @@ from .geometry import gather_reach
 from .formulas import (attention_input_grad, attention_key_grad_cell, attention_readout,
                        attention_score_grad, attention_weights, avg_grad_cell, avg_window,
                        broadcast_cell, broadcast_grad_cell, conv_grad_bias, conv_grad_input_plane,
-                       conv_grad_weight_tap, conv_plane, global_max, global_mean,
+                       conv_grad_weight_tap, conv_plane, global_max, global_max_grad, global_mean,
                        global_mean_grad, index_seen, key_fold, key_unfold_grad, max_grad_cell,
                        max_window)
 from .formulas import (adaptive_avg_grad_cell, adaptive_avg_grad_cell3d, adaptive_avg_window,
@@ -93,6 +93,16 @@ def global_max_pool2d(x, y, idx):
     """y[p], idx[p] = max and argmax of plane p."""
     for p in prange(x.shape[0]):
         y[p], idx[p] = global_max(x[p])
+
+
+@njit(parallel=True, cache=True)
+def global_max_pool2d_backward(g, idx, gx):
+    """gx[p, h, w] = g[p] where (h, w) is plane p's argmax, else 0."""
+    P, H, W = gx.shape
+    for p in prange(P):
+        for h in range(H):
+            for w in range(W):
+                gx[p, h, w] = global_max_grad(g, idx, p, h, w, W)
 
 
 @njit(cache=True)

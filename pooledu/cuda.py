@@ -37,7 +37,7 @@ import types
 import numpy as np
 from numba import cuda
 
-from .formulas import (avg_grad_cell, avg_window, global_max, global_mean,
+from .formulas import (avg_grad_cell, avg_window, global_max, global_max_grad, global_mean,
                        global_mean_grad, index_seen, max_grad_cell, max_window)
 
 # cuda.jit comes from numba.cuda.simulator when the simulator is on (numba-cuda
@@ -133,6 +133,15 @@ def _global_avg_pool2d_backward(g, gx):
     for t in range(cuda.grid(1), P * H * W, cuda.gridsize(1)):
         p, h, w = unravel(t, H, W)
         gx[p, h, w] = global_mean_grad(g, p, H, W)
+
+
+@cuda.jit
+def _global_max_pool2d_backward(g, idx, gx):
+    """gx[p, h, w] = g[p] at plane p's argmax, else 0; a thread per (p, h, w)."""
+    P, H, W = gx.shape
+    for t in range(cuda.grid(1), P * H * W, cuda.gridsize(1)):
+        p, h, w = unravel(t, H, W)
+        gx[p, h, w] = global_max_grad(g, idx, p, h, w, W)
 
 
 @cuda.jit
@@ -261,3 +270,4 @@ avg_pool2d_backward = _on_elements_of(_avg_pool2d_backward, out=1)
 global_avg_pool2d = _on_elements_of(_global_avg_pool2d, out=1)
 global_avg_pool2d_backward = _on_elements_of(_global_avg_pool2d_backward, out=1)
 global_max_pool2d = _on_elements_of(_global_max_pool2d, out=1)
+global_max_pool2d_backward = _on_elements_of(_global_max_pool2d_backward, out=2)

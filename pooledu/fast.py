@@ -796,6 +796,20 @@ def global_avg_pool2d_nhwc(x, y):
 
 
 @njit(parallel=True, cache=True)
+def global_max_pool2d_backward(g, idx, gx):
+    """gx[p, h, w] = g[p] at plane p's argmax, else 0: the plane cleared as one
+    contiguous run, then its one gradient written (``0 + g``, the reference's bits)."""
+    P, H, W = gx.shape
+    flat = gx.reshape(P * H * W)
+    zero = gx.dtype.type(0)
+    for p in prange(P):
+        first = uint64(p * H * W)
+        for t in range(uint64(H * W)):
+            flat[first + t] = zero
+        flat[first + uint64(idx[p])] = zero + g[p]
+
+
+@njit(parallel=True, cache=True)
 def global_avg_pool2d_backward(g, gx):
     """gx[p, h, w] = g[p] / (H*W): each plane's share divided once, then written
     across the plane as one contiguous run."""

@@ -187,6 +187,14 @@ def global_mean_grad(g, p, H, W):
 
 
 @register_jitable
+def global_max_grad(g, idx, p, h, w, W):
+    """dL/dx[p, h, w] = g[p] at plane p's argmax, else 0: the max gather with one window
+    (``0 + g``, as the gather adds it)."""
+    zero = g.dtype.type(0)
+    return zero + g[p] if idx[p] == h * W + w else zero
+
+
+@register_jitable
 def global_max(x):
     """The max pooling formula with one window spanning the plane."""
     H, W = x.shape

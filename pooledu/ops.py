@@ -327,7 +327,5 @@ def global_max_pool2d_backward(grad_output, indices, input_shape):
     whole = pool_window(op, (H, W), (H, W))  # one window spanning the plane
     check_indices(idx.reshape(-1, 1, 1), (H, W), op, window=whole)
     gx = be.empty((g.shape[0], H, W), g.dtype)
-    # the max pooling gather, with one window spanning the whole plane
-    kernel("max_pool2d_backward", be)(g.reshape(-1, 1, 1), idx.reshape(-1, 1, 1), gx,
-                            H, W, 1, 1, 0, 0, 1, 1)
+    kernel("global_max_pool2d_backward", be)(g, idx, gx)
     return gx.reshape(shape)

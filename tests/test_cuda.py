@@ -327,6 +327,7 @@ for F in (t.float32, t.float64):
                         (pc._avg_pool2d, (A3, A3) + avg), (pc._avg_pool2d_backward, (A3, A3) + avg),
                         (pc._global_avg_pool2d, (A3, A1)), (pc._global_avg_pool2d_backward, (A1, A3)),
                         (pc._global_max_pool2d, (A3, A1, I1)),
+                        (pc._global_max_pool2d_backward, (A1, I1, A3)),
                         (pc._copy4d, (t.Array(F, 4, "A"), t.Array(F, 4, "A")))]:
         ptx, _ = cuda.compile_ptx(kernel.py_func, sig, cc=(8, 0))
         # no fused multiply-adds: the GPU must round like the CPU kernels
