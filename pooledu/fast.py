@@ -74,7 +74,8 @@ from .fast_family import (adaptive_avg_pool2d, adaptive_avg_pool2d_backward,  # 
                           adaptive_max_pool2d_backward, adaptive_max_pool3d,
                           adaptive_max_pool3d_backward, avg_pool3d_backward, fractional_max_pool2d,
                           fractional_max_pool2d_backward, index_gather_rows, lp_power_grads,
-                          lp_root_grads, max_pool3d, max_pool3d_backward, max_unpool2d_backward)
+                          lp_root_grads, max_broadcast_pool2d_backward, max_pool3d,
+                          max_pool3d_backward, max_unpool2d_backward)
 
 CHUNKS = 64  # parallel work items: enough to balance many threads
 BLOCK = 4096  # elements one sweep covers at most (rows x slot x channels): long, and still in L1/L2

@@ -49,8 +49,9 @@ import numpy as np
 from numba import njit, prange, uint64
 from numba.extending import register_jitable
 
-from .formulas import (adaptive_divide, avg_divisor3d, avg_span, box_max, lp_mean_window,
-                       lp_power_grad, lp_root_grad, max_window3d, max_wins, unpool_grad_cell)
+from .formulas import (adaptive_divide, avg_divisor3d, avg_span, box_max, box_sum,
+                       lp_mean_window, lp_power_grad, lp_root_grad, max_window3d, max_wins,
+                       unpool_grad_cell)
 from .geometry import (ADAPTIVE, FRACTIONAL, REGULAR, adaptive_span, ceil_div, fractional_start,
                        gathering_windows)
 
@@ -596,3 +597,27 @@ def avg_pool3d_backward(g, gx, kd, kh, kw, sd, sh, sw, pd, ph, pw, count_include
                                 (OD, OH, OW))
     avg_gather(share, gx, reach(REGULAR, kd, sd, pd, 1, D, OD), reach(REGULAR, kh, sh, ph, 1, H, OH),
                span_tables[2], span_tables)
+
+
+@njit(parallel=True, cache=True)
+def max_broadcast_pool2d_backward(g, idx, gx, kh, kw):
+    """gx[p, h, w] = the summed gradient of the window whose max came from (h, w).
+
+    Window by window instead of cell by cell: a band of kh rows cleared as one
+    contiguous run, then each window's gradient summed once in the reference's
+    row-major order (``box_sum``) and written at its argmax, which the index
+    check put inside the window. The windows tile the plane, so each cell is
+    written by its own window only.
+    """
+    P, H, W = gx.shape
+    OH, OW = idx.shape[1], idx.shape[2]
+    zero = gx.dtype.type(0)
+    for p in prange(P):
+        plane = gx[p].reshape(H * W)  # (H, W) -> (H*W,): the argmax is a flat index
+        for i in range(OH):
+            h0, h1 = i * kh, min((i + 1) * kh, H)
+            for t in range(h0 * W, h1 * W):
+                plane[t] = zero
+            for j in range(OW):
+                w0, w1 = j * kw, min((j + 1) * kw, W)
+                plane[idx[p, i, j]] = box_sum(g, p, p + 1, h0, h1, w0, w1)
