@@ -234,7 +234,9 @@ def torch_broadcast(t, kernel_size):
     H, W = t.shape[-2:]
     m, idx = F.max_pool2d(t, k, ceil_mode=True, return_indices=True)
     y = m.repeat_interleave(k[0], dim=-2).repeat_interleave(k[1], dim=-1)[..., :H, :W]
-    return y, idx
+    # laid out as PyTorch's pooling lays out its results: as the input is
+    last = t.dim() == 4 and t.is_contiguous(memory_format=torch.channels_last)
+    return y.contiguous(memory_format=torch.channels_last if last else torch.contiguous_format), idx
 
 
 # ---------------------------------------------------------------------------

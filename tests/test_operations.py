@@ -1,6 +1,7 @@
 """The tests every pooling operation gets, one set per row of ``operations.OPERATIONS``.
 
-- PyTorch parity: values, indices and gradients, on hypothesis cases with
+- PyTorch parity: values, indices and gradients, and the memory layout of
+  each (channels-last kept where PyTorch keeps it), on hypothesis cases with
   NaN, infinities, ties, padding, ceil_mode, empty batches and every memory
   layout.
 - The fast CPU schedule gives the reference schedule's bits.
@@ -28,9 +29,39 @@ rows = pytest.mark.parametrize("op", OPERATIONS, ids=str)
 
 
 def gradient(op, x, args, outs, make=grad_like):
-    """pooledu's gradient for a fixed output gradient, and the output gradient."""
-    g = make(outs[0])
+    """pooledu's gradient for a fixed output gradient, and the output gradient,
+    which lies in memory as the output does (as autograd hands it on)."""
+    g = np.empty_like(outs[0])
+    g[...] = make(outs[0])
     return op.backward(g, x, outs, args), g
+
+
+def memory_format(a):
+    """'contiguous', 'channels_last' or 'other'; None where the strides cannot tell.
+
+    A dimension of size 1 can have any stride, and PyTorch settles such
+    shapes by a heuristic of its own; only arrays whose channel and spatial
+    dimensions all exceed 1 are compared.
+    """
+    if a.ndim in (4, 5) and min(a.shape[1:]) < 2:
+        return None
+    if isinstance(a, torch.Tensor):
+        plain = a.is_contiguous()
+        last = a.dim() in (4, 5) and a.is_contiguous(
+            memory_format=torch.channels_last if a.dim() == 4 else torch.channels_last_3d)
+    else:
+        plain = a.flags.c_contiguous
+        last = a.ndim in (4, 5) and np.moveaxis(a, 1, -1).flags.c_contiguous
+    if plain and last:
+        return None  # one channel, or one pixel: both at once
+    return "contiguous" if plain else "channels_last" if last else "other"
+
+
+def same_layout(ours, theirs, name):
+    """Our result lies in memory as PyTorch's does (where one of the two layouts can tell)."""
+    mine, torchs = memory_format(ours), memory_format(theirs)
+    if None not in (mine, torchs):
+        assert mine == torchs, f"{name}: pooledu returns {mine} memory, PyTorch {torchs}"
 
 
 @rows
@@ -42,6 +73,8 @@ def test_matches_torch(op, data):
     t = torch.from_numpy(np.array(x)).requires_grad_(True)
     theirs = op.oracle(t, **torch_args(args))
     op.compare(outs[0], theirs[0].detach().numpy(), x, args)
+    for ours, torchs, name in zip(outs, theirs, ("output", "indices")):
+        same_layout(ours, torchs, name)
     if len(outs) > 1:
         op.compare_indices(outs[1], theirs[1].numpy(), x, args)
         if (outs[1] == -1).any():
@@ -53,6 +86,10 @@ def test_matches_torch(op, data):
     gx, g = gradient(op, x, args, outs)
     theirs[0].backward(torch.from_numpy(g))
     op.compare_grad(gx, t.grad.numpy(), x, args)
+    if gx.ndim == theirs[0].dim():
+        # the gradient lies as the output does, as PyTorch's backward kernels
+        # write it (t.grad itself is restrided to the input's layout by autograd)
+        same_layout(gx, theirs[0], "gradient")
 
 
 def ties(y):
