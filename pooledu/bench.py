@@ -219,13 +219,20 @@ def cpu_clock(batch=32, repeats=5, quick=False):
     return CpuClock(torch, batch, repeats, quick, copy_bandwidth(64 << 20 if quick else 256 << 20))
 
 
-def run(batch=32, repeats=5, quick=False, layouts=("nchw", "channels_last"), progress=None):
-    """Time every case in every layout; returns the machine, the copy bandwidth and the rows."""
+def matching(cases, match):
+    """The cases whose name contains ``match`` (all of them for None)."""
+    return [c for c in cases if match is None or match in c.name]
+
+
+def run(batch=32, repeats=5, quick=False, layouts=("nchw", "channels_last"), progress=None,
+        match=None):
+    """Time every case (whose name contains ``match``) in every layout; returns the machine,
+    the copy bandwidth and the rows."""
     clock = cpu_clock(batch, repeats, quick)
     torch, batch, bandwidth, timed = clock.torch, clock.batch, clock.bandwidth, clock.time
     rng = np.random.default_rng(0)
     rows = []
-    for case in CASES:
+    for case in matching(CASES, match):
         x = rng.standard_normal((batch,) + case.shape).astype(np.float32)
         y, idx = _forward(case, x)
         g = rng.standard_normal(y.shape).astype(np.float32)
@@ -324,7 +331,7 @@ def gpu_clock(batch=32, repeats=20, quick=False):
     return clock
 
 
-def run_cuda(batch=32, repeats=20, quick=False, progress=None):
+def run_cuda(batch=32, repeats=20, quick=False, progress=None, match=None):
     """Time every case on the GPU: pooledu's CUDA kernels and PyTorch CUDA, same data, same run.
 
     Returns the same result layout as :func:`run`, NCHW only (``format_table``
@@ -333,9 +340,9 @@ def run_cuda(batch=32, repeats=20, quick=False, progress=None):
     result says so.
     """
     gpu = gpu_clock(batch, repeats, quick)
-    cases = CASES
+    cases = matching(CASES, match)
     if gpu.simulator:
-        cases = [Case(c.name, c.op, (2, 8, 8), c.args, c.backward) for c in CASES]
+        cases = [Case(c.name, c.op, (2, 8, 8), c.args, c.backward) for c in cases]
     rng = np.random.default_rng(0)
     rows = []
     for case in cases:

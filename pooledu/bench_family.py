@@ -213,11 +213,12 @@ def _row(case, batch, layout, nbytes, bandwidth, seconds, torch_seconds):
     return row
 
 
-def _cases(tiny):
-    return [replace(c, shape=c.tiny) for c in CASES] if tiny else CASES
+def _cases(tiny, match):
+    cases = bench.matching(CASES, match)
+    return [replace(c, shape=c.tiny) for c in cases] if tiny else cases
 
 
-def run(batch=32, repeats=5, quick=False, progress=None, tiny=False):
+def run(batch=32, repeats=5, quick=False, progress=None, tiny=False, match=None):
     """Time every row on the CPU: pooledu and PyTorch, forward and backward, each layout.
 
     ``quick``: batch 2, fewer repeats, no settling (a look, not numbers);
@@ -227,7 +228,7 @@ def run(batch=32, repeats=5, quick=False, progress=None, tiny=False):
     clock = bench.cpu_clock(batch, repeats, quick)
     rng = np.random.default_rng(0)
     rows = []
-    for case in _cases(tiny):
+    for case in _cases(tiny, match):
         fn, kwargs, arrays, g, nbytes = _calls(case, clock.batch, rng)
         for layout in case.layouts:
             seconds = clock.time(partial(fn, **_in_layout(kwargs, layout)))
@@ -243,7 +244,7 @@ def _on_device(cuda, kwargs):
     return {k: cuda.to_device(v) if isinstance(v, np.ndarray) else v for k, v in kwargs.items()}
 
 
-def run_cuda(batch=32, repeats=20, quick=False, progress=None):
+def run_cuda(batch=32, repeats=20, quick=False, progress=None, match=None):
     """Time every row on the GPU, NCHW: pooledu's CUDA kernels against PyTorch CUDA.
 
     An operation that does not take device arrays yet keeps its row, with no
@@ -253,7 +254,7 @@ def run_cuda(batch=32, repeats=20, quick=False, progress=None):
     gpu = bench.gpu_clock(batch, repeats, quick)
     rng = np.random.default_rng(0)
     rows = []
-    for case in _cases(gpu.simulator):
+    for case in _cases(gpu.simulator, match):
         fn, kwargs, arrays, g, nbytes = _calls(case, gpu.batch, rng)
         call, refused = partial(fn, **_on_device(gpu.cuda, kwargs)), None
         try:

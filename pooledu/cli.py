@@ -120,12 +120,12 @@ def _cmd_bench(args):
         tables = {name: module for name, module in tables.items() if getattr(args, name)}
     results = {}
     for name, module in tables.items():
-        print(f"timing the {name} table: {len(module.CASES)} cases "
+        print(f"timing the {name} table: {len(bench.matching(module.CASES, args.match))} cases "
               f"({'quick: batch 2' if args.quick else 'batch 32'}); best of several runs each",
               file=sys.stderr)
         runner = module.run_cuda if args.device == "cuda" else module.run
         try:
-            results[name] = runner(quick=args.quick, progress=_bench_progress)
+            results[name] = runner(quick=args.quick, progress=_bench_progress, match=args.match)
         except RuntimeError as err:  # --device cuda without a GPU
             print(f"pooledu bench: {err}", file=sys.stderr)
             return 1
@@ -330,6 +330,8 @@ def build_parser():
     table.add_argument("--core", action="store_true", help="only the core table")
     table.add_argument("--family", action="store_true", help="only the family table")
     p.add_argument("--quick", action="store_true", help="batch 2 instead of 32, fewer repeats")
+    p.add_argument("--match", metavar="TEXT", default=None,
+                   help="only the cases whose name contains TEXT, e.g. 'c3d' or 'adaptive'")
     p.add_argument("--threads", type=_threads, default=None, metavar="T",
                    help="Numba and PyTorch threads (default: all of Numba's)")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
