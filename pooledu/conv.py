@@ -166,10 +166,10 @@ def conv2d_backward(grad_output, input, weight, stride=1, padding=0, dilation=1)
 # ---------------------------------------------------------------------------
 # transposed convolution: conv2d's input gradient, run forwards
 
-def _prepare_transpose(op, x, weight, bias, stride, padding, output_padding, dilation):
-    """Check every argument; return x as (N, C_in, H, W), weight, bias, the output size
-    and the flat window settings (sh, sw, ph, pw, dh, dw)."""
-    O, (kh, kw), bias = _check_operands(op, x, weight, bias, transposed=True)
+def _prepare_transpose(op, x, weight, bias, stride, padding, output_padding, dilation, be):
+    """Check every argument; return x as (N, C_in, H, W), weight, bias (arrays of backend
+    ``be``), the output size and the flat window settings (sh, sw, ph, pw, dh, dw)."""
+    O, (kh, kw), bias = _check_operands(op, x, weight, bias, transposed=True, be=be)
     s = as_tuple(stride, "stride", op)
     p = as_tuple(padding, "padding", op)
     op_ = as_tuple(output_padding, "output_padding", op)
@@ -195,8 +195,9 @@ def _prepare_transpose(op, x, weight, bias, stride, padding, output_padding, dil
                          f"{padding!r} trims more than the transposed window adds")
     check_output_size(op, (math.prod(x.shape[:-3]), O) + out, x.itemsize,
                       f"stride={stride!r}, dilation={dilation!r}")
-    x4 = np.ascontiguousarray(x).reshape((-1,) + x.shape[-3:])  # (N, C_in, H, W)
-    return (x4, np.ascontiguousarray(weight), np.ascontiguousarray(bias), out,
+    x4 = be.contiguous(be.asarray(x)).reshape((math.prod(x.shape[:-3]),) + x.shape[-3:])
+    # x4: (N, C_in, H, W)
+    return (x4, be.contiguous(be.asarray(weight)), be.contiguous(be.asarray(bias)), out,
             (s[0], s[1], p[0], p[1], d[0], d[1]))
 
 
@@ -234,12 +235,13 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
            [3., 3., 4., 4.]])
     """
     op = "conv_transpose2d"
+    be = backend_for(op, input=input, weight=weight, **({} if bias is None else {"bias": bias}))
     x4, w, b, out, flat = _prepare_transpose(op, input, weight, bias, stride, padding,
-                                             output_padding, dilation)
-    y = np.empty((x4.shape[0], w.shape[1]) + out, x4.dtype)
-    kernel("conv2d_backward_input")(x4, w, y, *flat)  # x plays conv2d's output gradient
-    y += b[None, :, None, None]
-    return y.reshape(input.shape[:-3] + y.shape[1:])
+                                             output_padding, dilation, be)
+    y = be.empty((x4.shape[0], w.shape[1]) + out, x4.dtype)
+    kernel("conv2d_backward_input", be)(x4, w, y, *flat)  # x plays conv2d's output gradient
+    kernel("add_channel_bias", be)(y, b)
+    return y.reshape(tuple(input.shape[:-3]) + tuple(y.shape[1:]))
 
 
 def conv_transpose2d_backward(grad_output, input, weight, stride=1, padding=0,
@@ -267,18 +269,20 @@ def conv_transpose2d_backward(grad_output, input, weight, stride=1, padding=0,
            [4., 4.]]), array([16.]))
     """
     op = "conv_transpose2d_backward"
+    be = backend_for(op, input=input, weight=weight, grad_output=grad_output)
     x4, w, _, out, flat = _prepare_transpose(op, input, weight, None, stride, padding,
-                                             output_padding, dilation)
-    _check_float(grad_output, "grad_output", op, (3, 4), x4.dtype)
-    out_shape = input.shape[:-3] + (w.shape[1],) + out
-    if grad_output.shape != out_shape:
+                                             output_padding, dilation, be)
+    _check_float(grad_output, "grad_output", op, (3, 4), x4.dtype, be)
+    out_shape = tuple(input.shape[:-3]) + (w.shape[1],) + out
+    if tuple(grad_output.shape) != out_shape:
         raise ValueError(f"{op}: grad_output must have the forward output's shape {out_shape}, "
-                         f"got {grad_output.shape}")
-    g = np.ascontiguousarray(grad_output).reshape((x4.shape[0], w.shape[1]) + out)
-    gx = np.empty(x4.shape, x4.dtype)
-    kernel("conv2d")(g, w, np.zeros(w.shape[0], x4.dtype), gx, *flat)  # (N, C_in, H, W)
-    gw = np.empty(w.shape, x4.dtype)
-    unused = np.empty(w.shape[0], x4.dtype)  # conv2d's bias gradient of x: not ours
-    kernel("conv2d_backward_weight")(x4, g, gw, unused, *flat)
-    gb = g.sum(axis=(0, 2, 3), dtype=np.float64).astype(x4.dtype)
+                         f"got {tuple(grad_output.shape)}")
+    g = be.contiguous(be.asarray(grad_output)).reshape((x4.shape[0], w.shape[1]) + out)
+    gx = be.empty(x4.shape, x4.dtype)  # (N, C_in, H, W)
+    no_bias = be.from_host(np.zeros(w.shape[0], x4.dtype))  # conv2d's bias: the C_in zeros
+    kernel("conv2d", be)(g, w, no_bias, gx, *flat)
+    gw, gb = be.empty(w.shape, x4.dtype), be.empty(w.shape[1], x4.dtype)
+    unused = be.empty(w.shape[0], x4.dtype)  # conv2d's bias gradient of x: not ours
+    kernel("conv2d_backward_weight", be)(x4, g, gw, unused, *flat)
+    kernel("conv2d_backward_bias", be)(g, gb)
     return gx.reshape(input.shape), gw, gb

@@ -249,6 +249,25 @@ def conv2d_backward_weight(g, x, gw, gb, sh, sw, ph, pw, dh, dw):
                     gw[o, c, u, v] = conv_grad_weight_tap(g, x, o, c, u, v, sh, sw, ph, pw, dh, dw)
 
 
+@njit(parallel=True, cache=True)
+def conv2d_backward_bias(g, gb):
+    """gb[o] = the sum of g[:, o], each output channel o in its own parallel iteration
+    (the bias gradient of a transposed convolution; ``conv2d_backward_weight`` has its own)."""
+    for o in prange(gb.shape[0]):
+        gb[o] = conv_grad_bias(g, o)
+
+
+@njit(parallel=True, cache=True)
+def add_channel_bias(y, b):
+    """y[n, o] += b[o]: a transposed convolution's bias, added after its sums."""
+    N, O, OH, OW = y.shape
+    for q in prange(N * O):
+        n, o = q // O, q % O
+        for i in range(OH):
+            for j in range(OW):
+                y[n, o, i, j] += b[o]
+
+
 # ---------------------------------------------------------------------------
 # the pooling family: adaptive, fractional, unpooling, LP (elementwise steps)
 # and volume pooling. Volumes arrive as (P, D, H, W).

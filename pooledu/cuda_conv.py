@@ -1,4 +1,6 @@
-"""CUDA schedules of ``conv.py``'s convolution: ``conv2d`` and its two gradients.
+"""CUDA schedules of ``conv.py``'s convolutions: ``conv2d``, its gradients, and the two
+steps a transposed convolution adds to them (its bias, added after the sums, and its
+bias gradient).
 
 The formulas of the convolution are written for whole planes
 (``formulas.conv_plane`` and ``conv_grad_input_plane`` accumulate a plane tap
@@ -19,7 +21,8 @@ from numba import cuda
 from .cuda import launch
 from .formulas import conv_grad_bias, conv_grad_input_plane, conv_grad_weight_tap, conv_plane
 
-__all__ = ["conv2d", "conv2d_backward_input", "conv2d_backward_weight"]
+__all__ = ["conv2d", "conv2d_backward_input", "conv2d_backward_weight", "conv2d_backward_bias",
+           "add_channel_bias"]
 
 
 @cuda.jit
@@ -63,6 +66,15 @@ def _conv2d_bias_grads(g, gb):
         gb[o] = conv_grad_bias(g, o)
 
 
+@cuda.jit
+def _add_channel_bias(y, b):
+    """y[n, o, i, j] += b[o]; a thread per cell."""
+    N, O, OH, OW = y.shape
+    for t in range(cuda.grid(1), y.size, cuda.gridsize(1)):
+        j, i, o, n = t % OW, t // OW % OH, t // (OW * OH) % O, t // (OW * OH * O)
+        y[n, o, i, j] += b[o]
+
+
 def conv2d(x, w, b, y, sh, sw, ph, pw, dh, dw):
     """y = the convolution of x with w, plus b; a thread per output plane."""
     launch(_conv2d, y.shape[0] * y.shape[1], x, w, b, y, sh, sw, ph, pw, dh, dw)
@@ -77,3 +89,13 @@ def conv2d_backward_weight(g, x, gw, gb, sh, sw, ph, pw, dh, dw):
     """gw, gb = the weight and bias gradients; a thread per tap, then per output channel."""
     launch(_conv2d_weight_taps, gw.size, g, x, gw, sh, sw, ph, pw, dh, dw)
     launch(_conv2d_bias_grads, gb.size, g, gb)
+
+
+def conv2d_backward_bias(g, gb):
+    """gb = the bias gradient alone; a thread per output channel."""
+    launch(_conv2d_bias_grads, gb.size, g, gb)
+
+
+def add_channel_bias(y, b):
+    """y += b per output channel; a thread per cell."""
+    launch(_add_channel_bias, y.size, y, b)

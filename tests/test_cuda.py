@@ -283,9 +283,10 @@ def test_an_op_without_a_cuda_version_refuses_device_arrays():
     with pytest.raises(TypeError, match=r"some_op: input must be a NumPy array "
                                         r"\(some_op has no CUDA"):
         as_planes(dx, "some_op")
-    # the transposed convolution adds its bias and sums its bias gradient with NumPy
-    with pytest.raises(TypeError, match=r"conv_transpose2d: input must be a NumPy array "
-                                        r"\(conv_transpose2d has no CUDA version yet\)"):
+    # and an operation with kernels on both refuses a mix of the two, by name
+    with pytest.raises(TypeError, match=r"conv_transpose2d: arrays must all be on the host or "
+                                        r"all on one CUDA device, got input on a CUDA device, "
+                                        r"weight on the host"):
         P.conv_transpose2d(dx, np.ones((1, 1, 2, 2)))
 
 

@@ -2,7 +2,8 @@
 
 The pooling operations are the rows of the operation table
 (``operations.py``), run on their tiny case; the operations outside it
-(convolution, blur and attention pooling, LP's p = -inf) have rows here. Each
+(convolution and its transpose, blur and attention pooling, LP's p = -inf)
+have rows here. Each
 row has a tiny input shape, its forward call and its backward call, written
 once for both devices: ``put`` moves a host array (a query, random samples,
 indices, an upstream gradient) to where the input lives.
@@ -99,6 +100,14 @@ OPS = [from_table(row) for row in OPERATIONS] + [
                                 padding=1, dilation=(2, 1)),),
        lambda g, x, out, put: P.conv2d_backward(g, x, put(like(FILTERS, x)), stride=(1, 2),
                                                 padding=1, dilation=(2, 1)),
+       fused=True),
+    Op("conv_transpose2d", (2, 3, 3, 2),  # FILTERS read as (C_in, C_out, kh, kw) = (3, 2, 1, 2)
+       lambda x, put: (P.conv_transpose2d(x, put(like(FILTERS, x)), put(like(BIAS[:2], x)),
+                                          stride=(2, 1), padding=(0, 1), output_padding=(1, 0),
+                                          dilation=(1, 2)),),
+       lambda g, x, out, put: P.conv_transpose2d_backward(
+           g, x, put(like(FILTERS, x)), stride=(2, 1), padding=(0, 1), output_padding=(1, 0),
+           dilation=(1, 2)),
        fused=True),
     Op("blur_pool2d", (1, 2, 5, 4),
        lambda x, put: (P.blur_pool2d(x, 2, 3),),
