@@ -138,6 +138,12 @@ def check_indices(idx, in_size, op, kind=REGULAR, window=None):
     if idx.size == 0:
         return
     nd = len(in_size)
+    cells = math.prod(in_size)
+    if kind == REGULAR and tuple(window.kernel) == tuple(in_size) and not any(window.padding):
+        # one window over the whole plane (global pooling) sees every cell: only the range
+        # is left to check, a pass that costs less than the gather it guards
+        _refuse_stray(idx, backend_of(idx).first_outside(idx, -1, cells), in_size, op)
+        return
     if kind == REGULAR:
         k, s, p, d = window.kernel, window.stride, window.padding, window.dilation
     else:  # adaptive and fractional windows need only a kernel size, if any
@@ -157,9 +163,16 @@ def check_indices(idx, in_size, op, kind=REGULAR, window=None):
         cpu.gather_reach_table(table, kind, three(k, 1)[axis], three(s, 1)[axis],
                                three(p, 0)[axis], three(d, 1)[axis], three(in_size, 1)[axis])
         reach.append(table)
-    bad = backend_of(idx).stray_index(idx, volumes, *three(in_size, 1), *reach)
+    _refuse_stray(idx, backend_of(idx).stray_index(idx, volumes, *three(in_size, 1), *reach),
+                  in_size, op)
+
+
+def _refuse_stray(idx, bad, in_size, op):
+    """The ValueError of :func:`check_indices` for the index at flat position ``bad``
+    (row-major) of ``idx``; nothing for None."""
     if bad is None:
         return
+    nd = len(in_size)
     where = tuple(map(int, np.unravel_index(bad, idx.shape)))
     value = int(idx[where])
     cells = math.prod(in_size)

@@ -799,7 +799,8 @@ def global_avg_pool2d_nhwc(x, y):
 @njit(parallel=True, cache=True)
 def global_max_pool2d_backward(g, idx, gx):
     """gx[p, h, w] = g[p] at plane p's argmax, else 0: the plane cleared as one
-    contiguous run, then its one gradient written (``0 + g``, the reference's bits)."""
+    contiguous run, then its one gradient written (``0 + g``, the reference's bits).
+    An index of -1 (no argmax) writes nothing, as no cell of the reference matches it."""
     P, H, W = gx.shape
     flat = gx.reshape(P * H * W)
     zero = gx.dtype.type(0)
@@ -807,7 +808,8 @@ def global_max_pool2d_backward(g, idx, gx):
         first = uint64(p * H * W)
         for t in range(uint64(H * W)):
             flat[first + t] = zero
-        flat[first + uint64(idx[p])] = zero + g[p]
+        if idx[p] >= 0:
+            flat[first + uint64(idx[p])] = zero + g[p]
 
 
 @njit(parallel=True, cache=True)

@@ -128,6 +128,14 @@ def test_blocked_shapes_match_torch(shape, layout):
     same_bits(P.max_pool2d_backward(g, idx, x.shape, 3, 2, 1), tgx.numpy())
 
 
+def test_global_max_backward_routes_nothing_from_index_minus_one():
+    """-1 (a plane with no argmax) names no cell: the plane's gradient is all 0, in both schedules."""
+    g, idx = np.array([[1.0, 2.0]]), np.array([[0, -1]])
+    gx, reference = both(lambda: P.global_max_pool2d_backward(g, idx, (1, 2, 2, 2)))
+    same_bits(gx, reference)
+    assert gx[0, 1].tolist() == [[0.0, 0.0], [0.0, 0.0]]
+
+
 def test_channels_last_in_channels_last_out():
     x = channels_last(np.random.default_rng(0).standard_normal((2, 8, 9, 9)).astype(np.float32))
     y, idx = P.max_pool2d(x, 3, 2, 1, return_indices=True)
