@@ -4,24 +4,29 @@ Output cell i of an input of size n averages (or takes the max of) cells
 ``[floor(i*n/out), ceil((i+1)*n/out))``: windows that may overlap and differ
 in size (``geometry.adaptive_span``). 1D runs through
 the 2D kernels with H = 1; 3D has volume kernels over the same formulas.
+2D input in channels-last memory runs channels-last kernels and gets its
+outputs (and gradients) in that layout, as from PyTorch.
 """
 
 import numpy as np
 
 from .backend import backend_for
-from .checks import (as_2d, as_grad_planes, as_planes, check_array, check_indices,
-                     check_input_shape)
-from .dispatch import kernel
+from .checks import (as_2d, as_grad_planes, check_array, check_grad, check_indices, check_input,
+                     check_input_shape, empty_channels_last, nhwc, planes)
+from .dispatch import kernel, runs_channels_last
 from .geometry import ADAPTIVE, adaptive_output_size, as_bool, check_output_size
 
 
 def _adaptive(op, nd, x, output_size, is_max, return_indices=False):
     be = backend_for(op, input=x)
-    xb = as_planes(x, op, nd, be=be)
-    out = adaptive_output_size(op, xb.shape[1:], output_size)
+    x = check_input(x, op, nd, be=be)
+    out = adaptive_output_size(op, x.shape[-nd:], output_size)
     return_indices = as_bool(return_indices, "return_indices", op)
-    check_output_size(op, (xb.shape[0],) + out, xb.itemsize + 8 * is_max,  # values, indices
+    check_output_size(op, x.shape[:-nd] + out, x.itemsize + 8 * is_max,  # values, indices
                       f"output_size={output_size!r}")
+    if nd == 2 and runs_channels_last(x):
+        return _adaptive2d_nhwc(x, out, is_max, return_indices)
+    xb = planes(x, nd)
     y = be.empty((xb.shape[0],) + out, xb.dtype)
     idx = be.empty(y.shape, np.int64)
     if nd == 3:
@@ -47,6 +52,8 @@ def _adaptive_backward(op, nd, grad_output, indices, input_shape):
         raise ValueError(f"{op}: grad_output must have shape {shape[:-nd]} + output size, "
                          f"got {grad_output.shape}")
     out_shape = grad_output.shape
+    if nd == 2 and runs_channels_last(grad_output):
+        return _adaptive2d_backward_nhwc(op, grad_output, indices, shape)
     g = as_grad_planes(grad_output, out_shape, None, op, spatial=nd, be=be)
     gx = be.empty((g.shape[0],) + shape[-nd:], g.dtype)
     if indices is None:
@@ -65,6 +72,33 @@ def _adaptive_backward(op, nd, grad_output, indices, input_shape):
     return gx.reshape(shape)
 
 
+def _adaptive2d_nhwc(x, out, is_max, return_indices):
+    """2D adaptive pooling of a checked channels-last input: the outputs in channels-last
+    memory too, as PyTorch gives them."""
+    y = empty_channels_last(x.shape[:2] + out, x.dtype)
+    if not is_max:
+        kernel("adaptive_avg_pool2d_nhwc")(nhwc(x), nhwc(y))
+        return y
+    idx = empty_channels_last(y.shape, np.int64)
+    kernel("adaptive_max_pool2d_nhwc")(nhwc(x), nhwc(y), nhwc(idx))
+    return (y, idx) if return_indices else y
+
+
+def _adaptive2d_backward_nhwc(op, grad_output, indices, shape):
+    """The 2D backward pass of a channels-last gradient: the checks, then the gradient in
+    channels-last memory too, as PyTorch's backward kernels write it."""
+    g = check_grad(grad_output, grad_output.shape, None, op)
+    gx = empty_channels_last(shape, g.dtype)
+    if indices is None:
+        kernel("adaptive_avg_pool2d_backward_nhwc")(nhwc(g), nhwc(gx))
+        return gx
+    idx = check_grad(indices, g.shape, np.int64, op, "indices")
+    check_indices(idx, shape[-2:], op, ADAPTIVE)
+    idx = np.ascontiguousarray(nhwc(idx))  # a copy only if the indices are not channels-last too
+    kernel("adaptive_max_pool2d_backward_nhwc")(nhwc(g), idx, nhwc(gx))
+    return gx
+
+
 def adaptive_avg_pool2d(input, output_size):
     """Adaptive average pooling, as ``torch.nn.functional.adaptive_avg_pool2d``.
 
@@ -73,7 +107,9 @@ def adaptive_avg_pool2d(input, output_size):
     the windows overlap and differ in size; the sum is divided by the
     window's height and then by its width, as PyTorch does, so results match
     PyTorch bit for bit, except for output 1x1, which PyTorch computes as a
-    (pairwise) mean: expect a few ulps there.
+    (pairwise) mean: expect a few ulps there. Channels-last input gives the
+    same bits, in channels-last memory; PyTorch's channels-last kernel divides
+    by kh*kw at once in its SIMD lanes, up to 1 ulp away.
 
     Parameters
     ----------

@@ -64,6 +64,10 @@ from numba.extending import register_jitable
 
 from .fast_nhwc import (avg_pool2d_direct, max_pool2d_backward_direct, max_pool2d_direct,
                         reads_in_place)
+# channels-last adaptive and global max pooling are fast_nhwc's alone; dispatch finds them here
+from .fast_nhwc import (adaptive_avg_pool2d_backward_nhwc, adaptive_avg_pool2d_nhwc,  # noqa: F401
+                        adaptive_max_pool2d_backward_nhwc, adaptive_max_pool2d_nhwc,
+                        global_max_pool2d_nhwc)
 from .formulas import (avg_divisor, avg_grad_cell, avg_span, avg_window, global_mean_grad,
                        max_grad_cell, max_window, max_wins)
 from .geometry import ceil_div, tap_span

@@ -7,22 +7,28 @@ visited one at a time in the formula's order, and each tap is one contiguous
 run of channels, ``x[n, h, w, c0:c0 + width]``, that every channel's running
 result meets at once, in SIMD lanes:
 
-    for each output row (n, i), in parallel:
+    for each output row (n, i) and run of channels c0 .. c0+width, in parallel:
         for each output column j:
-            for each run of channels c0 .. c0+width:
-                running[:] = nothing taken (max) or 0 (average)
-                for each tap (u, v) inside the input, row by row:
-                    running[:] = rule(running[:], x[n, h(u), w(v), c0:c0+width])
-                y[n, i, j, c0:c0+width] = running[:]   (average: / divisor)
+            running[:] = nothing taken (max) or 0 (average)
+            for each tap (u, v) inside the input, row by row:
+                running[:] = rule(running[:], x[n, h(u), w(v), c0:c0+width])
+            y[n, i, j, c0:c0+width] = running[:]   (average: / divisor)
 
-Each channel thus meets exactly the taps the formula visits (``taps_inside``,
-``avg_span``: only taps inside the input), in row-major order, under the
-formula's own rule (``formulas.max_wins``, ``formulas.avg_divisor``): the bits
-are those of ``cpu.py`` by construction, for any number of channels and
-threads. Nothing is copied first, unlike ``fast.py``'s kernels, which copy
-each input row into its stride phases so that NCHW rows (one channel, where a
-window's taps are not contiguous) vectorise too; for channels-last input
-that copy was half the time of a forward pass.
+The windows come as one small table per dimension, built once per call
+(``window_table``): window o's first tap inside the input and how many taps,
+d apart, lie inside. Regular windows (``taps_inside``), adaptive windows
+(``adaptive_span``) and the one window of global max pooling are all such
+boxes, so one max kernel serves the three. Each channel thus meets exactly
+the taps the formula visits, in row-major order, under the formula's own rule
+(``formulas.max_wins``, ``avg_divisor``, ``adaptive_divide``, sums in the
+input's dtype): the bits are those of ``cpu.py`` by construction, for any
+number of channels and threads. Nothing is copied first, unlike ``fast.py``'s
+kernels, which copy each input row into its stride phases so that NCHW rows
+(one channel, where a window's taps are not contiguous) vectorise too; for
+channels-last input that copy was half the time of a forward pass. Max and
+average pooling send images of fewer than MIN_CHANNELS channels to those
+blocks; adaptive and global max pooling, which have no such blocks, run
+here for any number of channels.
 
 A window's running maxima cannot stay in registers across its taps: Numba's
 arrays do not promise LLVM that the running values and the input never
@@ -31,35 +37,36 @@ run's maxima and the flat index ``h*W + w`` each came from) that the taps
 read and write in turn: a select that writes back into the array it read
 compiles to a masked store, which is slow on many x86 cores, where a blend
 and a plain store are fast (``fast.max_sweep`` says the same). A run is at
-most ``RUN`` channels, so the scratch stays small whatever C is.
+most ``RUN`` channels, so the scratch stays small whatever C is, and a plane
+of one output row (ResNet's head) still shares out among the threads.
 
-The max backward pass is a gather, as in ``cpu.py``: each input cell adds,
-over the windows that can reach it (``windows_touching``) in row-major order,
-the gradient of those whose index names it, a run of channels at a time, and
-is written once. Adding +0.0 for a window that does not name the cell changes
-no bit (a sum that starts at +0.0 never becomes -0.0), so the run has no
-branch. Each parallel iteration owns its input row: no races.
+Backward passes are gathers, as in ``cpu.py``: each input pixel adds, over
+the windows that can reach it (reach tables, ``geometry.gathering_windows``)
+in row-major order, what each sends it, all its channels at once, and is
+written once: for max pooling the gradient of the windows whose index names
+it, for adaptive average pooling each window's share ``g / kh / kw``, divided
+out once per window beforehand. Adding +0.0 for a window that does not name
+the pixel changes no bit (a sum that starts at +0.0 never becomes -0.0), so
+the run has no branch. Each parallel iteration owns its input row: no races.
 """
-
 import math
 
 import numpy as np
-from numba import int32, njit, prange, uint64
+from numba import njit, prange, uint64
 from numba.extending import register_jitable
 
-from .formulas import avg_divisor, avg_span, max_wins
-from .geometry import taps_inside, windows_touching
+from .fast_family import reach
+from .formulas import adaptive_divide, avg_divisor, avg_span, max_wins
+from .geometry import ADAPTIVE, REGULAR, adaptive_span, ceil_div, taps_inside
 
 MIN_CHANNELS = 16  # fewer channels make runs too short to vectorise well
 RUN = 512  # channels one window's running results cover: 4 arrays of RUN values stay in L1
 
 
 def reads_in_place(shape):
-    """Whether (N, H, W, C) images of this shape run these kernels: pixels of at least
-    MIN_CHANNELS channels (``fast.py``'s blocks serve fewer), and flat indices ``h*W + w``
-    that fit the int32 scratch."""
-    N, H, W, C = shape
-    return C >= MIN_CHANNELS and H * W < 2**31
+    """Whether (N, H, W, C) images of this shape run these kernels for max and average
+    pooling: pixels of at least MIN_CHANNELS channels (``fast.py``'s blocks serve fewer)."""
+    return shape[3] >= MIN_CHANNELS
 
 
 @register_jitable
@@ -80,7 +87,7 @@ def window_max(xf, pixel, W, C, h0, w0, u0, u1, v0, v1, dh, dw, best, arg, new_b
         for v in range(v0, v1):
             w = w0 + dw * v
             s0 = uint64(pixel + (h * W + w) * C)
-            at = int32(h * W + w)
+            at = arg.dtype.type(h * W + w)
             for t in range(uint64(n)):
                 val, b, a = xf[s0 + t], best[t], arg[t]
                 take = max_wins(val, b, a)
@@ -91,42 +98,101 @@ def window_max(xf, pixel, W, C, h0, w0, u0, u1, v0, v1, dh, dw, best, arg, new_b
     return best, arg
 
 
-@njit(parallel=True, cache=True)
-def max_pool2d_direct(x, y, idx, kh, kw, sh, sw, ph, pw, dh, dw):
-    """y, idx of max pooling of (N, H, W, C) images, read where they lie; rows in parallel.
 
-    The indices are int32 in the scratch (the caller makes sure that H*W fits).
+@register_jitable
+def sum_box(xf, pixel, W, C, h0, h1, w0, w1, yf, out, n):
+    """yf[out + t] = the sum of channel t over pixels [h0, h1) x [w0, w1), for n channels at
+    once, of the image whose pixel (0, 0) starts at ``xf[pixel]``: from +0.0, row by row, in
+    the output itself (the order and precision of the formulas' window sums)."""
+    out = uint64(out)
+    for t in range(uint64(n)):
+        yf[out + t] = 0
+    for h in range(h0, h1):
+        for w in range(w0, w1):
+            src = uint64(pixel + (h * W + w) * C)
+            for t in range(uint64(n)):
+                yf[out + t] += xf[src + t]
+
+
+# ---------------------------------------------------------------------------
+# the windows of a call, one table per dimension
+
+@njit(cache=True)
+def window_table(table, kind, k, s, p, d, n):
+    """table[o] = (first, taps): where window o's first tap inside [0, n) lies, and how many of
+    its taps, d apart, lie inside. REGULAR windows (kernel k, stride s, padding p, dilation d)
+    skip their taps in the padding (``taps_inside``); an ADAPTIVE window is its span
+    (``adaptive_span``), d = 1."""
+    out = table.shape[0]
+    for o in range(out):
+        if kind == ADAPTIVE:
+            start, end = adaptive_span(o, n, out)
+            table[o, 0], table[o, 1] = start, end - start
+        else:
+            u0, u1 = taps_inside(o, k, s, p, d, n)
+            table[o, 0], table[o, 1] = o * s - p + d * u0, u1 - u0
+
+
+def windows(kind, k, s, p, d, n, out):
+    """The (first, taps) of each of ``out`` windows along a dimension of size n, (out, 2)."""
+    table = np.empty((out, 2), np.int64)
+    window_table(table, kind, k, s, p, d, n)
+    return table
+
+
+def adaptive_windows(n, out):
+    """``windows`` of adaptive pooling from n positions to ``out``."""
+    return windows(ADAPTIVE, 1, 1, 0, 1, n, out)
+
+
+def flat_index_type(H, W):
+    """An empty array of the dtype the max kernels keep flat indices ``h*W + w`` in while they
+    run: int32, half the bytes of a SIMD step's indices, where every index fits, else int64."""
+    return np.empty(0, np.int32 if H * W < 2**31 else np.int64)
+
+
+# ---------------------------------------------------------------------------
+# forward passes
+
+@njit(parallel=True, cache=True)
+def max_direct(x, y, idx, rows, cols, dh, dw, index_type):
+    """y, idx of max pooling of (N, H, W, C) images, each window read where it lies.
+
+    Window (i, j) has ``rows[i, 1]`` tap rows from row ``rows[i, 0]``, dh apart,
+    and ``cols[j, 1]`` tap columns from column ``cols[j, 0]``, dw apart (the
+    ``window_table`` of each dimension: regular, adaptive or global windows).
+    Output rows and runs of channels in parallel; the scratch keeps indices in
+    ``index_type``'s dtype (``flat_index_type``).
     """
     N, H, W, C = x.shape
     OH, OW = y.shape[1], y.shape[2]
     xf, yf, idxf = x.reshape(N * H * W * C), y.reshape(N * OH * OW * C), idx.reshape(N * OH * OW * C)
+    runs = ceil_div(C, RUN)
     width = min(C, RUN)
-    for q in prange(N * OH):
+    for q in prange(N * OH * runs):
         # scratch in the loop body: Numba allocates it once per thread
         best0, best1 = np.empty(width, x.dtype), np.empty(width, x.dtype)
-        arg0, arg1 = np.empty(width, np.int32), np.empty(width, np.int32)
-        n, i = q // OH, q % OH
-        u0, u1 = taps_inside(i, kh, sh, ph, dh, H)
+        arg0, arg1 = np.empty(width, index_type.dtype), np.empty(width, index_type.dtype)
+        r, c0 = q // runs, q % runs * RUN
+        n, i = r // OH, r % OH
+        m = min(RUN, C - c0)
         for j in range(OW):
-            v0, v1 = taps_inside(j, kw, sw, pw, dw, W)
-            out = uint64(((n * OH + i) * OW + j) * C)
-            for c0 in range(0, C, RUN):
-                m = min(RUN, C - c0)
-                best, arg = window_max(xf, n * H * W * C + c0, W, C, sh * i - ph, sw * j - pw,
-                                       u0, u1, v0, v1, dh, dw, best0, arg0, best1, arg1, m)
-                first = out + uint64(c0)
-                for t in range(uint64(m)):
-                    yf[first + t] = best[t]
-                    idxf[first + t] = arg[t]
+            best, arg = window_max(xf, n * H * W * C + c0, W, C, rows[i, 0], cols[j, 0],
+                                   0, rows[i, 1], 0, cols[j, 1], dh, dw, best0, arg0, best1,
+                                   arg1, m)
+            first = uint64(((n * OH + i) * OW + j) * C + c0)
+            for t in range(uint64(m)):
+                yf[first + t] = best[t]
+                idxf[first + t] = arg[t]
 
 
 @njit(parallel=True, cache=True)
 def avg_pool2d_direct(x, y, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override):
     """y of average pooling of (N, H, W, C) images, read where they lie; rows in parallel.
 
-    Each output's C sums run in the output itself: +0.0, then the window's
-    cells inside the input added row by row, then one division by the
-    formula's divisor (a window with no cell inside stays 0, as in the formula).
+    Each output's C sums run in the output itself (``sum_box``), then one
+    division by the formula's divisor (a window with no cell inside stays 0,
+    as in the formula).
     """
     N, H, W, C = x.shape
     OH, OW = y.shape[1], y.shape[2]
@@ -137,15 +203,9 @@ def avg_pool2d_direct(x, y, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_o
         for j in range(OW):
             w0, w1, wpad = avg_span(j, kw, sw, pw, W)
             out = uint64(((n * OH + i) * OW + j) * C)
-            for t in range(uint64(C)):
-                yf[out + t] = 0
+            sum_box(xf, n * H * W * C, W, C, h0, h1, w0, w1, yf, out, C)
             if h0 >= h1 or w0 >= w1:
                 continue
-            for h in range(h0, h1):
-                for w in range(w0, w1):
-                    src = uint64(((n * H + h) * W + w) * C)
-                    for t in range(uint64(C)):
-                        yf[out + t] += xf[src + t]
             d = x.dtype.type(avg_divisor(h0, h1, hpad, w0, w1, wpad, count_include_pad,
                                          divisor_override))
             for t in range(uint64(C)):
@@ -153,24 +213,138 @@ def avg_pool2d_direct(x, y, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_o
 
 
 @njit(parallel=True, cache=True)
-def max_pool2d_backward_direct(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw):
-    """gx of max pooling of (N, H, W, C) images: each input cell gathers, over the windows
-    that can reach it in row-major order, the gradients whose index names it."""
+def adaptive_avg_direct(x, y, rows, cols):
+    """y of adaptive average pooling of (N, H, W, C) images, read where they lie.
+
+    Window (i, j) is the box of ``rows[i, 1]`` rows from ``rows[i, 0]`` and
+    ``cols[j, 1]`` columns from ``cols[j, 0]`` (``adaptive_windows``), summed
+    by ``sum_box`` in the input's dtype and divided by its height and then its
+    width (``adaptive_divide``), as ``formulas.adaptive_avg_window`` does. Output
+    rows and runs of channels in parallel, so that one output row (ResNet's
+    head) still shares out.
+    """
+    N, H, W, C = x.shape
+    OH, OW = y.shape[1], y.shape[2]
+    xf, yf = x.reshape(N * H * W * C), y.reshape(N * OH * OW * C)
+    runs = ceil_div(C, RUN)
+    f = x.dtype.type
+    for q in prange(N * OH * runs):
+        r, c0 = q // runs, q % runs * RUN
+        n, i = r // OH, r % OH
+        m = min(RUN, C - c0)
+        h0, kh = rows[i, 0], rows[i, 1]
+        for j in range(OW):
+            w0, kw = cols[j, 0], cols[j, 1]
+            out = uint64(((n * OH + i) * OW + j) * C + c0)
+            sum_box(xf, n * H * W * C + c0, W, C, h0, h0 + kh, w0, w0 + kw, yf, out, m)
+            for t in range(uint64(m)):
+                yf[out + t] = adaptive_divide(yf[out + t], f(1), f(kh), f(kw))
+
+
+# ---------------------------------------------------------------------------
+# backward gathers
+
+@njit(parallel=True, cache=True)
+def adaptive_shares_direct(g, rows, cols, share):
+    """share[n, i, j, :] = g[n, i, j, :] / kh / kw (``adaptive_divide``), the share of
+    adaptive window (i, j) of (N, OH, OW, C) gradients; kh, kw from ``adaptive_windows``."""
+    N, OH, OW, C = g.shape
+    gf, sf = g.reshape(g.size), share.reshape(share.size)
+    f = g.dtype.type
+    for q in prange(N * OH):
+        kh = f(rows[q % OH, 1])
+        for j in range(OW):
+            kw = f(cols[j, 1])
+            at = uint64((q * OW + j) * C)
+            for t in range(uint64(C)):
+                sf[at + t] = adaptive_divide(gf[at + t], f(1), kh, kw)
+
+
+@njit(parallel=True, cache=True)
+def gather_direct(g, idx, gx, rows, cols, by_index):
+    """gx of (N, H, W, C) images: each input pixel's channels add, over the windows that
+    reach it (reach tables: window rows rows[h, 0] .. rows[h, 1] - 1, columns likewise) in
+    row-major order, what each sends: with ``by_index`` (max pooling) the gradient where the
+    window's index names the pixel, else (an average's shares in ``g``; ``idx`` unused) all of it.
+
+    Adding +0.0 for a window that does not name the pixel changes no bit (a sum
+    that starts at +0.0 never becomes -0.0), so a run of channels has no branch.
+    Each parallel iteration owns its input row: no races.
+    """
     N, H, W, C = gx.shape
     OH, OW = g.shape[1], g.shape[2]
-    gf, idxf, gxf = g.reshape(N * OH * OW * C), idx.reshape(N * OH * OW * C), gx.reshape(N * H * W * C)
+    gf, idxf, gxf = g.reshape(g.size), idx.reshape(idx.size), gx.reshape(gx.size)
     zero = g.dtype.type(0)
     for q in prange(N * H):
         n, h = q // H, q % H
-        i0, i1 = windows_touching(h, kh, sh, ph, dh, OH)
         for w in range(W):
-            j0, j1 = windows_touching(w, kw, sw, pw, dw, OW)
             dst = uint64(((n * H + h) * W + w) * C)
             target = h * W + w
             for t in range(uint64(C)):
                 gxf[dst + t] = 0
-            for i in range(i0, i1):
-                for j in range(j0, j1):
+            for i in range(rows[h, 0], rows[h, 1]):
+                for j in range(cols[w, 0], cols[w, 1]):
                     src = uint64(((n * OH + i) * OW + j) * C)
-                    for t in range(uint64(C)):
-                        gxf[dst + t] += gf[src + t] if idxf[src + t] == target else zero
+                    if by_index:
+                        for t in range(uint64(C)):
+                            gxf[dst + t] += gf[src + t] if idxf[src + t] == target else zero
+                    else:
+                        for t in range(uint64(C)):
+                            gxf[dst + t] += gf[src + t]
+
+
+# ---------------------------------------------------------------------------
+# the entry points: plain Python, they build the tables and call one kernel
+
+def max_pool2d_direct(x, y, idx, kh, kw, sh, sw, ph, pw, dh, dw):
+    """y, idx of max pooling of (N, H, W, C) images, read where they lie."""
+    N, H, W, C = x.shape
+    OH, OW = y.shape[1], y.shape[2]
+    max_direct(x, y, idx, windows(REGULAR, kh, sh, ph, dh, H, OH),
+               windows(REGULAR, kw, sw, pw, dw, W, OW), dh, dw, flat_index_type(H, W))
+
+
+def max_pool2d_backward_direct(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw):
+    """gx of max pooling of (N, H, W, C) images: each input pixel gathers, over the windows
+    that can reach it in row-major order, the gradients whose index names it."""
+    (H, W), (OH, OW) = gx.shape[1:3], g.shape[1:3]
+    gather_direct(g, idx, gx, reach(REGULAR, kh, sh, ph, dh, H, OH),
+                  reach(REGULAR, kw, sw, pw, dw, W, OW), True)
+
+
+def adaptive_max_pool2d_nhwc(x, y, idx):
+    """y, idx of adaptive max pooling of channels-last (N, H, W, C) memory, in the same layout."""
+    (H, W), (OH, OW) = x.shape[1:3], y.shape[1:3]
+    max_direct(x, y, idx, adaptive_windows(H, OH), adaptive_windows(W, OW), 1, 1,
+               flat_index_type(H, W))
+
+
+def adaptive_avg_pool2d_nhwc(x, y):
+    """y of adaptive average pooling of channels-last (N, H, W, C) memory, in the same layout."""
+    (H, W), (OH, OW) = x.shape[1:3], y.shape[1:3]
+    adaptive_avg_direct(x, y, adaptive_windows(H, OH), adaptive_windows(W, OW))
+
+
+def adaptive_max_pool2d_backward_nhwc(g, idx, gx):
+    """gx of adaptive max pooling of channels-last (N, H, W, C) memory, in the same layout."""
+    (H, W), (OH, OW) = gx.shape[1:3], g.shape[1:3]
+    gather_direct(g, idx, gx, reach(ADAPTIVE, 1, 1, 0, 1, H, OH),
+                  reach(ADAPTIVE, 1, 1, 0, 1, W, OW), True)
+
+
+def adaptive_avg_pool2d_backward_nhwc(g, gx):
+    """gx of adaptive average pooling of channels-last (N, H, W, C) memory, in the same layout:
+    each window's share divided out once, then gathered."""
+    (H, W), (OH, OW) = gx.shape[1:3], g.shape[1:3]
+    share = np.empty_like(g)
+    adaptive_shares_direct(g, adaptive_windows(H, OH), adaptive_windows(W, OW), share)
+    gather_direct(share, share, gx, reach(ADAPTIVE, 1, 1, 0, 1, H, OH),
+                  reach(ADAPTIVE, 1, 1, 0, 1, W, OW), False)
+
+
+def global_max_pool2d_nhwc(x, y, idx):
+    """y, idx (N, C) of global max pooling of channels-last (N, H, W, C) images: one window
+    over each image, a run of channels at a time."""
+    N, H, W, C = x.shape
+    # (N, C) -> (N, 1, 1, C): one output pixel per image, views
+    adaptive_max_pool2d_nhwc(x, y.reshape(N, 1, 1, C), idx.reshape(N, 1, 1, C))

@@ -19,7 +19,7 @@ and the rule.
 import numpy as np
 
 from .backend import backend_for
-from .checks import (as_grad_planes, as_planes, check_array, check_divisor, check_grad,
+from .checks import (as_grad_planes, check_array, check_divisor, check_grad,
                      check_indices, check_input, check_input_shape, empty_channels_last, nhwc,
                      planes)
 from .dispatch import kernel, runs_channels_last
@@ -295,12 +295,16 @@ def global_max_pool2d(input, keepdims=False, return_indices=False):
     """
     op = "global_max_pool2d"
     be = backend_for(op, input=input)
-    x3 = as_planes(input, op, be=be)
+    input = check_input(input, op, be=be)
     keepdims = as_bool(keepdims, "keepdims", op)
     return_indices = as_bool(return_indices, "return_indices", op)
-    y = be.empty(x3.shape[0], x3.dtype)
-    idx = be.empty(x3.shape[0], np.int64)
-    kernel("global_max_pool2d", be)(x3, y, idx)
+    if runs_channels_last(input):
+        y, idx = np.empty(input.shape[:2], input.dtype), np.empty(input.shape[:2], np.int64)
+        kernel("global_max_pool2d_nhwc")(nhwc(input), y, idx)
+    else:
+        x3 = planes(input)  # (P, H, W)
+        y, idx = be.empty(x3.shape[0], x3.dtype), be.empty(x3.shape[0], np.int64)
+        kernel("global_max_pool2d", be)(x3, y, idx)
     out_shape = _global_shape(input.shape, keepdims)
     y = y.reshape(out_shape)
     return (y, idx.reshape(out_shape)) if return_indices else y

@@ -78,6 +78,10 @@ SCRIPT = textwrap.dedent("""
             pooledu.global_avg_pool2d_backward(np.ones_like(m), x.shape)
             g, gi = pooledu.global_max_pool2d(x, return_indices=True)
             pooledu.global_max_pool2d_backward(np.ones_like(g), gi, x.shape)
+            y, i = pooledu.adaptive_max_pool2d(x, 3, return_indices=True)
+            pooledu.adaptive_max_pool2d_backward(np.ones_like(y), i, x.shape)
+            a = pooledu.adaptive_avg_pool2d(x, 3)
+            pooledu.adaptive_avg_pool2d_backward(np.ones_like(a), x.shape)
 
     def family():
         # every other cached entry point once: 1D and 3D, adaptive, fractional,

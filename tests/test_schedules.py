@@ -128,6 +128,76 @@ def test_blocked_shapes_match_torch(shape, layout):
     same_bits(P.max_pool2d_backward(g, idx, x.shape, 3, 2, 1), tgx.numpy())
 
 
+# Channels-last adaptive and global max pooling read windows where they lie too, in runs
+# of channels: windows that overlap and differ in size (9 -> 7, 11 -> 5), one output
+# (ResNet's head), outputs larger than the input (9 -> 13, 11 -> 14), and a mix.
+ADAPTIVE_OUTPUTS = [(7, 5), 1, (13, 14), (1, 11)]
+
+
+@pytest.mark.parametrize("channels", [fast_nhwc.MIN_CHANNELS, 33, fast_nhwc.RUN + 1])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_schedules_agree_on_channels_last_adaptive_and_global(channels, dtype):
+    x = blocked_input((2, channels, 9, 11), "channels_last", seed=channels).astype(dtype)
+    for out in ADAPTIVE_OUTPUTS:
+        y, ry = both(lambda: P.adaptive_avg_pool2d(x, out))
+        same_bits(y, ry)
+        (m, idx), (rm, ridx) = both(lambda: P.adaptive_max_pool2d(x, out, return_indices=True))
+        same_bits(m, rm)
+        same_bits(idx, ridx)
+        g = channels_last(grads(y.shape, dtype))  # -0.0 and ties among the gradients
+        same_bits(*both(lambda: P.adaptive_avg_pool2d_backward(g, x.shape)))
+        same_bits(*both(lambda: P.adaptive_max_pool2d_backward(g, idx, x.shape)))
+    (m, idx), (rm, ridx) = both(lambda: P.global_max_pool2d(x, return_indices=True))
+    same_bits(m, rm)
+    same_bits(idx, ridx)
+    same_bits(*both(lambda: P.global_max_pool2d_backward(grads(m.shape, dtype), idx, x.shape)))
+
+
+def test_channels_last_adaptive_matches_torch():
+    """Runs of channels against PyTorch, each result in the memory layout PyTorch gives it.
+
+    Max pooling matches PyTorch's channels-last kernels bit for bit. Average pooling
+    matches its NCHW kernels bit for bit, the sum divided by kh and then by kw; its
+    channels-last kernel divides by kh*kw at once in its SIMD lanes (8 or more
+    channels), which can round 1 ulp apart, and by kh and kw in its scalar tail.
+    """
+    import torch
+    import torch.nn.functional as F
+    x = blocked_input((2, 40, 13, 13), "channels_last", seed=3)
+    t_cl = torch.from_numpy(np.array(x)).contiguous(memory_format=torch.channels_last)
+    t_nchw = torch.from_numpy(np.ascontiguousarray(x))
+    for t in (t_cl, t_nchw):
+        t.requires_grad_(True)
+    for out in [7, (5, 17)]:
+        y, idx = P.adaptive_max_pool2d(x, out, return_indices=True)
+        a = P.adaptive_avg_pool2d(x, out)
+        g = channels_last(grads(y.shape, np.float32))
+        ty, tidx = F.adaptive_max_pool2d(t_cl, out, return_indices=True)
+        ta, ta_cl = F.adaptive_avg_pool2d(t_nchw, out), F.adaptive_avg_pool2d(t_cl, out)
+        (tgx,) = torch.autograd.grad(ty, t_cl, torch.from_numpy(g))
+        (tga,) = torch.autograd.grad(ta, t_nchw, torch.from_numpy(np.ascontiguousarray(g)))
+        gx = P.adaptive_max_pool2d_backward(g, idx, x.shape)
+        ga = P.adaptive_avg_pool2d_backward(g, x.shape)
+        for ours, theirs, layout in [(y, ty, ty), (idx, tidx, tidx), (a, ta, ta_cl),
+                                     (gx, tgx, t_cl), (ga, tga, t_cl)]:
+            same_bits(ours, theirs.detach().numpy())
+            assert ours.strides == layout.detach().numpy().strides
+
+
+def test_max_kernel_keeps_int64_indices_where_int32_would_not_do():
+    """Images of 2**31 pixels or more keep their running indices in int64
+    (``fast_nhwc.flat_index_type``): the same results as int32, here on a small image."""
+    x = np.ascontiguousarray(blocked_input((2, 17, 9, 11), "nchw", seed=9).transpose(0, 2, 3, 1))
+    rows, cols = fast_nhwc.adaptive_windows(9, 4), fast_nhwc.adaptive_windows(11, 6)
+    results = []
+    for index_type in (np.int32, np.int64):
+        y, idx = np.empty((2, 4, 6, 17), np.float32), np.empty((2, 4, 6, 17), np.int64)
+        fast_nhwc.max_direct(x, y, idx, rows, cols, 1, 1, np.empty(0, index_type))
+        results.append((y, idx))
+    same_bits(results[0][0], results[1][0])
+    same_bits(results[0][1], results[1][1])
+
+
 def test_global_max_backward_routes_nothing_from_index_minus_one():
     """-1 (a plane with no argmax) names no cell: the plane's gradient is all 0, in both schedules."""
     g, idx = np.array([[1.0, 2.0]]), np.array([[0, -1]])
