@@ -98,7 +98,6 @@ def window_max(xf, pixel, W, C, h0, w0, u0, u1, v0, v1, dh, dw, best, arg, new_b
     return best, arg
 
 
-
 @register_jitable
 def sum_box(xf, pixel, W, C, h0, h1, w0, w1, yf, out, n):
     """yf[out + t] = the sum of channel t over pixels [h0, h1) x [w0, w1), for n channels at

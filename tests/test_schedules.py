@@ -199,7 +199,7 @@ def test_max_kernel_keeps_int64_indices_where_int32_would_not_do():
 
 
 def test_global_max_backward_routes_nothing_from_index_minus_one():
-    """-1 (a plane with no argmax) names no cell: the plane's gradient is all 0, in both schedules."""
+    """-1 (a plane with no argmax) names no cell: that plane's gradient is 0 in both schedules."""
     g, idx = np.array([[1.0, 2.0]]), np.array([[0, -1]])
     gx, reference = both(lambda: P.global_max_pool2d_backward(g, idx, (1, 2, 2, 2)))
     same_bits(gx, reference)
