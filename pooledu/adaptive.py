@@ -6,22 +6,28 @@ in size (``geometry.adaptive_span``). 1D runs through
 the 2D kernels with H = 1; 3D has volume kernels over the same formulas.
 """
 
+import math
+
 import numpy as np
 
 from .backend import backend_for
-from .checks import (as_2d, as_grad_planes, as_planes, check_array, check_indices,
-                     check_input_shape)
-from .dispatch import kernel
+from .checks import (as_2d, as_grad_planes, check_array, check_indices, check_input,
+                     check_input_shape, nhwc, planes)
+from .dispatch import kernel, runs_channels_last
 from .geometry import ADAPTIVE, adaptive_output_size, as_bool, check_output_size
 
 
 def _adaptive(op, nd, x, output_size, is_max, return_indices=False):
     be = backend_for(op, input=x)
-    xb = as_planes(x, op, nd, be=be)
-    out = adaptive_output_size(op, xb.shape[1:], output_size)
+    x = check_input(x, op, nd, be=be)
+    out = adaptive_output_size(op, x.shape[-nd:], output_size)
     return_indices = as_bool(return_indices, "return_indices", op)
-    check_output_size(op, (xb.shape[0],) + out, xb.itemsize + 8 * is_max,  # values, indices
+    check_output_size(op, (math.prod(x.shape[:-nd]),) + out,
+                      x.itemsize + 8 * is_max,  # values, indices
                       f"output_size={output_size!r}")
+    if nd == 3 and runs_channels_last(x, nd):
+        return _adaptive3d_channels_last(x, out, is_max, return_indices)
+    xb = planes(x, nd)
     y = be.empty((xb.shape[0],) + out, xb.dtype)
     idx = be.empty(y.shape, np.int64)
     if nd == 3:
@@ -36,6 +42,18 @@ def _adaptive(op, nd, x, output_size, is_max, return_indices=False):
     out_shape = x.shape[:-nd] + out
     y = y.reshape(out_shape)
     return (y, idx.reshape(out_shape)) if return_indices else y
+
+
+def _adaptive3d_channels_last(x, out, is_max, return_indices):
+    """Volumes in channels_last_3d memory, read where they lie; the results are
+    contiguous (N, C, *out), as PyTorch returns them."""
+    y = np.empty(x.shape[:2] + out, x.dtype)
+    if not is_max:
+        kernel("adaptive_avg_pool3d_ndhwc")(nhwc(x), y)
+        return y
+    idx = np.empty(y.shape, np.int64)
+    kernel("adaptive_max_pool3d_ndhwc")(nhwc(x), y, idx)
+    return (y, idx) if return_indices else y
 
 
 def _adaptive_backward(op, nd, grad_output, indices, input_shape):

@@ -72,15 +72,32 @@ def window_max(xf, pixel, W, C, h0, w0, u0, u1, v0, v1, dh, dw, best, arg, new_b
     holds the results: the maxima and their flat indices ``h*W + w`` (-1: no
     tap). Each tap reads one pair and writes the other; then the two swap.
     """
+    start_max(best, arg, n)
+    best, arg, _, _ = max_taps(xf, pixel, 0, W, C, h0, w0, u0, u1, v0, v1, dh, dw, best, arg,
+                               new_best, new_arg, n)
+    return best, arg
+
+
+@register_jitable
+def start_max(best, arg, n):
+    """A window's running maxima before its first tap: nothing taken (index -1)."""
     for t in range(uint64(n)):
         best[t] = -math.inf
         arg[t] = -1
+
+
+@register_jitable
+def max_taps(xf, pixel, first, W, C, h0, w0, u0, u1, v0, v1, dh, dw, best, arg, new_best,
+             new_arg, n):
+    """The taps of :func:`window_max` taken into running maxima that hold earlier taps, the
+    flat index of tap (h, w) counted from ``first``: one (H, W) slice of a volume window
+    (``fast_ndhwc``) at a time. Returns the pair that holds the results, then the spare."""
     for u in range(u0, u1):
         h = h0 + dh * u
         for v in range(v0, v1):
             w = w0 + dw * v
             s0 = uint64(pixel + (h * W + w) * C)
-            at = int32(h * W + w)
+            at = int32(first + h * W + w)
             for t in range(uint64(n)):
                 val, b, a = xf[s0 + t], best[t], arg[t]
                 take = max_wins(val, b, a)
@@ -88,7 +105,31 @@ def window_max(xf, pixel, W, C, h0, w0, u0, u1, v0, v1, dh, dw, best, arg, new_b
                 new_arg[t] = at if take else a
             best, new_best = new_best, best
             arg, new_arg = new_arg, arg
-    return best, arg
+    return best, arg, new_best, new_arg
+
+
+@register_jitable
+def add_pixels(xf, image, h0, h1, w0, w1, W, C, acc, at):
+    """acc[at:at + C] += each pixel of rows [h0, h1) x columns [w0, w1) of the image whose
+    pixel (0, 0) starts at ``xf[image]``, one pixel (C channels) at a time, row by row."""
+    for h in range(h0, h1):
+        for w in range(w0, w1):
+            src = uint64(image + (h * W + w) * C)
+            for t in range(uint64(C)):
+                acc[at + t] += xf[src + t]
+
+
+@register_jitable
+def index_gather_pixels(gf, idxf, image, i0, i1, j0, j1, OW, C, target, gxf, dst):
+    """gxf[dst:dst + C] += the gradient of each window i0 <= i < i1, j0 <= j < j1 of the
+    output image that starts at ``gf[image]`` (and ``idxf[image]``), in row-major order,
+    channel by channel where the stored index is ``target`` (+0.0 elsewhere: no branch)."""
+    zero = gf.dtype.type(0)
+    for i in range(i0, i1):
+        for j in range(j0, j1):
+            src = uint64(image + (i * OW + j) * C)
+            for t in range(uint64(C)):
+                gxf[dst + t] += gf[src + t] if idxf[src + t] == target else zero
 
 
 @njit(parallel=True, cache=True)
@@ -141,11 +182,7 @@ def avg_pool2d_direct(x, y, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_o
                 yf[out + t] = 0
             if h0 >= h1 or w0 >= w1:
                 continue
-            for h in range(h0, h1):
-                for w in range(w0, w1):
-                    src = uint64(((n * H + h) * W + w) * C)
-                    for t in range(uint64(C)):
-                        yf[out + t] += xf[src + t]
+            add_pixels(xf, n * H * W * C, h0, h1, w0, w1, W, C, yf, out)
             d = x.dtype.type(avg_divisor(h0, h1, hpad, w0, w1, wpad, count_include_pad,
                                          divisor_override))
             for t in range(uint64(C)):
@@ -159,7 +196,6 @@ def max_pool2d_backward_direct(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw):
     N, H, W, C = gx.shape
     OH, OW = g.shape[1], g.shape[2]
     gf, idxf, gxf = g.reshape(N * OH * OW * C), idx.reshape(N * OH * OW * C), gx.reshape(N * H * W * C)
-    zero = g.dtype.type(0)
     for q in prange(N * H):
         n, h = q // H, q % H
         i0, i1 = windows_touching(h, kh, sh, ph, dh, OH)
@@ -169,8 +205,4 @@ def max_pool2d_backward_direct(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw):
             target = h * W + w
             for t in range(uint64(C)):
                 gxf[dst + t] = 0
-            for i in range(i0, i1):
-                for j in range(j0, j1):
-                    src = uint64(((n * OH + i) * OW + j) * C)
-                    for t in range(uint64(C)):
-                        gxf[dst + t] += gf[src + t] if idxf[src + t] == target else zero
+            index_gather_pixels(gf, idxf, n * OH * OW * C, i0, i1, j0, j1, OW, C, target, gxf, dst)
