@@ -3,7 +3,9 @@
 Output cell i of an input of size n averages (or takes the max of) cells
 ``[floor(i*n/out), ceil((i+1)*n/out))``: windows that may overlap and differ
 in size (``geometry.adaptive_span``). 1D runs through
-the 2D kernels with H = 1; 3D has volume kernels over the same formulas.
+the 2D kernels with H = 1; 3D has volume kernels over the same formulas, and
+reads channels_last_3d volumes where they lie (``fast_ndhwc``), returning
+contiguous NCDHW results as PyTorch does.
 """
 
 import math

@@ -7,7 +7,10 @@ argument is checked (``checks``, ``geometry``) before any kernel runs.
 kernels as (N*C, 1, L), with kernel (1, k), stride (1, s), padding (0, p)
 (``geometry.lift_1d``, ``checks.as_2d``). The flat index h*W + w is then just
 w, PyTorch's 1D index. 3D pooling has volume kernels over the same formulas
-(the max rule, the divisor rule) as 2D.
+(the max rule, the divisor rule) as 2D. A batched volume in channels_last_3d
+memory runs the ``_ndhwc`` kernels (``fast_ndhwc``), which read it where it
+lies; as in PyTorch, max pooling keeps that layout (values, indices and the
+gradient) and average pooling returns contiguous NCDHW.
 """
 
 import numpy as np
