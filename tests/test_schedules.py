@@ -252,10 +252,11 @@ def test_channels_last_volumes_match_torch():
     g = channels_last(grads(y.shape, np.float32))
     (tgx,) = torch.autograd.grad(ty, tx, torch.from_numpy(g))
     same_bits(P.max_pool3d_backward(g, idx, x.shape, **window), tgx.numpy())
+    out = (3, 4, 5)
     for ours, theirs in [(P.avg_pool3d(x, count_include_pad=False, **window),
                           F.avg_pool3d(tx, count_include_pad=False, **window)),
-                         (P.adaptive_avg_pool3d(x, (3, 4, 5)), F.adaptive_avg_pool3d(tx, (3, 4, 5))),
-                         (P.adaptive_max_pool3d(x, (3, 4, 5)), F.adaptive_max_pool3d(tx, (3, 4, 5)))]:
+                         (P.adaptive_avg_pool3d(x, out), F.adaptive_avg_pool3d(tx, out)),
+                         (P.adaptive_max_pool3d(x, out), F.adaptive_max_pool3d(tx, out))]:
         assert ours.flags.c_contiguous and theirs.is_contiguous()
         same_bits(ours, theirs.detach().numpy())
 
