@@ -5,7 +5,9 @@ Output cell i of an input of size n averages (or takes the max of) cells
 in size (``geometry.adaptive_span``). 1D runs through
 the 2D kernels with H = 1; 3D has volume kernels over the same formulas.
 2D input in channels-last memory runs channels-last kernels and gets its
-outputs (and gradients) in that layout, as from PyTorch.
+outputs (and gradients) in that layout, as from PyTorch; 3D input in
+channels_last_3d memory is read where it lies (``fast_ndhwc``) and returns
+contiguous NCDHW results, as PyTorch does.
 """
 
 import numpy as np
@@ -26,6 +28,8 @@ def _adaptive(op, nd, x, output_size, is_max, return_indices=False):
                       f"output_size={output_size!r}")
     if nd == 2 and runs_channels_last(x):
         return _adaptive2d_nhwc(x, out, is_max, return_indices)
+    if nd == 3 and runs_channels_last(x, nd):
+        return _adaptive3d_channels_last(x, out, is_max, return_indices)
     xb = planes(x, nd)
     y = be.empty((xb.shape[0],) + out, xb.dtype)
     idx = be.empty(y.shape, np.int64)
@@ -41,6 +45,18 @@ def _adaptive(op, nd, x, output_size, is_max, return_indices=False):
     out_shape = x.shape[:-nd] + out
     y = y.reshape(out_shape)
     return (y, idx.reshape(out_shape)) if return_indices else y
+
+
+def _adaptive3d_channels_last(x, out, is_max, return_indices):
+    """Volumes in channels_last_3d memory, read where they lie; the results are
+    contiguous (N, C, *out), as PyTorch returns them."""
+    y = np.empty(x.shape[:2] + out, x.dtype)
+    if not is_max:
+        kernel("adaptive_avg_pool3d_ndhwc")(nhwc(x), y)
+        return y
+    idx = np.empty(y.shape, np.int64)
+    kernel("adaptive_max_pool3d_ndhwc")(nhwc(x), y, idx)
+    return (y, idx) if return_indices else y
 
 
 def _adaptive_backward(op, nd, grad_output, indices, input_shape):

@@ -54,9 +54,18 @@ def _stray_index(idx, volumes, D, H, W, depth, rows, cols):
     """Flat position of the first index the gather cannot see, or None.
 
     ``idx`` is viewed as ``volumes``, (N, C, OD, OH, OW): unit axes added,
-    never a copy, whatever its memory layout.
+    never a copy, whatever its memory layout. Channels-last indices are read in
+    their own memory order (``cpu.stray_rows``).
     """
     N, C, OD, OH, OW = volumes
+    last = np.moveaxis(idx.reshape(volumes), 1, -1)  # (N, OD, OH, OW, C)
+    if not idx.flags.c_contiguous and last.flags.c_contiguous:
+        # channels-last indices: checked in their memory order, and searched plane by
+        # plane (slowly) only when one is bad
+        bad_rows = np.empty(N * OD * OH, np.bool_)
+        cpu.stray_rows(last, bad_rows, D, H, W, depth, rows, cols)
+        if not bad_rows.any():
+            return None
     first = np.empty(N * C, np.int64)  # per (n, c) volume
     cpu.stray_indices(idx.reshape(volumes), first, D, H, W, depth, rows, cols)
     bad = np.flatnonzero(first >= 0)

@@ -49,7 +49,7 @@ CASES = [
     Case("c3d max 2x2x2/2", "max_pool3d", (64, 16, 56, 56), (2, 4, 8, 8),
          dict(kernel_size=2, stride=2, return_indices=True), CL),
     Case("c3d avg 2x2x2/2", "avg_pool3d", (64, 16, 56, 56), (2, 4, 8, 8),
-         dict(kernel_size=2, stride=2)),
+         dict(kernel_size=2, stride=2), CL),
     Case("audio max 1d 3/2", "max_pool1d", (128, 8000), (2, 64),
          dict(kernel_size=3, stride=2, return_indices=True)),
     Case("audio avg 1d 4/4", "avg_pool1d", (128, 8000), (2, 64), dict(kernel_size=4, stride=4)),

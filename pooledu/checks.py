@@ -187,23 +187,28 @@ def _refuse_stray(idx, bad, in_size, op):
 
 
 # ---------------------------------------------------------------------------
-# channels-last memory: an (N, C, H, W) view of (N, H, W, C) memory
+# channels-last memory: an (N, C, H, W) view of (N, H, W, C) memory, and in 3D
+# an (N, C, D, H, W) view of (N, D, H, W, C) memory (PyTorch's channels_last_3d)
 
-def is_channels_last(a):
-    """True for a host (N, C, H, W) array whose memory is (N, H, W, C), PyTorch's channels_last.
+def is_channels_last(a, nd=2):
+    """True for a host (N, C, *spatial) array of ``nd`` spatial dimensions whose memory is
+    (N, *spatial, C): PyTorch's channels_last (nd = 2) or channels_last_3d (nd = 3).
 
-    (An array that is both, such as C = 1, counts as NCHW.)
+    Only batched arrays count: a 4D array of 3D pooling is an unbatched (C, D, H, W)
+    volume, which PyTorch never lays out channels-last. (An array that is both, such as
+    C = 1, counts as contiguous.)
     """
-    return (isinstance(a, np.ndarray) and a.ndim == 4 and not a.flags.c_contiguous
-            and a.transpose(0, 2, 3, 1).flags.c_contiguous)
+    return (isinstance(a, np.ndarray) and a.ndim == nd + 2 and not a.flags.c_contiguous
+            and nhwc(a).flags.c_contiguous)
 
 
 def nhwc(a):
-    """(N, C, H, W) channels-last array -> its (N, H, W, C) C-contiguous view (no copy)."""
-    return a.transpose(0, 2, 3, 1)
+    """(N, C, *spatial) channels-last array -> its (N, *spatial, C) C-contiguous view (no
+    copy): (N, H, W, C) in 2D, (N, D, H, W, C) in 3D."""
+    return np.moveaxis(a, 1, -1)
 
 
 def empty_channels_last(shape, dtype):
-    """An uninitialised (N, C, H, W) array with channels-last memory."""
-    n, c, h, w = shape
-    return np.empty((n, h, w, c), dtype).transpose(0, 3, 1, 2)
+    """An uninitialised (N, C, *spatial) array with channels-last memory."""
+    n, c, *spatial = shape
+    return np.moveaxis(np.empty((n, *spatial, c), dtype), -1, 1)

@@ -134,6 +134,27 @@ def stray_indices(idx, first, D, H, W, depth, rows, cols):
         first[p] = bad
 
 
+@njit(parallel=True, cache=True)
+def stray_rows(idx, bad, D, H, W, depth, rows, cols):
+    """bad[r] = whether output row r = (n, a, i) of (N, OD, OH, OW, C) indices holds one
+    that the backward gather cannot see (``index_seen``).
+
+    The same test as :func:`stray_indices`, in the memory order of
+    channels-last indices, a row of C-channel runs at a time (read plane by
+    plane, they would stride C entries apart). It only says whether a row is
+    bad; where, in NCDHW order, ``stray_indices`` says.
+    """
+    N, OD, OH, OW, C = idx.shape
+    for r in prange(N * OD * OH):
+        n, a, i = r // (OD * OH), r // OH % OD, r % OH
+        row = idx[n, a, i]  # one view per row, not one per element
+        seen = True
+        for j in range(OW):
+            for c in range(C):
+                seen &= index_seen(row[j, c], a, i, j, D, H, W, depth, rows, cols)
+        bad[r] = not seen
+
+
 # ---------------------------------------------------------------------------
 # max-broadcast pooling (the window maxima come from max_pool2d above)
 

@@ -12,8 +12,8 @@ default, ``with schedule("reference"):`` for the readable loops of
 kernel, which every operation has. On a device, the backend's own kernel
 runs; an operation without one there is refused with a TypeError that names
 the operation and the device. Channels-last memory (``checks.is_channels_last``)
-runs the fast schedule's ``_nhwc`` kernels, which exist for the operations
-that have them.
+runs the fast schedule's ``_nhwc`` kernels (``_ndhwc`` for channels_last_3d
+volumes), which exist for the operations that have them.
 
 The active schedule is a ``contextvars.ContextVar``: a ``with schedule(...)``
 in one thread is never seen by another.
@@ -70,6 +70,7 @@ def kernel(op, be=CPU):
     return found
 
 
-def runs_channels_last(a):
-    """Whether ``a`` runs the channels-last kernels: channels-last host memory, fast schedule."""
-    return is_channels_last(a) and ACTIVE_SCHEDULE.get() == "fast"
+def runs_channels_last(a, nd=2):
+    """Whether ``a``, an array of ``nd`` spatial dimensions, runs the channels-last kernels:
+    channels-last host memory (``channels_last_3d`` for nd = 3), fast schedule."""
+    return is_channels_last(a, nd) and ACTIVE_SCHEDULE.get() == "fast"

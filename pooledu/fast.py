@@ -80,6 +80,9 @@ from .fast_family import (adaptive_avg_pool2d, adaptive_avg_pool2d_backward,  # 
                           fractional_max_pool2d_backward, index_gather_rows, lp_power_grads,
                           lp_root_grads, max_broadcast_pool2d_backward, max_pool3d,
                           max_pool3d_backward, max_unpool2d_backward)
+# and so do the channels_last_3d volume kernels
+from .fast_ndhwc import (adaptive_avg_pool3d_ndhwc, adaptive_max_pool3d_ndhwc,  # noqa: F401
+                         avg_pool3d_ndhwc, max_pool3d_backward_ndhwc, max_pool3d_ndhwc)
 
 CHUNKS = 64  # parallel work items: enough to balance many threads
 BLOCK = 4096  # elements one sweep covers at most (rows x slot x channels): long, and still in L1/L2

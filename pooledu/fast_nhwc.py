@@ -79,15 +79,32 @@ def window_max(xf, pixel, W, C, h0, w0, u0, u1, v0, v1, dh, dw, best, arg, new_b
     holds the results: the maxima and their flat indices ``h*W + w`` (-1: no
     tap). Each tap reads one pair and writes the other; then the two swap.
     """
+    start_max(best, arg, n)
+    best, arg, _, _ = max_taps(xf, pixel, 0, W, C, h0, w0, u0, u1, v0, v1, dh, dw, best, arg,
+                               new_best, new_arg, n)
+    return best, arg
+
+
+@register_jitable
+def start_max(best, arg, n):
+    """A window's running maxima before its first tap: nothing taken (index -1)."""
     for t in range(uint64(n)):
         best[t] = -math.inf
         arg[t] = -1
+
+
+@register_jitable
+def max_taps(xf, pixel, first, W, C, h0, w0, u0, u1, v0, v1, dh, dw, best, arg, new_best,
+             new_arg, n):
+    """The taps of :func:`window_max` taken into running maxima that hold earlier taps, the
+    flat index of tap (h, w) counted from ``first``: one (H, W) slice of a volume window
+    (``fast_ndhwc``) at a time. Returns the pair that holds the results, then the spare."""
     for u in range(u0, u1):
         h = h0 + dh * u
         for v in range(v0, v1):
             w = w0 + dw * v
             s0 = uint64(pixel + (h * W + w) * C)
-            at = arg.dtype.type(h * W + w)
+            at = arg.dtype.type(first + h * W + w)
             for t in range(uint64(n)):
                 val, b, a = xf[s0 + t], best[t], arg[t]
                 take = max_wins(val, b, a)
@@ -95,7 +112,20 @@ def window_max(xf, pixel, W, C, h0, w0, u0, u1, v0, v1, dh, dw, best, arg, new_b
                 new_arg[t] = at if take else a
             best, new_best = new_best, best
             arg, new_arg = new_arg, arg
-    return best, arg
+    return best, arg, new_best, new_arg
+
+
+@register_jitable
+def add_pixels(xf, image, h0, h1, w0, w1, W, C, acc, at, n):
+    """acc[at:at + n] += channels 0..n-1 of each pixel of rows [h0, h1) x columns [w0, w1)
+    of the image whose pixel (0, 0) starts at ``xf[image]``, one pixel at a time, row by
+    row (the order of the formulas' window sums, and of the average gathers)."""
+    at = uint64(at)
+    for h in range(h0, h1):
+        for w in range(w0, w1):
+            src = uint64(image + (h * W + w) * C)
+            for t in range(uint64(n)):
+                acc[at + t] += xf[src + t]
 
 
 @register_jitable
@@ -106,11 +136,20 @@ def sum_box(xf, pixel, W, C, h0, h1, w0, w1, yf, out, n):
     out = uint64(out)
     for t in range(uint64(n)):
         yf[out + t] = 0
-    for h in range(h0, h1):
-        for w in range(w0, w1):
-            src = uint64(pixel + (h * W + w) * C)
-            for t in range(uint64(n)):
-                yf[out + t] += xf[src + t]
+    add_pixels(xf, pixel, h0, h1, w0, w1, W, C, yf, out, n)
+
+
+@register_jitable
+def index_gather_pixels(gf, idxf, image, i0, i1, j0, j1, OW, C, target, gxf, dst):
+    """gxf[dst:dst + C] += the gradient of each window i0 <= i < i1, j0 <= j < j1 of the
+    output image that starts at ``gf[image]`` (and ``idxf[image]``), in row-major order,
+    channel by channel where the stored index is ``target`` (+0.0 elsewhere: no branch)."""
+    zero = gf.dtype.type(0)
+    for i in range(i0, i1):
+        for j in range(j0, j1):
+            src = uint64(image + (i * OW + j) * C)
+            for t in range(uint64(C)):
+                gxf[dst + t] += gf[src + t] if idxf[src + t] == target else zero
 
 
 # ---------------------------------------------------------------------------
@@ -273,23 +312,19 @@ def gather_direct(g, idx, gx, rows, cols, by_index):
     N, H, W, C = gx.shape
     OH, OW = g.shape[1], g.shape[2]
     gf, idxf, gxf = g.reshape(g.size), idx.reshape(idx.size), gx.reshape(gx.size)
-    zero = g.dtype.type(0)
     for q in prange(N * H):
         n, h = q // H, q % H
+        image = n * OH * OW * C  # the gradient image's first pixel
+        i0, i1 = rows[h, 0], rows[h, 1]
         for w in range(W):
             dst = uint64(((n * H + h) * W + w) * C)
-            target = h * W + w
             for t in range(uint64(C)):
                 gxf[dst + t] = 0
-            for i in range(rows[h, 0], rows[h, 1]):
-                for j in range(cols[w, 0], cols[w, 1]):
-                    src = uint64(((n * OH + i) * OW + j) * C)
-                    if by_index:
-                        for t in range(uint64(C)):
-                            gxf[dst + t] += gf[src + t] if idxf[src + t] == target else zero
-                    else:
-                        for t in range(uint64(C)):
-                            gxf[dst + t] += gf[src + t]
+            if by_index:
+                index_gather_pixels(gf, idxf, image, i0, i1, cols[w, 0], cols[w, 1], OW, C,
+                                    h * W + w, gxf, dst)
+            else:  # the shares: every window's whole gradient, a pixel of g at a time
+                add_pixels(gf, image, i0, i1, cols[w, 0], cols[w, 1], OW, C, gxf, dst, C)
 
 
 # ---------------------------------------------------------------------------

@@ -7,15 +7,18 @@ argument is checked (``checks``, ``geometry``) before any kernel runs.
 kernels as (N*C, 1, L), with kernel (1, k), stride (1, s), padding (0, p)
 (``geometry.lift_1d``, ``checks.as_2d``). The flat index h*W + w is then just
 w, PyTorch's 1D index. 3D pooling has volume kernels over the same formulas
-(the max rule, the divisor rule) as 2D.
+(the max rule, the divisor rule) as 2D. A batched volume in channels_last_3d
+memory runs the ``_ndhwc`` kernels (``fast_ndhwc``), which read it where it
+lies; as in PyTorch, max pooling keeps that layout (values, indices and the
+gradient) and average pooling returns contiguous NCDHW.
 """
 
 import numpy as np
 
 from .backend import backend_for
-from .checks import (as_2d, as_grad_planes, as_planes, check_divisor, check_indices,
-                     check_input_shape)
-from .dispatch import kernel
+from .checks import (as_2d, as_grad_planes, check_divisor, check_grad, check_indices, check_input,
+                     check_input_shape, empty_channels_last, nhwc, planes)
+from .dispatch import kernel, runs_channels_last
 from .geometry import as_bool, lift_1d, pool_window, window_args
 
 
@@ -26,9 +29,16 @@ def _avg_args(win):
 
 def _max_pool(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
     be = backend_for(op, input=x)
-    xb = as_planes(x, op, nd, be=be)
-    win = pool_window(op, xb.shape[1:], kernel_size, stride, padding, dilation, ceil_mode)
+    x = check_input(x, op, nd, be=be)
+    win = pool_window(op, x.shape[-nd:], kernel_size, stride, padding, dilation, ceil_mode)
     return_indices = as_bool(return_indices, "return_indices", op)
+    out_shape = x.shape[:-nd] + win.out_size
+    if nd == 3 and runs_channels_last(x, nd):
+        # channels_last_3d in, channels_last_3d out, as PyTorch does
+        y, idx = empty_channels_last(out_shape, x.dtype), empty_channels_last(out_shape, np.int64)
+        kernel("max_pool3d_ndhwc")(nhwc(x), nhwc(y), nhwc(idx), *window_args(win))
+        return (y, idx) if return_indices else y
+    xb = planes(x, nd)
     y = be.empty((xb.shape[0],) + win.out_size, xb.dtype)
     idx = be.empty(y.shape, np.int64)
     if nd == 3:
@@ -36,7 +46,6 @@ def _max_pool(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode, retu
     else:
         kernel("max_pool2d", be)(as_2d(xb, nd), as_2d(y, nd), as_2d(idx, nd),
                                  *window_args(lift_1d(win)))
-    out_shape = x.shape[:-nd] + win.out_size
     y = y.reshape(out_shape)
     return (y, idx.reshape(out_shape)) if return_indices else y
 
@@ -47,9 +56,16 @@ def _max_pool_backward(op, nd, grad_output, indices, input_shape, kernel_size, s
     win = pool_window(op, shape[-nd:], kernel_size, stride, padding, dilation, ceil_mode)
     out_shape = shape[:-nd] + win.out_size
     be = backend_for(op, grad_output=grad_output, indices=indices)
-    g = as_grad_planes(grad_output, out_shape, None, op, spatial=nd, be=be)
-    idx = as_grad_planes(indices, out_shape, np.int64, op, "indices", spatial=nd, be=be)
-    check_indices(idx.reshape(out_shape), shape[-nd:], op, window=win)
+    g = check_grad(grad_output, out_shape, None, op, be=be)
+    idx = check_grad(indices, out_shape, np.int64, op, "indices", be=be)
+    check_indices(idx, shape[-nd:], op, window=win)
+    if nd == 3 and runs_channels_last(g, nd):
+        # the gradient lies as the output (and its gradient) does
+        gx = empty_channels_last(shape, g.dtype)
+        idx = np.ascontiguousarray(nhwc(idx))  # a copy only if indices are not channels-last too
+        kernel("max_pool3d_backward_ndhwc")(nhwc(g), idx, nhwc(gx), *window_args(win))
+        return gx
+    g, idx = planes(g, nd), planes(idx, nd)
     gx = be.empty((g.shape[0],) + shape[-nd:], g.dtype)
     if nd == 3:
         kernel("max_pool3d_backward", be)(g, idx, gx, *window_args(win))
@@ -73,17 +89,23 @@ def _avg_window(op, in_size, kernel_size, stride, padding, ceil_mode):
 def _avg_pool(op, nd, x, kernel_size, stride, padding, ceil_mode, count_include_pad,
               divisor_override):
     be = backend_for(op, input=x)
-    xb = as_planes(x, op, nd, be=be)
-    win = _avg_window(op, xb.shape[1:], kernel_size, stride, padding, ceil_mode)
+    x = check_input(x, op, nd, be=be)
+    win = _avg_window(op, x.shape[-nd:], kernel_size, stride, padding, ceil_mode)
     count_include_pad = as_bool(count_include_pad, "count_include_pad", op)
     divisor = check_divisor(divisor_override, op)
+    out_shape = x.shape[:-nd] + win.out_size
+    if nd == 3 and runs_channels_last(x, nd):
+        y = be.empty(out_shape, x.dtype)  # contiguous, as PyTorch returns it
+        kernel("avg_pool3d_ndhwc")(nhwc(x), y, *_avg_args(win), count_include_pad, divisor)
+        return y
+    xb = planes(x, nd)
     y = be.empty((xb.shape[0],) + win.out_size, xb.dtype)
     if nd == 3:
         kernel("avg_pool3d", be)(xb, y, *_avg_args(win), count_include_pad, divisor)
     else:
         kernel("avg_pool2d", be)(as_2d(xb, nd), as_2d(y, nd), *_avg_args(lift_1d(win)),
                                  count_include_pad, divisor)
-    return y.reshape(x.shape[:-nd] + win.out_size)
+    return y.reshape(out_shape)
 
 
 def _avg_pool_backward(op, nd, grad_output, input_shape, kernel_size, stride, padding,

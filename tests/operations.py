@@ -100,8 +100,8 @@ def _batch(draw):
     return draw(st.sampled_from([(), (0,), (1,), (2,)]))
 
 
-def _input(draw, shape, dtype, channels_last=True):
-    return draw(layouts(draw(values(shape, dtype)), channels_last=channels_last))
+def _input(draw, shape, dtype, nd=2):
+    return draw(layouts(draw(values(shape, dtype)), spatial=nd))
 
 
 @st.composite
@@ -122,7 +122,7 @@ def window_cases(draw, nd, dilation, average=False):
             args["divisor_override"] = draw(st.sampled_from([None, None, 1, 3, -2]))
         if nd == 3:
             assume(all(n >= k for n, k in zip(shape[-3:], kernel)))  # avg_pool3d's extra rule
-    return _input(draw, shape, _dtype(draw), channels_last=nd == 2), args
+    return _input(draw, shape, _dtype(draw), nd), args
 
 
 @st.composite
@@ -133,7 +133,7 @@ def adaptive_cases(draw, nd):
     if nd > 1:
         out = [draw(st.sampled_from([o, o, None])) for o in out]  # None keeps the input size
     out = out[0] if nd == 1 else tuple(out) if None in out else _spell(draw, out)
-    return _input(draw, shape, _dtype(draw), channels_last=nd == 2), dict(output_size=out)
+    return _input(draw, shape, _dtype(draw), nd), dict(output_size=out)
 
 
 @st.composite

@@ -23,16 +23,18 @@ def values(draw, shape, dtype):
 
 
 @st.composite
-def layouts(draw, x, channels_last=True):
+def layouts(draw, x, spatial=2):
     """The same values in C order, channels-last, Fortran order, or as a strided view.
 
-    ``channels_last`` applies to (N, C, H, W) arrays of 2D pooling only; PyTorch
-    refuses that memory layout for a 4D (C, D, H, W) volume.
+    ``spatial`` is the number of spatial dimensions of the operation ``x`` is
+    for. Channels-last memory is drawn for batched 2D and 3D inputs only,
+    (N, C, H, W) and (N, C, D, H, W): PyTorch's channels_last and
+    channels_last_3d. PyTorch refuses it for an unbatched (C, D, H, W) volume.
     """
     layout = draw(st.sampled_from(["c", "channels_last", "fortran", "strided", "readonly"]))
-    if layout == "channels_last" and x.ndim == 4 and channels_last:
-        # PyTorch's channels_last: an (N, C, H, W) view of (N, H, W, C) memory
-        return np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    if layout == "channels_last" and spatial in (2, 3) and x.ndim == spatial + 2:
+        # an (N, C, *spatial) view of (N, *spatial, C) memory
+        return np.moveaxis(np.ascontiguousarray(np.moveaxis(x, 1, -1)), -1, 1)
     if layout == "fortran":
         return np.asfortranarray(x)
     if layout == "strided":

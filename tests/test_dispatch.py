@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 import pooledu as P
-from pooledu import cpu, fast
+from pooledu import checks, cpu, fast
 from pooledu.backend import CPU
-from pooledu.dispatch import ACTIVE_SCHEDULE, kernel
+from pooledu.checks import is_channels_last
+from pooledu.dispatch import ACTIVE_SCHEDULE, kernel, runs_channels_last
 
 PACKAGE = Path(P.__file__).resolve().parent
 
@@ -21,6 +22,23 @@ def test_the_fast_schedule_runs_where_it_defines_the_kernel():
     assert kernel("attention_pool2d") is cpu.attention_pool2d  # no fast version: the reference runs
     with P.schedule("reference"):
         assert kernel("max_pool2d") is cpu.max_pool2d
+
+
+def test_channels_last_memory_is_batched_2d_or_3d():
+    """channels_last is (N, C, H, W) over (N, H, W, C) memory and channels_last_3d (N, C, D,
+    H, W) over (N, D, H, W, C); a 4D array of 3D pooling is an unbatched (C, D, H, W)
+    volume, never channels-last; both runs need the fast schedule."""
+    image = np.zeros((2, 4, 5, 3)).transpose(0, 3, 1, 2)
+    volume = np.zeros((2, 4, 5, 6, 3)).transpose(0, 4, 1, 2, 3)
+    assert is_channels_last(image) and not is_channels_last(image, 3)
+    assert is_channels_last(volume, 3) and not is_channels_last(volume)
+    assert not is_channels_last(np.ascontiguousarray(volume), 3)
+    assert checks.nhwc(volume).flags.c_contiguous
+    assert is_channels_last(checks.empty_channels_last(volume.shape, np.float32), 3)
+    assert runs_channels_last(volume, 3) and not runs_channels_last(image, 3)
+    assert kernel("max_pool3d_ndhwc") is fast.max_pool3d_ndhwc
+    with P.schedule("reference"):
+        assert not runs_channels_last(volume, 3)
 
 
 def test_a_missing_kernel_is_one_clear_type_error():
@@ -52,7 +70,8 @@ def test_the_schedule_is_per_thread():
     np.testing.assert_array_equal(seen["result"][0], [[5.0, 7.0], [13.0, 15.0]])
 
 
-SCHEDULE_MODULES = ("cpu", "fast", "fast_family", "cuda", "cuda_family", "cuda_conv")
+SCHEDULE_MODULES = ("cpu", "fast", "fast_family", "fast_nhwc", "fast_ndhwc", "cuda", "cuda_family",
+                    "cuda_conv")
 
 
 @pytest.mark.parametrize("module", ["ops", "pool1d3d", "adaptive", "fractional", "lp", "unpool",

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import pooledu as P
-from pooledu import fast, fast_nhwc
+from pooledu import fast, fast_ndhwc, fast_nhwc
 
 
 def both(fn):
@@ -39,7 +39,8 @@ def same_bits(a, b):
 
 
 def channels_last(a):
-    return np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    """(N, C, *spatial) values in (N, *spatial, C) memory: channels_last, or channels_last_3d."""
+    return np.moveaxis(np.ascontiguousarray(np.moveaxis(a, 1, -1)), -1, 1)
 
 
 # Shapes large enough that the fast kernels cut each image into several blocks
@@ -250,6 +251,92 @@ def grads(shape, dtype, seed=0):
     rng = np.random.default_rng(seed)
     g = rng.integers(-2, 3, shape).astype(dtype) * rng.choice([1.0, 0.5, -0.0], shape).astype(dtype)
     return np.where(rng.random(shape) < 0.5, rng.standard_normal(shape).astype(dtype), g)
+
+
+# channels_last_3d volumes: the max kernels read voxels of fast_ndhwc.MIN_CHANNELS
+# channels or more where they lie (fewer go through NCDHW copies), the mean kernels
+# every count. Counts either side of that limit, past the SIMD widths, and one past a
+# run of RUN channels; windows with padding, ceil_mode, dilation, and (the last, where
+# H = 3) windows made only of padding.
+VOLUME_RUNS = [(fast_ndhwc.MIN_CHANNELS - 1, (4, 6, 7)), (fast_ndhwc.MIN_CHANNELS, (4, 6, 7)),
+               (16, (5, 3, 6)), (33, (3, 5, 9)), (fast_nhwc.RUN + 1, (3, 5, 4))]
+VOLUME_WINDOWS = [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True),
+                  dict(kernel_size=(2, 3, 2), stride=(1, 2, 3), padding=(1, 1, 0), ceil_mode=True),
+                  dict(kernel_size=3, stride=(2, 1, 2), padding=1, dilation=(1, 2, 2)),
+                  dict(kernel_size=(1, 2, 2), stride=1, padding=(0, 1, 1), dilation=(1, 4, 2))]
+
+
+@pytest.mark.parametrize("channels, spatial", VOLUME_RUNS)
+@pytest.mark.parametrize("window", VOLUME_WINDOWS)
+def test_schedules_agree_on_channels_last_volumes(channels, spatial, window):
+    x = blocked_input((2, channels) + spatial, "channels_last", seed=channels)
+    for dtype in (np.float32, np.float64):
+        volumes_agree(x.astype(dtype), window)  # astype keeps the memory layout
+
+
+def volumes_agree(x, window):
+    """3D max and average pooling of a channels_last_3d volume, forward and max backward,
+    give the reference's bits, in PyTorch's layouts: channels_last_3d max results and
+    gradients, contiguous averages."""
+    def last(a):
+        return np.moveaxis(a, 1, -1).flags.c_contiguous
+
+    (y, idx), (ry, ridx) = both(lambda: P.max_pool3d(x, return_indices=True, **window))
+    assert last(y) and last(idx)
+    same_bits(y, ry)
+    same_bits(idx, ridx)
+    g = channels_last(grads(y.shape, x.dtype, seed=x.shape[1]))  # ties and -0.0
+    gx, rgx = both(lambda: P.max_pool3d_backward(g, idx, x.shape, **window))
+    assert last(gx)
+    same_bits(gx, rgx)
+    if "dilation" in window:
+        return  # average pooling takes no dilation
+    for extra in (dict(count_include_pad=False), dict(count_include_pad=True),
+                  dict(divisor_override=-2)):
+        y, ry = both(lambda: P.avg_pool3d(x, **window, **extra))
+        assert y.flags.c_contiguous
+        same_bits(y, ry)
+
+
+@pytest.mark.parametrize("channels, spatial", VOLUME_RUNS)
+def test_schedules_agree_on_adaptive_channels_last_volumes(channels, spatial):
+    x = blocked_input((2, channels) + spatial, "channels_last", seed=channels)
+    D, H, W = spatial
+    for out in [(2, 3, 4), (D + 1, H + 2, W), (1, 1, 1), (D, 1, W - 1)]:
+        y, ry = both(lambda: P.adaptive_avg_pool3d(x, out))
+        assert y.flags.c_contiguous
+        same_bits(y, ry)
+        (y, idx), (ry, ridx) = both(lambda: P.adaptive_max_pool3d(x, out, return_indices=True))
+        assert y.flags.c_contiguous and idx.flags.c_contiguous
+        same_bits(y, ry)
+        same_bits(idx, ridx)
+
+
+def test_channels_last_volumes_match_torch():
+    """A channels_last_3d volume of many channels against PyTorch itself: values, indices,
+    gradients and the layout of each (the hypothesis cases have 1 to 3 channels)."""
+    import torch
+    import torch.nn.functional as F
+    x = blocked_input((2, 24, 4, 7, 6), "channels_last", seed=3)
+    tx = torch.from_numpy(np.array(x)).contiguous(memory_format=torch.channels_last_3d)
+    tx.requires_grad_(True)
+    window = dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)
+    y, idx = P.max_pool3d(x, return_indices=True, **window)
+    ty, tidx = F.max_pool3d(tx, return_indices=True, **window)
+    assert ty.is_contiguous(memory_format=torch.channels_last_3d)
+    assert np.moveaxis(y, 1, -1).flags.c_contiguous and np.moveaxis(idx, 1, -1).flags.c_contiguous
+    same_bits(y, ty.detach().numpy())
+    assert np.array_equal(idx, tidx.numpy())
+    g = channels_last(grads(y.shape, np.float32))
+    (tgx,) = torch.autograd.grad(ty, tx, torch.from_numpy(g))
+    same_bits(P.max_pool3d_backward(g, idx, x.shape, **window), tgx.numpy())
+    out = (3, 4, 5)
+    for ours, theirs in [(P.avg_pool3d(x, count_include_pad=False, **window),
+                          F.avg_pool3d(tx, count_include_pad=False, **window)),
+                         (P.adaptive_avg_pool3d(x, out), F.adaptive_avg_pool3d(tx, out)),
+                         (P.adaptive_max_pool3d(x, out), F.adaptive_max_pool3d(tx, out))]:
+        assert ours.flags.c_contiguous and theirs.is_contiguous()
+        same_bits(ours, theirs.detach().numpy())
 
 
 def test_family_forwards_agree_across_lane_blocks():
