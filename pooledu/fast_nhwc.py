@@ -197,58 +197,55 @@ def max_pool2d_backward_direct(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw):
 UNPOOL_RUN = 64  # channels per parallel iteration of unpooling when images are too few
 
 @register_jitable
-def power_sums(xf, first, W, C, h0, h1, w0, w1, p, one, acc, out):
-    """acc[out + t] = sum over the cells [h0, h1) x [w0, w1) of x ** p, channel t, added
-    row by row from +0.0 (``lp_mean_window``'s order); the image's pixel (0, 0) starts
-    at ``xf[first]``."""
-    out = uint64(out)
-    for t in range(uint64(C)):
-        acc[out + t] = 0
-    for h in range(h0, h1):
-        for w in range(w0, w1):
-            src = uint64(first + (h * W + w) * C)
-            for t in range(uint64(C)):
-                acc[out + t] += torch_pow(xf[src + t], p, one)
+def power_means(xf, acc, r, H, W, C, OH, OW, kh, kw, sh, sw, p):
+    """acc at output row r (image r // OH, row r % OH), every window and channel:
+    ``lp_mean_window``, the window's powers summed from +0.0 row by row in acc itself,
+    then divided by the same divisor."""
+    f = xf.dtype.type
+    one = f(1)
+    first = (r // OH) * H * W * C  # the image's pixel (0, 0)
+    h0, h1, hpad = avg_span(r % OH, kh, sh, 0, H)
+    for j in range(OW):
+        w0, w1, wpad = avg_span(j, kw, sw, 0, W)
+        out = uint64((r * OW + j) * C)
+        for t in range(uint64(C)):
+            acc[out + t] = 0
+        for h in range(h0, h1):
+            for w in range(w0, w1):
+                src = uint64(first + (h * W + w) * C)
+                for t in range(uint64(C)):
+                    acc[out + t] += torch_pow(xf[src + t], p, one)
+        d = f(avg_divisor(h0, h1, hpad, w0, w1, wpad, True, 0))
+        for t in range(uint64(C)):
+            acc[out + t] = acc[out + t] / d
 
 
 @njit(parallel=True, cache=True)
 def lp_pool2d_direct(x, y, kh, kw, sh, sw, p, q, K):
-    """y of LP pooling of (N, H, W, C) images: each window's powers summed in the output,
-    divided as ``lp_mean_window`` divides, then ``lp_root``; output rows in parallel."""
+    """y of LP pooling of (N, H, W, C) images: each window's mean of powers in the output
+    (``power_means``), then ``lp_root``; output rows in parallel."""
     N, H, W, C = x.shape
     OH, OW = y.shape[1], y.shape[2]
     xf, yf = x.reshape(N * H * W * C), y.reshape(N * OH * OW * C)
     f = x.dtype.type
     for r in prange(N * OH):
-        n, i = r // OH, r % OH
-        h0, h1, hpad = avg_span(i, kh, sh, 0, H)
-        for j in range(OW):
-            w0, w1, wpad = avg_span(j, kw, sw, 0, W)
-            out = ((n * OH + i) * OW + j) * C
-            power_sums(xf, n * H * W * C, W, C, h0, h1, w0, w1, f(p), f(1), yf, out)
-            d = f(avg_divisor(h0, h1, hpad, w0, w1, wpad, True, 0))
-            for t in range(uint64(out), uint64(out + C)):
-                yf[t] = lp_root(yf[t] / d, f(q), f(K), f(1))
+        power_means(xf, yf, r, H, W, C, OH, OW, kh, kw, sh, sw, f(p))
+        for t in range(uint64(r * OW * C), uint64((r + 1) * OW * C)):
+            yf[t] = lp_root(yf[t], f(q), f(K), f(1))
 
 
 @njit(parallel=True, cache=True)
 def lp_root_grads_direct(g, x, gm, kh, kw, sh, sw, p, q, qm1, K):
     """gm of LP pooling of (N, H, W, C) images: the root's gradient at each window
-    (``lp_root_grad``), its average recomputed as ``lp_pool2d_direct`` computes it."""
+    (``lp_root_grad``), its mean of powers recomputed as ``lp_pool2d_direct`` computes it."""
     N, H, W, C = x.shape
     OH, OW = g.shape[1], g.shape[2]
     xf, gf, gmf = x.reshape(N * H * W * C), g.reshape(N * OH * OW * C), gm.reshape(N * OH * OW * C)
     f = x.dtype.type
     for r in prange(N * OH):
-        n, i = r // OH, r % OH
-        h0, h1, hpad = avg_span(i, kh, sh, 0, H)
-        for j in range(OW):
-            w0, w1, wpad = avg_span(j, kw, sw, 0, W)
-            out = ((n * OH + i) * OW + j) * C
-            power_sums(xf, n * H * W * C, W, C, h0, h1, w0, w1, f(p), f(1), gmf, out)
-            d = f(avg_divisor(h0, h1, hpad, w0, w1, wpad, True, 0))
-            for t in range(uint64(out), uint64(out + C)):
-                gmf[t] = lp_root_grad(gf[t], gmf[t] / d, f(q), f(qm1), f(K), f(1))
+        power_means(xf, gmf, r, H, W, C, OH, OW, kh, kw, sh, sw, f(p))
+        for t in range(uint64(r * OW * C), uint64((r + 1) * OW * C)):
+            gmf[t] = lp_root_grad(gf[t], gmf[t], f(q), f(qm1), f(K), f(1))
 
 
 @njit(parallel=True, cache=True)
