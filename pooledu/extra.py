@@ -69,12 +69,10 @@ def max_broadcast_pool2d(input, kernel_size, return_indices=False):
     input = check_input(input, op, be=be)
     win = _broadcast_window(op, input.shape[-2:], kernel_size)
     return_indices = as_bool(return_indices, "return_indices", op)
-    if runs_channels_last(input):  # the window maxima by max pooling's own channels-last kernel
-        m = empty_channels_last(input.shape[:-2] + win.out_size, input.dtype)
-        idx = empty_channels_last(m.shape, np.int64)
-        kernel("max_pool2d_nhwc")(nhwc(input), nhwc(m), nhwc(idx), *window_args(win))
+    if runs_channels_last(input):
+        idx = empty_channels_last(input.shape[:-2] + win.out_size, np.int64)
         y = empty_channels_last(input.shape, input.dtype)
-        kernel("broadcast_windows_nhwc")(nhwc(m), nhwc(y), *win.kernel)
+        kernel("max_broadcast_pool2d_nhwc")(nhwc(input), nhwc(y), nhwc(idx), *win.kernel)
         return (y, idx) if return_indices else y
     x3 = planes(input)
     m = be.empty((x3.shape[0],) + win.out_size, x3.dtype)

@@ -66,9 +66,9 @@ from numba.extending import register_jitable
 from .fast_nhwc import (avg_pool2d_direct, max_pool2d_backward_direct, max_pool2d_direct,
                         reads_in_place)
 from .fast_nhwc import (UNPOOL_RUN, broadcast_indices_outside, broadcast_windows_direct,
-                        indices_outside, lp_pool2d_direct, lp_root_grads_direct,
-                        max_broadcast_pool2d_backward_direct, max_unpool2d_backward_direct,
-                        max_unpool2d_direct)
+                        indices_fit, indices_outside, lp_pool2d_direct, lp_root_grads_direct,
+                        max_broadcast_pool2d_backward_direct, max_broadcast_pool2d_direct,
+                        max_unpool2d_backward_direct, max_unpool2d_direct)
 from .formulas import (avg_divisor, avg_grad_cell, avg_span, avg_window, global_mean_grad,
                        max_grad_cell, max_window, max_wins)
 from .geometry import ceil_div, tap_span
@@ -875,8 +875,15 @@ def broadcast_indices_outside_nhwc(idx, H, W, kh, kw):
     return broadcast_indices_outside(idx, H, W, kh, kw)
 
 
-def broadcast_windows_nhwc(m, y, kh, kw):
-    """Each pixel of channels-last (N, H, W, C) y takes its window's maxima from m."""
+def max_broadcast_pool2d_nhwc(x, y, idx, kh, kw):
+    """Max-broadcast pooling of channels-last (N, H, W, C) memory, y and indices in the same
+    layout: one pass (no array of window maxima) where flat indices fit the int32 scratch,
+    else max pooling's own channels-last kernel, then each window's maxima copied out."""
+    if indices_fit(x.shape):
+        max_broadcast_pool2d_direct(x, y, idx, kh, kw)
+        return
+    m = np.empty(idx.shape, x.dtype)  # (N, OH, OW, C): the window maxima
+    max_pool2d_nhwc(x, m, idx, kh, kw, kh, kw, 0, 0, 1, 1)
     broadcast_windows_direct(m, y, kh, kw)
 
 

@@ -196,6 +196,12 @@ def max_pool2d_backward_direct(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw):
 
 UNPOOL_RUN = 64  # channels per parallel iteration of unpooling when images are too few
 
+
+def indices_fit(shape):
+    """Whether the flat indices ``h*W + w`` of (N, H, W, C) images fit ``window_max``'s
+    int32 scratch."""
+    return shape[1] * shape[2] < 2**31
+
 @register_jitable
 def power_means(xf, acc, r, H, W, C, OH, OW, kh, kw, sh, sw, p):
     """acc at output row r (image r // OH, row r % OH), every window and channel:
@@ -251,17 +257,18 @@ def lp_root_grads_direct(g, x, gm, kh, kw, sh, sw, p, q, qm1, K):
 @njit(parallel=True, cache=True)
 def indices_outside(idx, cells):
     """How many rows of ``idx`` (a 2D C-contiguous array) hold an entry outside [0, cells):
-    max unpooling's index check, one parallel pass. Each row's least and greatest entries
-    are compared, not every entry, so the pass has no branch and vectorises."""
+    max unpooling's index check, one parallel pass. ``v | (cells - 1 - v)`` is negative
+    exactly when v lies outside, so a row ORs those together: no branch, it vectorises."""
     rows, n = idx.shape
     flat = idx.reshape(idx.size)
     bad = 0
     for r in prange(rows):
         start = uint64(r * n)
-        low, high = flat[start], flat[start]
+        bits = 0
         for t in range(uint64(n)):
-            low, high = min(low, flat[start + t]), max(high, flat[start + t])
-        bad += (low < 0) | (high >= cells)
+            v = flat[start + t]
+            bits |= v | (cells - 1 - v)
+        bad += bits < 0
     return bad
 
 
@@ -337,6 +344,39 @@ def max_unpool2d_backward_direct(g, idx, gx):
             at = uint64((r * W + w) * C)
             for t in range(uint64(C)):
                 gxf[at + t] = gf[uint64(image + idxf[at + t] * C) + t]
+
+
+@njit(parallel=True, cache=True)
+def max_broadcast_pool2d_direct(x, y, idx, kh, kw):
+    """y, idx of max-broadcast pooling of (N, H, W, C) images in one pass: each window's
+    maxima and their indices found as ``max_pool2d_direct`` finds them (``window_max``),
+    then written to idx and to every cell of the window. A row of windows per parallel
+    iteration; the windows tile the image. Indices are int32 in the scratch (the caller
+    makes sure that H*W fits)."""
+    N, H, W, C = x.shape
+    OH, OW = idx.shape[1], idx.shape[2]
+    xf, yf, idxf = x.reshape(N * H * W * C), y.reshape(N * H * W * C), idx.reshape(N * OH * OW * C)
+    width = min(C, RUN)
+    for r in prange(N * OH):
+        # scratch in the loop body: Numba allocates it once per thread
+        best0, best1 = np.empty(width, x.dtype), np.empty(width, x.dtype)
+        arg0, arg1 = np.empty(width, np.int32), np.empty(width, np.int32)
+        n, i = r // OH, r % OH
+        h0, h1 = i * kh, min((i + 1) * kh, H)
+        for j in range(OW):
+            w0, w1 = j * kw, min((j + 1) * kw, W)
+            for c0 in range(0, C, RUN):
+                m = min(RUN, C - c0)
+                best, arg = window_max(xf, n * H * W * C + c0, W, C, h0, w0, 0, h1 - h0, 0,
+                                       w1 - w0, 1, 1, best0, arg0, best1, arg1, m)
+                out = uint64((r * OW + j) * C + c0)
+                for t in range(uint64(m)):
+                    idxf[out + t] = arg[t]
+                for h in range(h0, h1):
+                    for w in range(w0, w1):
+                        dst = uint64(((n * H + h) * W + w) * C + c0)
+                        for t in range(uint64(m)):
+                            yf[dst + t] = best[t]
 
 
 @njit(parallel=True, cache=True)

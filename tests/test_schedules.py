@@ -321,3 +321,13 @@ def test_channels_last_bad_indices_are_refused_as_in_nchw():
     for indices in (bad, np.ascontiguousarray(bad)):
         with pytest.raises(ValueError, match=r"indices\[0, 3, 1, 1\] = .* does not reach"):
             P.max_broadcast_pool2d_backward(g, indices, 2)
+
+
+def test_max_broadcast_channels_last_without_int32_indices(monkeypatch):
+    """Images whose flat indices do not fit int32 take max pooling's kernel and a copy
+    of the window maxima instead of the one-pass kernel; too large to make here, so forced."""
+    monkeypatch.setattr(fast, "indices_fit", lambda shape: False)
+    x = blocked_input((2, 16, 9, 11), "channels_last", seed=2)
+    (y, idx), (ry, ridx) = both(lambda: P.max_broadcast_pool2d(x, (2, 3), return_indices=True))
+    same_bits_and_layout(y, ry)
+    same_bits_and_layout(idx, ridx)
