@@ -44,10 +44,11 @@ LP pooling, max unpooling and max-broadcast pooling (the section at the end)
 take channels-last memory the same way, for any number of channels, so that
 such input keeps its layout: LP's window sums of powers run in the output, as
 the average's do; unpooling scatters channel c of a pixel to ``idx*C + c``
-and its gradient gathers from there, with no division per cell; the
-max-broadcast gradient sums each window once and writes each of its cells
-once. Their index checks are here too, one parallel pass each, with no
-division per index.
+and its gradient gathers from there, with no division per cell; max-broadcast
+finds each window's maxima as max pooling does and writes them to every cell
+of the window in the same pass, and its gradient sums each window once and
+writes each of its cells once. Their index checks are here too, one parallel
+pass each, with no division per index.
 """
 
 import math
