@@ -850,7 +850,8 @@ def lp_pool2d_backward_nhwc(g, x, gm, gx, kh, kw, sh, sw, p, pm1, q, qm1, K):
 
 
 def indices_outside_nhwc(idx, cells):
-    """How many of the (N, H, W, C) indices lie outside [0, cells): unpooling's index check."""
+    """How many image rows of the (N, H, W, C) indices hold one outside [0, cells) (0: all
+    are inside): unpooling's index check."""
     N, H, W, C = idx.shape
     return indices_outside(idx.reshape(N * H, W * C), cells)  # a row per parallel iteration
 

@@ -261,14 +261,16 @@ def test_lp_pool2d_channels_last_gives_the_reference_bits(channels, dtype, p):
         same_bits_and_layout(*both(lambda: P.lp_pool2d_backward(g, x, p, **window)))
 
 
-@pytest.mark.parametrize("channels", FAMILY_CHANNELS)
+# one image cut into runs of channels (fewer images than threads), as well as whole images
+@pytest.mark.parametrize("batch, channels", [(2, c) for c in FAMILY_CHANNELS]
+                         + [(1, fast_nhwc.UNPOOL_RUN + 5)])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_max_unpool2d_channels_last_gives_the_reference_bits(channels, dtype):
-    x = blocked_input((2, channels, 9, 11), "channels_last", seed=channels).astype(dtype)
+def test_max_unpool2d_channels_last_gives_the_reference_bits(batch, channels, dtype):
+    x = blocked_input((batch, channels, 9, 11), "channels_last", seed=channels).astype(dtype)
     y, idx = P.max_pool2d(x, 3, 2, 1, return_indices=True)
     idx = idx.copy()  # still channels-last
     idx[0, 1, 0, 1] = idx[0, 1, 0, 0]  # colliding indices: the later value wins
-    idx[1, -1, 2, :] = idx[1, -1, 1, 0]
+    idx[-1, -1, 2, :] = idx[-1, -1, 1, 0]
     g = cl_grads(x.shape, dtype)
     for indices in (idx, np.ascontiguousarray(idx)):  # indices in either layout
         u, ru = both(lambda: P.max_unpool2d(y, indices, 3, 2, 1, output_size=x.shape[-2:]))
