@@ -66,9 +66,10 @@ from numba.extending import register_jitable
 from .fast_nhwc import (avg_pool2d_direct, max_pool2d_backward_direct, max_pool2d_direct,
                         reads_in_place)
 from .fast_nhwc import (UNPOOL_RUN, broadcast_indices_outside, broadcast_windows_direct,
-                        indices_fit, indices_outside, lp_pool2d_direct, lp_root_grads_direct,
-                        max_broadcast_pool2d_backward_direct, max_broadcast_pool2d_direct,
-                        max_unpool2d_backward_direct, max_unpool2d_direct)
+                        indices_fit, indices_outside, lp_pool2d_direct, lp_power_grads_direct,
+                        lp_root_grads_direct, max_broadcast_pool2d_backward_direct,
+                        max_broadcast_pool2d_direct, max_unpool2d_backward_direct,
+                        max_unpool2d_direct)
 from .formulas import (avg_divisor, avg_grad_cell, avg_span, avg_window, global_mean_grad,
                        max_grad_cell, max_window, max_wins)
 from .geometry import ceil_div, tap_span
@@ -844,9 +845,7 @@ def lp_pool2d_backward_nhwc(g, x, gm, gx, kh, kw, sh, sw, p, pm1, q, qm1, K):
     gradient per cell, which is elementwise, so it runs on the memory as it lies."""
     lp_root_grads_direct(g, x, gm, kh, kw, sh, sw, p, q, qm1, K)
     avg_pool2d_backward_nhwc(gm, gx, kh, kw, sh, sw, 0, 0, True, 0)
-    N, H, W, C = gx.shape
-    # (N, H, W, C) -> (N, H, W*C): views, each image row one plane row of W*C cells
-    lp_power_grads(x.reshape(N, H, W * C), gx.reshape(N, H, W * C), p, pm1)
+    lp_power_grads_direct(x, gx, p, pm1)
 
 
 def indices_outside_nhwc(idx, cells):
