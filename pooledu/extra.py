@@ -9,7 +9,8 @@ readout: a softmax over positions, scored by a query, averages each channel.
 Both follow ``ops.py``: NumPy in and out (device arrays in, device arrays
 out, on the CUDA kernels), (C, H, W) or (N, C, H, W) input, float32 or
 float64 kept, every argument checked before a kernel runs, and backward
-passes written as gathers.
+passes written as gathers. Max-broadcast pooling keeps a channels-last
+input's layout (its result, indices and gradient), as PyTorch's pooling does.
 """
 
 import math
@@ -17,8 +18,9 @@ import math
 import numpy as np
 
 from .backend import backend_for, backend_of
-from .checks import as_grad_planes, as_planes, check_array, check_indices
-from .dispatch import kernel
+from .checks import (as_grad_planes, as_planes, check_array, check_grad, check_indices,
+                     check_input, empty_channels_last, nhwc, planes)
+from .dispatch import kernel, runs_channels_last
 from .geometry import as_bool, pool_window, window_args
 
 
@@ -64,9 +66,15 @@ def max_broadcast_pool2d(input, kernel_size, return_indices=False):
     """
     op = "max_broadcast_pool2d"
     be = backend_for(op, input=input)
-    x3 = as_planes(input, op, be=be)
-    win = _broadcast_window(op, x3.shape[1:], kernel_size)
+    input = check_input(input, op, be=be)
+    win = _broadcast_window(op, input.shape[-2:], kernel_size)
     return_indices = as_bool(return_indices, "return_indices", op)
+    if runs_channels_last(input):
+        idx = empty_channels_last(input.shape[:-2] + win.out_size, np.int64)
+        y = empty_channels_last(input.shape, input.dtype)
+        kernel("max_broadcast_pool2d_nhwc")(nhwc(input), nhwc(y), nhwc(idx), *win.kernel)
+        return (y, idx) if return_indices else y
+    x3 = planes(input)
     m = be.empty((x3.shape[0],) + win.out_size, x3.dtype)
     idx = be.empty(m.shape, np.int64)
     kernel("max_pool2d", be)(x3, m, idx, *window_args(win))
@@ -100,9 +108,19 @@ def max_broadcast_pool2d_backward(grad_output, indices, kernel_size):
     """
     op = "max_broadcast_pool2d_backward"
     be = backend_for(op, grad_output=grad_output, indices=indices)
-    g = as_planes(grad_output, op, name="grad_output", be=be)
-    win = _broadcast_window(op, g.shape[1:], kernel_size)
+    grad_output = check_input(grad_output, op, name="grad_output", be=be)
+    win = _broadcast_window(op, grad_output.shape[-2:], kernel_size)
     out_shape = tuple(grad_output.shape[:-2]) + win.out_size
+    if runs_channels_last(grad_output):
+        given = check_grad(indices, out_shape, np.int64, op, "indices", be=be)
+        idx = np.ascontiguousarray(nhwc(given))  # a copy only if not channels-last already
+        if kernel("broadcast_indices_outside_nhwc")(idx, *win.in_size, *win.kernel):
+            check_indices(given, win.in_size, op, window=win)  # names the first bad index
+        gx = empty_channels_last(grad_output.shape, grad_output.dtype)
+        kernel("max_broadcast_pool2d_backward_nhwc")(nhwc(grad_output), idx, nhwc(gx),
+                                                     *win.kernel)
+        return gx
+    g = planes(grad_output)
     idx = as_grad_planes(indices, out_shape, np.int64, op, "indices", be=be)
     check_indices(idx.reshape(out_shape), g.shape[1:], op, window=win)
     gx = be.empty(g.shape, g.dtype)

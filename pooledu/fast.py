@@ -58,12 +58,17 @@ adds a negative-index check to every access, which blocks vectorisation.
 
 import math
 
+import numba
 import numpy as np
 from numba import int32, njit, prange, uint64
 from numba.extending import register_jitable
 
-from .fast_nhwc import (avg_pool2d_direct, max_pool2d_backward_direct, max_pool2d_direct,
-                        reads_in_place)
+from .fast_nhwc import (UNPOOL_RUN, avg_pool2d_direct, broadcast_indices_outside,
+                        broadcast_windows_direct, indices_fit, indices_outside, lp_pool2d_direct,
+                        lp_power_grads_direct, lp_root_grads_direct,
+                        max_broadcast_pool2d_backward_direct, max_broadcast_pool2d_direct,
+                        max_pool2d_backward_direct, max_pool2d_direct,
+                        max_unpool2d_backward_direct, max_unpool2d_direct, reads_in_place)
 # channels-last adaptive and global max pooling are fast_nhwc's alone; dispatch finds them here
 from .fast_nhwc import (adaptive_avg_pool2d_backward_nhwc, adaptive_avg_pool2d_nhwc,  # noqa: F401
                         adaptive_max_pool2d_backward_nhwc, adaptive_max_pool2d_nhwc,
@@ -830,3 +835,66 @@ def global_avg_pool2d_backward(g, gx):
         first = uint64(p * H * W)
         for t in range(uint64(H * W)):
             flat[first + t] = share
+
+
+# ---------------------------------------------------------------------------
+# LP pooling, max unpooling and max-broadcast pooling in channels-last memory:
+# fast_nhwc's kernels, which take any channel count, and the channels-last
+# average and max kernels above, each in the same layout throughout
+
+def lp_pool2d_nhwc(x, y, kh, kw, sh, sw, p, q, K):
+    """LP pooling of channels-last (N, H, W, C) memory (finite p), output in the same layout."""
+    lp_pool2d_direct(x, y, kh, kw, sh, sw, p, q, K)
+
+
+def lp_pool2d_backward_nhwc(g, x, gm, gx, kh, kw, sh, sw, p, pm1, q, qm1, K):
+    """gx of LP pooling of channels-last (N, H, W, C) memory, in the same layout: the root's
+    gradient per window (into gm), the channels-last average gather, then the power's
+    gradient per cell, which is elementwise, so it runs on the memory as it lies."""
+    lp_root_grads_direct(g, x, gm, kh, kw, sh, sw, p, q, qm1, K)
+    avg_pool2d_backward_nhwc(gm, gx, kh, kw, sh, sw, 0, 0, True, 0)
+    lp_power_grads_direct(x, gx, p, pm1)
+
+
+def indices_outside_nhwc(idx, cells):
+    """How many image rows of the (N, H, W, C) indices hold one outside [0, cells) (0: all
+    are inside): unpooling's index check."""
+    N, H, W, C = idx.shape
+    return indices_outside(idx.reshape(N * H, W * C), cells)  # a row per parallel iteration
+
+
+def max_unpool2d_nhwc(x, idx, y):
+    """Max unpooling of channels-last (N, H, W, C) values and indices, output in the same
+    layout: an image per parallel iteration (its output is written while still in cache:
+    2x faster than runs of channels), or runs of channels where images are fewer than
+    threads."""
+    N, C = x.shape[0], x.shape[3]
+    width = C if N >= numba.get_num_threads() else min(C, UNPOOL_RUN)
+    max_unpool2d_direct(x, idx, y, width)
+
+
+def max_unpool2d_backward_nhwc(g, idx, gx):
+    """gx of max unpooling of channels-last (N, H, W, C) memory, in the same layout."""
+    max_unpool2d_backward_direct(g, idx, gx)
+
+
+def broadcast_indices_outside_nhwc(idx, H, W, kh, kw):
+    """How many (N, OH, OW, C) max-broadcast indices name no cell of their window."""
+    return broadcast_indices_outside(idx, H, W, kh, kw)
+
+
+def max_broadcast_pool2d_nhwc(x, y, idx, kh, kw):
+    """Max-broadcast pooling of channels-last (N, H, W, C) memory, y and indices in the same
+    layout: one pass (no array of window maxima) where flat indices fit the int32 scratch,
+    else max pooling's own channels-last kernel, then each window's maxima copied out."""
+    if indices_fit(x.shape):
+        max_broadcast_pool2d_direct(x, y, idx, kh, kw)
+        return
+    m = np.empty(idx.shape, x.dtype)  # (N, OH, OW, C): the window maxima
+    max_pool2d_nhwc(x, m, idx, kh, kw, kh, kw, 0, 0, 1, 1)
+    broadcast_windows_direct(m, y, kh, kw)
+
+
+def max_broadcast_pool2d_backward_nhwc(g, idx, gx, kh, kw):
+    """gx of max-broadcast pooling of channels-last (N, H, W, C) memory, in the same layout."""
+    max_broadcast_pool2d_backward_direct(g, idx, gx, kh, kw)

@@ -2,6 +2,9 @@
 
 Computed by PyTorch's recipe, fused into one kernel: the power, the average
 of the window, then the root; p = +-inf is the max (min) of ``|x|``.
+Channels-last input keeps its layout, as in PyTorch (whose recipe is made of
+operations that keep it): finite p runs channels-last kernels on the memory as
+it lies, p = +-inf the NCHW kernels on a copy.
 """
 
 import math
@@ -10,8 +13,8 @@ import numbers
 import numpy as np
 
 from .backend import backend_for
-from .checks import as_2d, as_grad_planes, as_planes
-from .dispatch import kernel
+from .checks import as_2d, check_grad, check_input, empty_channels_last, nhwc, planes
+from .dispatch import kernel, runs_channels_last
 from .geometry import lift_1d, pool_window
 
 
@@ -35,42 +38,66 @@ def _norm_type(norm_type, dtype, op):
 
 
 def _lp_args(op, nd, x, norm_type, kernel_size, stride, ceil_mode, be):
-    """Check the arguments: the input as (P, H, W) planes (H = 1 in 1D), p, the 2D window."""
-    xb = as_planes(x, op, nd, be=be)
-    p = _norm_type(norm_type, xb.dtype, op)
-    win = lift_1d(pool_window(op, xb.shape[1:], kernel_size, stride, 0, 1, ceil_mode))
-    return as_2d(xb, nd), p, win
+    """Check the arguments: the input, p, the 2D window (H = 1 in 1D)."""
+    x = check_input(x, op, nd, be=be)
+    p = _norm_type(norm_type, x.dtype, op)
+    win = lift_1d(pool_window(op, x.shape[-nd:], kernel_size, stride, 0, 1, ceil_mode))
+    return x, p, win
 
 
 def _lp_pool(op, nd, x, norm_type, kernel_size, stride, ceil_mode):
     be = backend_for(op, input=x)
-    x2, p, win = _lp_args(op, nd, x, norm_type, kernel_size, stride, ceil_mode, be)
+    x, p, win = _lp_args(op, nd, x, norm_type, kernel_size, stride, ceil_mode, be)
     kh, kw, sh, sw = win.kernel + win.stride
+    out_shape = x.shape[:-nd] + win.out_size[-nd:]
+    root = (p, 1.0 / p, math.prod(win.kernel))
+    if runs_channels_last(x) and not math.isinf(p):
+        y = empty_channels_last(out_shape, x.dtype)
+        kernel("lp_pool2d_nhwc")(nhwc(x), nhwc(y), kh, kw, sh, sw, *root)
+        return y
+    x2 = as_2d(planes(x, nd), nd)
     y = be.empty((x2.shape[0],) + win.out_size, x2.dtype)
     if math.isinf(p):  # PyTorch's special case: the max (inf) or min (-inf) of |x|
         kernel("lp_inf_pool2d", be)(x2, y, kh, kw, sh, sw, 1 if p > 0 else -1)
     else:
-        kernel("lp_pool2d", be)(x2, y, kh, kw, sh, sw, p, 1.0 / p, math.prod(win.kernel))
-    return y.reshape(x.shape[:-nd] + win.out_size[-nd:])
+        kernel("lp_pool2d", be)(x2, y, kh, kw, sh, sw, *root)
+    return _layout_of(x, y.reshape(out_shape))
 
 
 def _lp_pool_backward(op, nd, grad_output, x, norm_type, kernel_size, stride, ceil_mode):
     be = backend_for(op, input=x, grad_output=grad_output)
-    x2, p, win = _lp_args(op, nd, x, norm_type, kernel_size, stride, ceil_mode, be)
+    x, p, win = _lp_args(op, nd, x, norm_type, kernel_size, stride, ceil_mode, be)
     out_shape = x.shape[:-nd] + win.out_size[-nd:]
-    g = as_2d(as_grad_planes(grad_output, out_shape, x2.dtype, op, spatial=nd, be=be), nd)
+    g = check_grad(grad_output, out_shape, x.dtype, op, be=be)
     kh, kw, sh, sw = win.kernel + win.stride
+    q = 1.0 / p
+    powers = (p, p - 1.0, q, q - 1.0, math.prod(win.kernel))
+    if runs_channels_last(x) and not math.isinf(p):
+        gx = empty_channels_last(x.shape, x.dtype)
+        gm = np.empty(nhwc(g).shape, g.dtype)  # the root's gradient per window, channels-last
+        g = np.ascontiguousarray(nhwc(g))  # a copy only if the gradient is not channels-last
+        kernel("lp_pool2d_backward_nhwc")(g, nhwc(x), gm, nhwc(gx), kh, kw, sh, sw, *powers)
+        return gx
+    x2, g = as_2d(planes(x, nd), nd), as_2d(planes(g, nd), nd)
     gx = be.empty(x2.shape, x2.dtype)
     if math.isinf(p):
         argmax = be.empty(g.shape, np.int64)  # each window's argmax, recomputed
         kernel("lp_inf_pool2d_backward", be)(g, x2, argmax, gx, kh, kw, sh, sw,
                                              1 if p > 0 else -1)
     else:
-        q = 1.0 / p
         g_mean = be.empty(g.shape, g.dtype)  # the root's gradient per window
-        kernel("lp_pool2d_backward", be)(g, x2, g_mean, gx, kh, kw, sh, sw, p, p - 1.0, q,
-                                         q - 1.0, math.prod(win.kernel))
-    return gx.reshape(x.shape)
+        kernel("lp_pool2d_backward", be)(g, x2, g_mean, gx, kh, kw, sh, sw, *powers)
+    return _layout_of(x, gx.reshape(x.shape))
+
+
+def _layout_of(x, a):
+    """``a`` laid out as ``x``: a channels-last copy of the NCHW result where ``x`` runs the
+    channels-last kernels (p = +-inf, which has none of its own), else ``a`` itself."""
+    if not runs_channels_last(x):
+        return a
+    out = empty_channels_last(a.shape, a.dtype)
+    out[...] = a
+    return out
 
 
 def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):

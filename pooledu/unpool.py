@@ -1,24 +1,51 @@
-"""Max unpooling: each pooled value put back where its index says it came from."""
+"""Max unpooling: each pooled value put back where its index says it came from.
+
+Channels-last values (or, for the backward pass, a channels-last gradient)
+give a channels-last result, as in PyTorch; their indices are checked in one
+parallel pass of their own, in any layout (a copy only if they are not
+channels-last too).
+"""
+
+import math
 
 import numpy as np
 
-from .backend import backend_for
-from .checks import as_grad_planes, as_planes, check_array
-from .dispatch import kernel
+from .backend import CPU, backend_for
+from .checks import (as_grad_planes, check_array, check_grad, check_input, empty_channels_last,
+                     nhwc, planes)
+from .dispatch import kernel, runs_channels_last
 from .geometry import check_output_size, unpool_output_size
+
+
+def _outside_plane(indices, out_size, op, first):
+    """The ValueError for ``indices``, whose entry at flat (row-major) position ``first``
+    lies outside the output plane."""
+    cells = out_size[0] * out_size[1]
+    bad = int(indices[np.unravel_index(first, indices.shape)])
+    return ValueError(f"{op}: index {bad} lies outside the output plane of "
+                      f"{out_size[0]}x{out_size[1]} = {cells} cells; indices must lie in "
+                      f"[0, {cells})")
 
 
 def _unpool_indices(indices, x, out_size, op, be):
     """Indices as (P, H, W) planes; each must name a cell of the output plane
     (checked on the indices' device)."""
     idx = as_grad_planes(indices, x.shape, np.int64, op, "indices", spatial=2, be=be)
-    cells = out_size[0] * out_size[1]
-    first = be.first_outside(idx, 0, cells)  # the first, in row-major order
+    first = be.first_outside(idx, 0, out_size[0] * out_size[1])  # the first, in row-major order
     if first is not None:
-        bad = int(idx.reshape(idx.size)[first])
-        raise ValueError(f"{op}: index {bad} lies outside the output plane of "
-                         f"{out_size[0]}x{out_size[1]} = {cells} cells; indices must lie in "
-                         f"[0, {cells})")
+        raise _outside_plane(idx, out_size, op, first)
+    return idx
+
+
+def _unpool_indices_nhwc(indices, shape, out_size, op):
+    """Host indices of (N, C, H, W) ``shape`` as (N, H, W, C) memory (a copy only if they
+    are not channels-last already), checked in one parallel pass (the first bad one is
+    looked for only if there is one)."""
+    given = check_grad(check_array(indices, "indices", op), shape, np.int64, op, "indices")
+    idx = np.ascontiguousarray(nhwc(given))
+    cells = out_size[0] * out_size[1]
+    if kernel("indices_outside_nhwc")(idx, cells):
+        raise _outside_plane(given, out_size, op, CPU.first_outside(given, 0, cells))
     return idx
 
 
@@ -62,11 +89,17 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
     """
     op = "max_unpool2d"
     be = backend_for(op, input=input, indices=indices)
-    xb = as_planes(input, op, 2, be=be)
-    out = unpool_output_size(op, xb.shape[1:], kernel_size, stride, padding, output_size)
-    check_output_size(op, (xb.shape[0],) + out, xb.itemsize,
+    input = check_input(input, op, 2, be=be)
+    out = unpool_output_size(op, input.shape[-2:], kernel_size, stride, padding, output_size)
+    check_output_size(op, (math.prod(input.shape[:-2]),) + out, input.itemsize,
                       f"kernel_size={kernel_size!r}, stride={stride!r}, padding={padding!r}, "
                       f"output_size={output_size!r}")
+    if runs_channels_last(input):
+        idx = _unpool_indices_nhwc(indices, input.shape, out, op)
+        y = empty_channels_last(input.shape[:-2] + out, input.dtype)
+        kernel("max_unpool2d_nhwc")(nhwc(input), idx, nhwc(y))
+        return y
+    xb = planes(input)
     idx = _unpool_indices(indices, input, out, op, be)
     y = be.empty((xb.shape[0],) + out, xb.dtype)
     kernel("max_unpool2d", be)(xb, idx, y)
@@ -93,7 +126,13 @@ def max_unpool2d_backward(grad_output, indices):
     if grad_output.ndim != indices.ndim or grad_output.shape[:-2] != indices.shape[:-2]:
         raise ValueError(f"{op}: grad_output and indices must agree on the leading (N, C) "
                          f"dimensions, got {grad_output.shape} and {indices.shape}")
-    g = as_planes(grad_output, op, 2, "grad_output", be=be)
+    grad_output = check_input(grad_output, op, 2, "grad_output", be)
+    if runs_channels_last(grad_output):
+        idx = _unpool_indices_nhwc(indices, indices.shape, grad_output.shape[-2:], op)
+        gx = empty_channels_last(indices.shape, grad_output.dtype)
+        kernel("max_unpool2d_backward_nhwc")(nhwc(grad_output), idx, nhwc(gx))
+        return gx
+    g = planes(grad_output)
     idx = _unpool_indices(indices, indices, g.shape[1:], op, be)
     gx = be.empty(idx.shape, g.dtype)
     kernel("max_unpool2d_backward", be)(g, idx, gx)

@@ -228,6 +228,19 @@ def torch_global(pool):
     return run
 
 
+def torch_channels_last(t):
+    """``t`` with the strides of PyTorch's channels_last, where its memory is channels-last.
+
+    The tests hand PyTorch a NumPy copy of the input, and NumPy may give a
+    dimension of size 1 any stride; PyTorch's layout heuristic reads them, so
+    a (1, C, H, 1) channels-last copy can look contiguous to it. Unpooling
+    makes such a unit dimension a larger one, where the layouts are compared.
+    """
+    if P.checks.is_channels_last(t.detach().numpy()):
+        return torch.empty_like(t, memory_format=torch.channels_last).copy_(t)
+    return t
+
+
 def torch_broadcast(t, kernel_size):
     """max_pool2d with ceil_mode (partial border windows), then each max repeated over its window."""
     k = (kernel_size,) * 2 if isinstance(kernel_size, int) else kernel_size
@@ -394,7 +407,7 @@ OPERATIONS = [
                   [[[0.25, 0.75], [0.5, 0.1]]])))),
     Operation("max_unpool2d", unpool_cases, lambda x, **a: (P.max_unpool2d(x, **a),),
               lambda g, x, outs, a: P.max_unpool2d_backward(g, a["indices"]),
-              lambda t, **a: (F.max_unpool2d(t, **a),),
+              lambda t, **a: (F.max_unpool2d(torch_channels_last(t), **a),),
               # what max_pool2d(k=2) keeps of a 4x4 plane whose maxima sit at
               # corners; the second plane's indices collide (the last write wins)
               tiny=((1, 2, 2, 2), dict(indices=np.array([[[[0, 3], [12, 15]], [[5, 5], [9, 10]]]]),

@@ -78,6 +78,13 @@ SCRIPT = textwrap.dedent("""
             pooledu.global_avg_pool2d_backward(np.ones_like(m), x.shape)
             g, gi = pooledu.global_max_pool2d(x, return_indices=True)
             pooledu.global_max_pool2d_backward(np.ones_like(g), gi, x.shape)
+            # LP, unpooling and max-broadcast: channels-last in, channels-last kernels
+            lp = pooledu.lp_pool2d(x, 2, 2)
+            pooledu.lp_pool2d_backward(np.ones_like(lp), x, 2, 2)
+            u = pooledu.max_unpool2d(y, i, 3, 2, 1, output_size=x.shape[-2:])
+            pooledu.max_unpool2d_backward(np.ones_like(u), i)
+            b, bi = pooledu.max_broadcast_pool2d(x, 2, return_indices=True)
+            pooledu.max_broadcast_pool2d_backward(np.ones_like(b), bi, 2)
             y, i = pooledu.adaptive_max_pool2d(x, 3, return_indices=True)
             pooledu.adaptive_max_pool2d_backward(np.ones_like(y), i, x.shape)
             a = pooledu.adaptive_avg_pool2d(x, 3)

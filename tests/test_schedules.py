@@ -387,3 +387,114 @@ def test_family_fast_kernels_are_found():
                "avg_pool3d_backward", "fractional_max_pool2d_backward"]:
         assert kernel(op).__module__ == "pooledu.fast_family"
     assert kernel("lp_pool2d_backward") is fast.lp_pool2d_backward  # around fast's gather
+
+
+# ---------------------------------------------------------------------------
+# LP pooling, max unpooling and max-broadcast in channels-last memory (the
+# fast_nhwc kernels at its end): more channels than the hypothesis cases' 1 to 3,
+# NaN, infinities and ties in the input, -0.0 and ties in the gradients
+
+def is_channels_last(a):
+    return not a.flags.c_contiguous and a.transpose(0, 2, 3, 1).flags.c_contiguous
+
+
+def same_bits_and_layout(got, want):
+    """The fast schedule's channels-last result has the reference's bits."""
+    assert is_channels_last(got)
+    same_bits(got, want)
+
+
+def cl_grads(shape, dtype, seed=0):
+    return channels_last(grads(shape, dtype, seed))
+
+
+FAMILY_CHANNELS = [fast_nhwc.MIN_CHANNELS, 33]
+
+
+@pytest.mark.parametrize("channels", FAMILY_CHANNELS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("p", [2, 1, 3, -1, 0.5, 2.5, float("inf"), -float("inf")])
+def test_lp_pool2d_channels_last_gives_the_reference_bits(channels, dtype, p):
+    x = blocked_input((2, channels, 9, 11), "channels_last", seed=channels).astype(dtype)
+    if p not in (1, 2, -1, float("inf"), -float("inf")):
+        x = np.abs(x)  # a fractional or odd generic power makes the signed sums NaN
+    for window in [dict(kernel_size=2), dict(kernel_size=3, stride=2, ceil_mode=True),
+                   dict(kernel_size=(2, 3), stride=(1, 2), ceil_mode=True)]:
+        y, ry = both(lambda: P.lp_pool2d(x, p, **window))
+        same_bits_and_layout(y, ry)
+        g = cl_grads(y.shape, dtype)
+        same_bits_and_layout(*both(lambda: P.lp_pool2d_backward(g, x, p, **window)))
+
+
+# one image cut into runs of channels (fewer images than threads), as well as whole images
+@pytest.mark.parametrize("batch, channels", [(2, c) for c in FAMILY_CHANNELS]
+                         + [(1, fast_nhwc.UNPOOL_RUN + 5)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_max_unpool2d_channels_last_gives_the_reference_bits(batch, channels, dtype):
+    x = blocked_input((batch, channels, 9, 11), "channels_last", seed=channels).astype(dtype)
+    y, idx = P.max_pool2d(x, 3, 2, 1, return_indices=True)
+    idx = idx.copy()  # still channels-last
+    idx[0, 1, 0, 1] = idx[0, 1, 0, 0]  # colliding indices: the later value wins
+    idx[-1, -1, 2, :] = idx[-1, -1, 1, 0]
+    g = cl_grads(x.shape, dtype)
+    for indices in (idx, np.ascontiguousarray(idx)):  # indices in either layout
+        u, ru = both(lambda: P.max_unpool2d(y, indices, 3, 2, 1, output_size=x.shape[-2:]))
+        same_bits_and_layout(u, ru)
+        same_bits_and_layout(*both(lambda: P.max_unpool2d_backward(g, indices)))
+
+
+def test_max_unpool2d_channels_last_keeps_the_last_write_like_torch():
+    import torch
+    import torch.nn.functional as F
+    x = channels_last(np.arange(2 * 16 * 2 * 2, dtype=np.float32).reshape(2, 16, 2, 2))
+    idx = channels_last(np.tile(np.array([[5, 5], [9, 5]]), (2, 16, 1, 1)))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # PyTorch's last write wins on one thread
+    try:
+        want = F.max_unpool2d(torch.from_numpy(x), torch.from_numpy(idx), 2)
+    finally:
+        torch.set_num_threads(threads)
+    same_bits_and_layout(P.max_unpool2d(x, idx, 2), want.numpy())
+
+
+@pytest.mark.parametrize("channels", FAMILY_CHANNELS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_max_broadcast_channels_last_gives_the_reference_bits(channels, dtype):
+    x = blocked_input((2, channels, 9, 11), "channels_last", seed=channels).astype(dtype)
+    for k in [2, 3, (2, 4)]:  # ragged borders: 9 and 11 are no multiple of the kernel
+        (y, idx), (ry, ridx) = both(lambda: P.max_broadcast_pool2d(x, k, return_indices=True))
+        same_bits_and_layout(y, ry)
+        same_bits_and_layout(idx, ridx)
+        g = cl_grads(x.shape, dtype)
+        for indices in (idx, np.ascontiguousarray(idx)):
+            same_bits_and_layout(*both(lambda: P.max_broadcast_pool2d_backward(g, indices, k)))
+
+
+def test_channels_last_bad_indices_are_refused_as_in_nchw():
+    """The channels-last index checks name the same first bad index as the NCHW ones."""
+    x = blocked_input((2, 16, 8, 8), "channels_last", seed=3)
+    y, idx = P.max_pool2d(x, 2, return_indices=True)
+    bad = idx.copy()
+    bad[1, 5, 2, 3], bad[1, 7, 0, 0] = 64, -3
+    for indices in (bad, np.ascontiguousarray(bad)):
+        with pytest.raises(ValueError, match=r"index 64 lies outside the output plane of 8x8"):
+            P.max_unpool2d(y, indices, 2)
+        with pytest.raises(ValueError, match=r"index 64 lies outside"):
+            P.max_unpool2d_backward(x, indices)
+    _, idx = P.max_broadcast_pool2d(x, 2, return_indices=True)
+    bad = idx.copy()
+    bad[0, 3, 1, 1] = idx[0, 3, 1, 2]  # a cell of the next window
+    g = cl_grads(x.shape, np.float32)
+    for indices in (bad, np.ascontiguousarray(bad)):
+        with pytest.raises(ValueError, match=r"indices\[0, 3, 1, 1\] = .* does not reach"):
+            P.max_broadcast_pool2d_backward(g, indices, 2)
+
+
+def test_max_broadcast_channels_last_without_int32_indices(monkeypatch):
+    """Images whose flat indices do not fit int32 take max pooling's kernel and a copy
+    of the window maxima instead of the one-pass kernel; too large to make here, so forced."""
+    monkeypatch.setattr(fast, "indices_fit", lambda shape: False)
+    x = blocked_input((2, 16, 9, 11), "channels_last", seed=2)
+    (y, idx), (ry, ridx) = both(lambda: P.max_broadcast_pool2d(x, (2, 3), return_indices=True))
+    same_bits_and_layout(y, ry)
+    same_bits_and_layout(idx, ridx)
