@@ -57,6 +57,12 @@ def _samples(n, c, seed=1):
 
 _UNPOOL_X, _UNPOOL_ARGS, _UNPOOL_KW = _unpool_case()
 
+
+def CL(t):
+    """``t`` in channels-last memory (channels_last_3d for a volume batch)."""
+    return t.contiguous(memory_format=torch.channels_last if t.dim() == 4 else
+                        torch.channels_last_3d)
+
 CASES = [
     ("max_pool1d", distinct(2, 2, 9), (3, 2, 1), dict(dilation=1), True),
     ("max_pool1d", distinct(1, 2, 10), (2,), dict(dilation=2, ceil_mode=True), True),
@@ -89,6 +95,15 @@ CASES = [
     ("fractional_max_pool2d", distinct(1, 3, 8, 10), ((2, 3),),
      dict(output_ratio=(0.5, 0.5), _random_samples=_samples(1, 3)), True),
     ("max_unpool2d", _UNPOOL_X, _UNPOOL_ARGS, _UNPOOL_KW, True),
+    # channels-last memory: kept where PyTorch keeps it (2D, max_pool3d), not where it does not
+    ("adaptive_avg_pool2d", CL(distinct(2, 3, 7, 5)), ((3, 2),), {}, False),
+    ("adaptive_max_pool2d", CL(distinct(2, 3, 7, 5)), ((3, None),), {}, True),
+    ("lp_pool2d", CL(positive(1, 3, 6, 7)), (2.0, 2), {}, False),
+    ("fractional_max_pool2d", CL(distinct(2, 3, 9, 9)), (3,),
+     dict(output_size=4, _random_samples=_samples(2, 3)), True),
+    ("max_pool3d", CL(distinct(1, 3, 4, 5, 5)), (2,), dict(padding=1), True),
+    ("avg_pool3d", CL(distinct(1, 3, 4, 5, 5)), (2, 2, 1), dict(ceil_mode=True), False),
+    ("adaptive_max_pool3d", CL(distinct(1, 3, 5, 4, 3)), (2,), {}, True),
 ]
 IDS = [f"{name}-{i}" for i, (name, *_) in enumerate(CASES)]
 

@@ -85,6 +85,14 @@ def _memory_format(t):
     return torch.contiguous_format
 
 
+def _device_layout(t):
+    """The layout a result of pooledu's on ``t``'s device is put in. On the CPU none: pooledu
+    lays its results out as PyTorch does (channels-last kept by 2D pooling and max_pool3d,
+    not by the other 3D functions or fractional pooling; the operation table checks each).
+    The CUDA kernels write contiguous results, which take the input's layout."""
+    return _memory_format(t) if t.device.type == "cuda" else torch.contiguous_format
+
+
 def _in_layout(t, memory_format):
     """``t`` in ``memory_format``; a copy only where pooledu gave another layout."""
     if memory_format is torch.contiguous_format or t.dim() not in (4, 5):
@@ -112,7 +120,7 @@ class _Call:
         out = self.forward(_array(input), *(_array(o) for o in others))
         done()
         y, idx = out if isinstance(out, tuple) else (out, None)
-        layout = _memory_format(input)
+        layout = _device_layout(input)
         y = _in_layout(_tensor(y, input), layout)
         return y, None if idx is None else _in_layout(_tensor(idx, input), layout)
 
@@ -123,7 +131,7 @@ class _Pooling(torch.autograd.Function):
     @staticmethod
     def forward(ctx, call, input, *others):
         y, idx = call.run(input, others)
-        ctx.call, ctx.layout = call, _memory_format(input)
+        ctx.call, ctx.layout = call, _memory_format(y)  # the gradient comes in as y lies
         ctx.save_for_backward(idx, input if call.keep_input else None, *others)
         if idx is None:
             return y
@@ -141,7 +149,8 @@ class _Pooling(torch.autograd.Function):
         gx = ctx.call.backward(_array(g), None if idx is None else _array(idx),
                                None if x is None else _array(x), *(_array(o) for o in others))
         done()
-        gx = _in_layout(_tensor(gx, grad), ctx.layout)
+        on_cuda = grad.device.type == "cuda"  # as in forward: the CPU's layout is PyTorch's
+        gx = _in_layout(_tensor(gx, grad), ctx.layout if on_cuda else torch.contiguous_format)
         return (None, gx) + (None,) * len(others)
 
 
