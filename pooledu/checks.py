@@ -156,7 +156,7 @@ def check_indices(idx, in_size, op, kind=REGULAR, window=None):
         table = np.empty((volumes[2 + axis], 2), np.int64)
         cpu.gather_reach_table(table, kind, three(k, 1)[axis], three(s, 1)[axis],
                                three(p, 0)[axis], three(d, 1)[axis], three(in_size, 1)[axis])
-        reach.append(table)
+        reach.append(np.ascontiguousarray(table.T))  # (2, windows): firsts, then lasts
     bad = backend_of(idx).stray_index(idx, volumes, *three(in_size, 1), *reach)
     if bad is None:
         return

@@ -118,19 +118,27 @@ def stray_indices(idx, first, D, H, W, depth, rows, cols):
 
     ``idx`` is (N, C, OD, OH, OW) in any memory layout, p = n*C + c; 2D work
     has D = OD = 1, 1D also H = OH = 1. ``depth``, ``rows``, ``cols`` are the
-    reach tables of the three dimensions. One parallel pass over the indices,
-    before a max backward runs.
+    reach tables of the three dimensions, (2, windows) each. One parallel
+    pass over the indices, before a max backward runs: each row of windows
+    is checked as one vectorised reduction (``index_seen`` has no branch and
+    no division), and only a row that holds a stray index is scanned again
+    for its position.
     """
     N, C, OD, OH, OW = idx.shape
     for p in prange(N * C):
         volume = idx[p // C, p % C]  # one view per volume, not one per element
         bad = -1
-        for a in range(OD):
-            for i in range(OH):
-                for j in range(OW):
-                    seen = index_seen(volume[a, i, j], a, i, j, D, H, W, depth, rows, cols)
-                    if not seen and bad < 0:
-                        bad = (a * OH + i) * OW + j  # the position in row-major order
+        for r in range(OD * OH):
+            a, i = r // OH, r % OH
+            seen = True
+            for j in range(OW):
+                seen &= index_seen(volume[a, i, j], a, i, j, D, H, W, depth, rows, cols)
+            if not seen:
+                j = 0
+                while index_seen(volume[a, i, j], a, i, j, D, H, W, depth, rows, cols):
+                    j += 1
+                bad = r * OW + j  # the position in row-major order
+                break
         first[p] = bad
 
 
