@@ -142,6 +142,29 @@ def stray_indices(idx, first, D, H, W, depth, rows, cols):
         first[p] = bad
 
 
+@njit(parallel=True, cache=True)
+def outside_runs(a, lo, hi, first):
+    """first[c] = the first position t of run c of flat ``a`` with a[t] outside [lo, hi),
+    -1 if none; the runs cut ``a`` into first.size equal parts.
+
+    Each run is checked as one vectorised reduction and scanned again only
+    if it holds an entry outside: unpooling reads every index once this way,
+    before its kernel runs, without NumPy's temporary masks.
+    """
+    runs = first.size
+    for c in prange(runs):
+        t0, t1 = c * a.size // runs, (c + 1) * a.size // runs
+        outside = False
+        for t in range(t0, t1):
+            outside |= (a[t] < lo) | (a[t] >= hi)
+        bad = -1
+        if outside:
+            bad = t0
+            while lo <= a[bad] < hi:
+                bad += 1
+        first[c] = bad
+
+
 # ---------------------------------------------------------------------------
 # max-broadcast pooling (the window maxima come from max_pool2d above)
 

@@ -50,8 +50,7 @@ from numba import njit, prange, uint64
 from numba.extending import register_jitable
 
 from .formulas import (adaptive_divide, avg_divisor3d, avg_span, box_max, box_sum,
-                       lp_mean_window, lp_power_grad, lp_root_grad, max_window3d, max_wins,
-                       unpool_grad_cell)
+                       lp_mean_window, lp_power_grad, lp_root_grad, max_window3d, max_wins)
 from .geometry import (ADAPTIVE, FRACTIONAL, REGULAR, adaptive_span, ceil_div, fractional_start,
                        gathering_windows)
 
@@ -424,13 +423,17 @@ def fractional_max_planes(x, samples, y, idx, kh, kw):
 
 @njit(parallel=True, cache=True)
 def max_unpool2d_backward(g, idx, gx):
-    """gx[p, i, j] = g[p] at the flat position idx[p, i, j], one view of g's plane per row."""
+    """gx[p, i, j] = g[p] at the flat position idx[p, i, j]: ``unpool_grad_cell``'s
+    value, read from the plane of g seen flat, as the index is, so without its two
+    divisions (the public function has checked every index to lie in the plane).
+    Unsigned offsets: no negative-index test per cell."""
     P, H, W = gx.shape
-    for r in prange(P * H):
-        p, i = r // H, r % H
-        gp, ip = g[p], idx[p]
-        for j in range(W):
-            gx[p, i, j] = unpool_grad_cell(gp, ip, i, j)
+    cells, outputs = uint64(g.shape[1] * g.shape[2]), uint64(H * W)
+    gf, idxf, gxf = g.reshape(g.size), idx.reshape(idx.size), gx.reshape(gx.size)
+    for p in prange(P):
+        src, dst = uint64(p) * cells, uint64(p) * outputs
+        for t in range(outputs):
+            gxf[dst + t] = gf[src + uint64(idxf[dst + t])]
 
 
 # LP pooling's backward pass in three steps, each over all planes at once: the
