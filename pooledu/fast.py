@@ -75,7 +75,7 @@ from .fast_family import (adaptive_avg_pool2d, adaptive_avg_pool2d_backward,  # 
                           adaptive_max_pool3d_backward, avg_pool3d_backward, fractional_max_pool2d,
                           fractional_max_pool2d_backward, index_gather_rows, lp_power_grads,
                           lp_root_grads, max_broadcast_pool2d_backward, max_pool3d,
-                          max_pool3d_backward, max_unpool2d_backward)
+                          max_pool3d_backward, max_unpool2d_backward, run_max)
 
 CHUNKS = 64  # parallel work items: enough to balance many threads
 BLOCK = 4096  # elements one sweep covers at most (rows x slot x channels): long, and still in L1/L2
@@ -794,6 +794,16 @@ def global_avg_pool2d_nhwc(x, y):
                 total[ch] += xf[pixel + ch]
         for ch in range(width):
             y[n, c0 + ch] = x.dtype.type(total[ch] / (H * W))
+
+
+@njit(parallel=True, cache=True)
+def global_max_pool2d(x, y, idx):
+    """y[p], idx[p] = max and argmax of plane p: ``formulas.global_max``'s result, each
+    plane in two vectorised passes over its contiguous cells (``run_max``)."""
+    P, H, W = x.shape
+    xf = x.reshape(x.size)
+    for p in prange(P):
+        y[p], idx[p] = run_max(xf, p * H * W, H * W)
 
 
 @njit(parallel=True, cache=True)

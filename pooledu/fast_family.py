@@ -315,6 +315,38 @@ def add_lanes(xf, at, cells, total, n):
         total[k] += xf[at + k * cells]
 
 
+@register_jitable
+def run_max(xf, start, n):
+    """The value and position, counted from ``start``, that the max rule (``max_wins``)
+    picks scanning xf[start:start + n] in order: ``formulas.global_max``'s result.
+
+    In two passes with no dependence from one cell to the next, so that both
+    vectorise over the run: the largest non-NaN value m and whether a NaN
+    occurs, then the position. The rule's scan takes the first cell, then
+    each larger value or NaN, so it ends at the last NaN if there is one,
+    else at the first cell equal to m (== does not tell -0 from +0, and the
+    scan keeps the first of equal values, whichever sign m got here); the
+    value is that cell's own, read back, so its bits (a zero's sign, a NaN's
+    payload) are the scan's.
+    """
+    start = uint64(start)
+    top = xf.dtype.type(-np.inf)
+    nan = False
+    for t in range(uint64(n)):
+        v = xf[start + t]
+        top = v if v > top else top  # a NaN never wins a comparison: it is skipped here
+        nan |= v != v
+    if nan:
+        at = -1
+        for t in range(n):
+            at = max(at, t if xf[start + uint64(t)] != xf[start + uint64(t)] else -1)
+    else:
+        at = n
+        for t in range(n):
+            at = min(at, t if xf[start + uint64(t)] == top else n)
+    return xf[start + uint64(at)], at
+
+
 @njit(parallel=True, cache=True)
 def box_max_lanes(x, y, idx, depth, rows, cols):
     """y[p, a, i, j], idx[p, a, i, j] = max and flat argmax of volume p over the box

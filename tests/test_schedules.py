@@ -222,3 +222,29 @@ def test_family_fast_kernels_are_found():
                "avg_pool3d_backward", "fractional_max_pool2d_backward"]:
         assert kernel(op).__module__ == "pooledu.fast_family"
     assert kernel("lp_pool2d_backward") is fast.lp_pool2d_backward  # around fast's gather
+
+
+def hostile_planes(shape, dtype, seed=0):
+    """Small integers (ties everywhere), zeros of both signs, NaNs with distinct payloads
+    (several in a plane), and -inf, with some planes all -inf: what the max rule must
+    settle in the scan's own way."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-2, 3, shape).astype(dtype)
+    x[x == 0] = np.where(rng.random(int((x == 0).sum())) < 0.5, -0.0, 0.0)
+    bits = x.view(np.uint32 if dtype == np.float32 else np.uint64)
+    nan = rng.random(shape) < 0.03
+    bits[nan] = np.array(np.nan, dtype).view(bits.dtype) | rng.integers(1, 99, int(nan.sum()),
+                                                                          dtype=bits.dtype)
+    x[rng.random(shape) < 0.2] = -np.inf
+    x[:3] = -np.inf
+    return x
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_two_pass_max_keeps_the_scans_bits(dtype):
+    """Global max (fast_family.run_max) finds the max, then the cell the rule's scan
+    would end on: the last NaN, else the first of the tied maxima; NaN payloads and
+    zero signs must come out as the scan leaves them (compared bit for bit here)."""
+    x = hostile_planes((40, 3, 5, 7), dtype)
+    (y, idx), (ry, ridx) = both(lambda: P.global_max_pool2d(x, return_indices=True))
+    assert y.tobytes() == ry.tobytes() and np.array_equal(idx, ridx)
