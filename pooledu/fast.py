@@ -75,7 +75,8 @@ from .fast_family import (adaptive_avg_pool2d, adaptive_avg_pool2d_backward,  # 
                           adaptive_max_pool3d_backward, avg_pool3d_backward, fractional_max_pool2d,
                           fractional_max_pool2d_backward, index_gather_rows, lp_power_grads,
                           lp_root_grads, max_broadcast_pool2d_backward, max_pool3d,
-                          max_pool3d_backward, max_unpool2d_backward, run_max)
+                          max_pool3d_backward, max_unpool2d_backward, run_max,
+                          volumes)
 
 CHUNKS = 64  # parallel work items: enough to balance many threads
 BLOCK = 4096  # elements one sweep covers at most (rows x slot x channels): long, and still in L1/L2
@@ -712,8 +713,18 @@ def max_pool2d_backward_nhwc(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw):
 
 
 def avg_pool2d_backward(g, gx, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override):
-    """gx of average pooling of (P, H, W) planes: a gather, tap by tap, over blocks of input rows."""
+    """gx of average pooling of (P, H, W) planes: a gather, tap by tap, over blocks of input rows.
+
+    1D work (H = 1) runs the family's volume gather instead (depth 1: the
+    divisor rule and the order of each cell's shares are the 2D ones), which
+    divides each window's gradient once and adds it to its run of cells:
+    on long rows it moves less than the tap-by-tap sweeps.
+    """
     P, H, W = gx.shape
+    if H == 1:
+        avg_pool3d_backward(volumes(g, 2), volumes(gx, 2), 1, kh, kw, 1, sh, sw, 0, ph, pw,
+                            count_include_pad, divisor_override)
+        return
     OH, OW = g.shape[1], g.shape[2]
     g4 = g.reshape(P, OH, OW, 1)  # (P, OH, OW) -> (P, OH, OW, 1), a view
     grad_nhwc(g4, g4, gx.reshape(P, H, W, 1), kh, kw, sh, sw, ph, pw, 1, 1, False,
