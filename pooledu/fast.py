@@ -72,7 +72,8 @@ from .geometry import ceil_div, tap_span
 from .fast_family import (adaptive_avg_pool2d, adaptive_avg_pool2d_backward,  # noqa: F401
                           adaptive_avg_pool3d, adaptive_avg_pool3d_backward, adaptive_max_pool2d,
                           adaptive_max_pool2d_backward, adaptive_max_pool3d,
-                          adaptive_max_pool3d_backward, avg_pool3d_backward, fractional_max_pool2d,
+                          adaptive_max_pool3d_backward, avg_pool3d, avg_pool3d_backward,
+                          fractional_max_pool2d,
                           fractional_max_pool2d_backward, index_gather_rows, lp_power_grads,
                           lp_root_grads, max_broadcast_pool2d_backward, max_pool3d,
                           max_pool3d_backward, max_unpool2d_backward, run_max,

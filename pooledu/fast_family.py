@@ -52,7 +52,7 @@ from numba.extending import register_jitable
 from .formulas import (adaptive_divide, avg_divisor3d, avg_span, box_max, box_sum,
                        lp_mean_window, lp_power_grad, lp_root_grad, max_window3d, max_wins)
 from .geometry import (ADAPTIVE, FRACTIONAL, REGULAR, adaptive_span, ceil_div, fractional_start,
-                       gathering_windows)
+                       gathering_windows, tap_span)
 
 LANES = 16  # planes scanned side by side, one per SIMD lane
 CHUNKS = 256  # runs of rows a parallel loop is cut into: enough to balance the threads
@@ -423,6 +423,49 @@ def adaptive_avg_lanes(x, y, depth, rows, cols):
                     o += 1
 
 
+@register_jitable
+def add_tap_sweep(xf, first, s, n, total, o):
+    """One tap across a row of windows: total[o + t] += xf[first + s*t] for t < n."""
+    first, s, o = uint64(first), uint64(s), uint64(o)
+    for t in range(uint64(n)):
+        total[o + t] += xf[first + s * t]
+
+
+@njit(parallel=True, cache=True)
+def avg_volume_sweeps(x, y, divisors, kd, kh, kw, sd, sh, sw, pd, ph, pw):
+    """y[p, a, i, j] = the mean of window (a, i, j) of volume p, windows without
+    dilation, a row of windows (p, a, i) per parallel iteration.
+
+    The row's windows add their taps together, one tap at a time in the
+    window's row-major order (``add_tap_sweep`` over the windows that tap
+    lands inside, ``geometry.tap_span``), each sum from 0, so each window adds
+    its cells in ``avg_window3d``'s order; then each sum is divided by
+    divisors[a, i, j], as there. The loads run along the input row, stride
+    sw apart. (Every window of a valid pool holds a cell: ``avg_window3d``'s
+    empty case never arises.) ``x`` and ``y`` come flat.
+    """
+    P, OD, OH, OW = y.shape
+    D, H, W = x.shape[1:]
+    xf, yf = x.reshape(x.size), y.reshape(y.size)
+    for r in prange(P * OD * OH):
+        p, a, i = r // (OD * OH), r // OH % OD, r % OH
+        o = r * OW
+        for j in range(OW):
+            yf[o + j] = 0
+        for u in range(kd):
+            d = sd * a - pd + u
+            for v in range(kh):
+                h = sh * i - ph + v
+                if (d < 0) | (d >= D) | (h < 0) | (h >= H):
+                    continue
+                for z in range(kw):
+                    j0, j1 = tap_span(z, sw, pw, 1, W, OW)
+                    first = p * D * H * W + (d * H + h) * W + sw * j0 - pw + z
+                    add_tap_sweep(xf, first, sw, j1 - j0, yf, o + j0)
+        for j in range(OW):
+            yf[o + j] = yf[o + j] / divisors[a, i, j]
+
+
 @njit(parallel=True, cache=True)
 def max_volume_rows(x, y, idx, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw):
     """y[p, a, i, j], idx[p, a, i, j] = max and argmax of window (a, i, j) of volume p."""
@@ -603,6 +646,14 @@ def max_pool3d(x, y, idx, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw):
                                                 x.shape[1:], y.shape[1:]))
     else:
         max_volume_rows(x, y, idx, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw)
+
+
+def avg_pool3d(x, y, kd, kh, kw, sd, sh, sw, pd, ph, pw, count_include_pad, divisor_override):
+    """y of average pooling of (P, D, H, W) volumes, a row of windows at a time."""
+    divisors = np.empty(y.shape[1:], x.dtype)
+    divisor_table(divisors, kd, kh, kw, sd, sh, sw, pd, ph, pw, *x.shape[1:], count_include_pad,
+                  divisor_override)
+    avg_volume_sweeps(x, y, divisors, kd, kh, kw, sd, sh, sw, pd, ph, pw)
 
 
 def max_pool3d_backward(g, idx, gx, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw):

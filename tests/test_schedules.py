@@ -190,6 +190,19 @@ def test_family_forwards_agree_across_lane_blocks():
     same_bits(idx, ridx)
 
 
+@pytest.mark.parametrize("window", [dict(kernel_size=(2, 3, 2), stride=(1, 2, 2), padding=1,
+                                         ceil_mode=True, count_include_pad=False),
+                                    dict(kernel_size=3, stride=(2, 1, 3), padding=(0, 1, 1)),
+                                    dict(kernel_size=2, divisor_override=-3)])
+def test_volume_average_rows_add_each_window_in_order(window):
+    """avg_pool3d's fast forward adds a tap at a time across a row of windows
+    (fast_family.avg_volume_sweeps): strides, padding cut by the volume's edges,
+    ceil_mode windows and the divisor rules, on ties, -0.0, NaN and inf."""
+    x = blocked_input((2, 3, 6, 9, 11), "nchw", seed=9)
+    x[0, 0, 1] = -0.0
+    same_bits(*both(lambda: P.avg_pool3d(x, **window)))
+
+
 @pytest.mark.parametrize("few", [True, False])
 def test_family_gathers_agree_plane_by_plane_and_row_by_row(monkeypatch, few):
     """The family's backward gathers go plane by plane, or row by row where planes are
