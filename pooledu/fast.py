@@ -47,7 +47,11 @@ it, and it is written once. Here that sum is built for a block of input rows
 at once, in the stride-phase layout, tap by tap in reverse (so that each cell
 still meets its windows in row-major order), then copied out. Each parallel
 iteration owns its block of cells: no races, the same bits on any number of
-threads.
+threads. 1D average pooling's gather is the family's (``fast_family``).
+
+Global pooling: means sixteen planes side by side in float64 lanes, each
+plane still summed in order; maxima a plane at a time in two vectorised
+passes (``fast_family.run_max``).
 
 Scratch (a block's phases and running results) is allocated in the body of
 the parallel loop over chunks of work, which Numba hoists to once per thread:

@@ -15,10 +15,15 @@ dilation, whose cells inside the input form a box) scan sixteen planes at a
 time, one per SIMD lane: each lane scans its own plane's box in row-major
 order, as the formula does, so the lanes change nothing but the speed. The
 boxes' spans come from per-dimension tables built once per call, not divided
-out again for every window. The other forward passes (fractional windows,
-dilated volume windows) call the formula window by window, with one view of
-the plane per parallel iteration (a view per cell would cost a reference
-count each).
+out again for every window. Volume averages (regular windows) go a row of
+windows at a time instead, each tap added across the row in the window's
+order (lanes across volumes far apart read memory badly; an add, unlike the
+max rule's select, needs no second array to be fast). A max over a whole
+plane (``run_max``) takes two vectorised passes, the max then the cell the
+scan would have kept. The other forward passes (fractional windows, dilated
+volume windows) call the formula window by window, with one view of the
+plane per parallel iteration (a view per cell would cost a reference count
+each).
 
 Backward passes are gathers: each cell's gradient is written by one parallel
 iteration only, so no schedule races, and each cell adds what its windows
@@ -40,8 +45,11 @@ Average shares, g / divisor (``avg_divisor3d``) or g / kd / kh / kw
 (``adaptive_divide``), are divided out once per window into an output-sized
 array first. Adaptive pooling to a single cell takes one broadcast per
 plane. 1D max pooling (2D with H = 1) takes the max gather too
-(``fast.max_pool2d_backward``), and LP pooling's backward pass runs the
-fast 2D average gather between its two elementwise steps.
+(``fast.max_pool2d_backward``), 1D average pooling the volume average
+gather (``fast.avg_pool2d_backward``), and LP pooling's backward pass runs
+the fast 2D average gather between its two elementwise steps. Unpooling's
+gather reads each plane flat, as its indices are, once the public function
+has checked them.
 """
 
 import numba
