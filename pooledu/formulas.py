@@ -71,16 +71,17 @@ def index_grad_add(total, g, idx, target, i0, i1, j0, j1):
 
 @register_jitable
 def small_quotient(t, n):
-    """t // n for 0 <= t < 2**52 and n >= 1, without an integer division.
+    """t // n for 0 <= t < 2**50 and n >= 1, without an integer division.
 
     A 64-bit division costs tens of cycles and does not vectorise (x86 has
-    no vector one); t * (1/n) in float64 is within one of the quotient (for
-    t < 2**52 its rounding error is below 1), and the remainder corrects it
-    with two selects. In a loop 1/n is invariant and computed once.
+    no vector one). (t + 0.5) / n is a half-integer over n, at least 1/(2n)
+    from every integer, and its float64 product with 1/n is off by less than
+    that (two roundings of relative size 2**-53 each, on a value below
+    2**50 / n), so truncating the product gives the quotient exactly. In a
+    loop 1/n is invariant and computed once (``np.divide``: no zero test, so
+    no branch).
     """
-    q = np.int64(np.float64(t) * np.divide(1.0, n))  # np.divide: no zero test, no branch
-    r = t - q * n
-    return q - 1 if r < 0 else (q + 1 if r >= n else q)
+    return np.int64((np.float64(t) + 0.5) * np.divide(1.0, n))
 
 
 @register_jitable
@@ -101,14 +102,15 @@ def index_seen(t, a, i, j, D, H, W, depth, rows, cols):
     reads every index once.
     """
     cells = D * H * W
-    c = min(max(t, 0), cells - 1)  # a t outside the volume fails below; split a cell anyway
+    inside = (t >= 0) & (t < cells)
+    c = t if inside else 0  # a t outside the volume fails anyway; split a cell instead
     d = small_quotient(c, H * W) if D > 1 else 0  # no quotient where a dimension is 1
     rest = c - d * (H * W)
     h = small_quotient(rest, W) if H > 1 else 0  # (1D and 2D work): half the check's time
     w = rest - h * W
     # & rather than `and`: no branch per comparison
-    inside = ((t >= 0) & (t < cells) & (depth[0, a] <= d) & (d <= depth[1, a])
-              & (rows[0, i] <= h) & (h <= rows[1, i]) & (cols[0, j] <= w) & (w <= cols[1, j]))
+    inside &= ((depth[0, a] <= d) & (d <= depth[1, a]) & (rows[0, i] <= h) & (h <= rows[1, i])
+               & (cols[0, j] <= w) & (w <= cols[1, j]))
     return (t == -1) | inside
 
 
