@@ -223,6 +223,8 @@ def test_family_gathers_agree_plane_by_plane_and_row_by_row(monkeypatch, few):
     g3 = grads(idx.shape, np.float32)
     same_bits(*both(lambda: P.max_pool3d_backward(g3, idx, v.shape, **window)))
     same_bits(*both(lambda: P.avg_pool3d_backward(g3, v.shape, count_include_pad=False, **window)))
+    same_bits(*both(lambda: P.avg_pool1d_backward(grads((2, 5, 7), np.float32), (2, 5, 13), 3, 2,
+                                                  1, count_include_pad=False)))
     y, idx = P.max_pool1d(x[0], 3, 2, 1, return_indices=True)
     same_bits(*both(lambda: P.max_pool1d_backward(grads(y.shape, np.float32), idx, x[0].shape,
                                                   3, 2, 1)))
