@@ -134,6 +134,13 @@ def check_indices(idx, in_size, op, kind=REGULAR, window=None):
     would be dropped by the gather, so the first such index is named in a
     ValueError. One parallel pass, on the arrays' own device, in any memory
     layout (no copy).
+
+    The pass is kept apart from the gathers, before any kernel runs, rather
+    than fused into them: fused, it would save one read of the indices, but
+    every max backward kernel of every schedule and device would carry it,
+    and a bad index would be found only after the kernel ran. It is made
+    cheap instead: no division (``formulas.small_quotient``) and no branch
+    per index, so each row of windows is one vectorised reduction.
     """
     if idx.size == 0:
         return
