@@ -73,8 +73,11 @@ def _stray_index(idx, volumes, D, H, W, depth, rows, cols):
 
 
 def _first_outside(a, lo, hi):
-    """Flat position (row-major) of the first entry of ``a`` outside [lo, hi), or None."""
-    bad = np.flatnonzero((a < lo) | (a >= hi))
+    """Flat position (row-major) of the first entry of ``a`` outside [lo, hi), or None:
+    one parallel pass (``cpu.outside_runs``) over ``a`` made contiguous."""
+    first = np.empty(min(a.size, 256), np.int64)  # runs enough to balance the threads
+    cpu.outside_runs(np.ascontiguousarray(a).reshape(a.size), lo, hi, first)
+    bad = first[first >= 0]
     return None if bad.size == 0 else int(bad[0])
 
 

@@ -118,19 +118,29 @@ def stray_indices(idx, first, D, H, W, depth, rows, cols):
 
     ``idx`` is (N, C, OD, OH, OW) in any memory layout, p = n*C + c; 2D work
     has D = OD = 1, 1D also H = OH = 1. ``depth``, ``rows``, ``cols`` are the
-    reach tables of the three dimensions. One parallel pass over the indices,
-    before a max backward runs.
+    reach tables of the three dimensions, (2, windows) each. One parallel
+    pass over the indices, before a max backward runs: each row of windows
+    is checked as one vectorised reduction (``index_seen`` has no branch and
+    no division), and only the first row that holds a stray index is scanned
+    again for its position. (No early exit from the rows: with one, short
+    rows such as adaptive pooling's check at half the speed.)
     """
     N, C, OD, OH, OW = idx.shape
     for p in prange(N * C):
         volume = idx[p // C, p % C]  # one view per volume, not one per element
-        bad = -1
-        for a in range(OD):
-            for i in range(OH):
-                for j in range(OW):
-                    seen = index_seen(volume[a, i, j], a, i, j, D, H, W, depth, rows, cols)
-                    if not seen and bad < 0:
-                        bad = (a * OH + i) * OW + j  # the position in row-major order
+        bad = -1  # the first row with a stray index
+        for r in range(OD * OH):
+            a, i = r // OH, r % OH
+            seen = True
+            for j in range(OW):
+                seen &= index_seen(volume[a, i, j], a, i, j, D, H, W, depth, rows, cols)
+            bad = r if (bad < 0) & (not seen) else bad
+        if bad >= 0:
+            a, i = bad // OH, bad % OH
+            j = 0
+            while index_seen(volume[a, i, j], a, i, j, D, H, W, depth, rows, cols):
+                j += 1
+            bad = bad * OW + j  # the position in row-major order
         first[p] = bad
 
 
@@ -153,6 +163,29 @@ def stray_rows(idx, bad, D, H, W, depth, rows, cols):
             for c in range(C):
                 seen &= index_seen(row[j, c], a, i, j, D, H, W, depth, rows, cols)
         bad[r] = not seen
+
+
+@njit(parallel=True, cache=True)
+def outside_runs(a, lo, hi, first):
+    """first[c] = the first position t of run c of flat ``a`` with a[t] outside [lo, hi),
+    -1 if none; the runs cut ``a`` into first.size equal parts.
+
+    Each run is checked as one vectorised reduction and scanned again only
+    if it holds an entry outside: unpooling reads every index once this way,
+    before its kernel runs, without NumPy's temporary masks.
+    """
+    runs = first.size
+    for c in prange(runs):
+        t0, t1 = c * a.size // runs, (c + 1) * a.size // runs
+        outside = False
+        for t in range(t0, t1):
+            outside |= (a[t] < lo) | (a[t] >= hi)
+        bad = -1
+        if outside:
+            bad = t0
+            while lo <= a[bad] < hi:
+                bad += 1
+        first[c] = bad
 
 
 # ---------------------------------------------------------------------------

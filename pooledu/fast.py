@@ -47,7 +47,11 @@ it, and it is written once. Here that sum is built for a block of input rows
 at once, in the stride-phase layout, tap by tap in reverse (so that each cell
 still meets its windows in row-major order), then copied out. Each parallel
 iteration owns its block of cells: no races, the same bits on any number of
-threads.
+threads. 1D average pooling's gather is the family's (``fast_family``).
+
+Global pooling: means sixteen planes side by side in float64 lanes, each
+plane still summed in order; maxima a plane at a time in two vectorised
+passes (``fast_family.run_max``).
 
 Scratch (a block's phases and running results) is allocated in the body of
 the parallel loop over chunks of work, which Numba hoists to once per thread:
@@ -81,10 +85,12 @@ from .geometry import ceil_div, tap_span
 from .fast_family import (adaptive_avg_pool2d, adaptive_avg_pool2d_backward,  # noqa: F401
                           adaptive_avg_pool3d, adaptive_avg_pool3d_backward, adaptive_max_pool2d,
                           adaptive_max_pool2d_backward, adaptive_max_pool3d,
-                          adaptive_max_pool3d_backward, avg_pool3d_backward, fractional_max_pool2d,
+                          adaptive_max_pool3d_backward, avg_pool3d, avg_pool3d_backward,
+                          fractional_max_pool2d,
                           fractional_max_pool2d_backward, index_gather_rows, lp_power_grads,
                           lp_root_grads, max_broadcast_pool2d_backward, max_pool3d,
-                          max_pool3d_backward, max_unpool2d_backward)
+                          max_pool3d_backward, max_unpool2d_backward, run_max,
+                          volumes)
 # and so do the channels_last_3d volume kernels
 from .fast_ndhwc import (adaptive_avg_pool3d_ndhwc, adaptive_max_pool3d_ndhwc,  # noqa: F401
                          avg_pool3d_ndhwc, max_pool3d_backward_ndhwc, max_pool3d_ndhwc)
@@ -724,8 +730,18 @@ def max_pool2d_backward_nhwc(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw):
 
 
 def avg_pool2d_backward(g, gx, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override):
-    """gx of average pooling of (P, H, W) planes: a gather, tap by tap, over blocks of input rows."""
+    """gx of average pooling of (P, H, W) planes: a gather, tap by tap, over blocks of input rows.
+
+    1D work (H = 1) runs the family's volume gather instead (depth 1: the
+    divisor rule and the order of each cell's shares are the 2D ones), which
+    divides each window's gradient once and adds it to its run of cells:
+    on long rows it moves less than the tap-by-tap sweeps.
+    """
     P, H, W = gx.shape
+    if H == 1:
+        avg_pool3d_backward(volumes(g, 2), volumes(gx, 2), 1, kh, kw, 1, sh, sw, 0, ph, pw,
+                            count_include_pad, divisor_override)
+        return
     OH, OW = g.shape[1], g.shape[2]
     g4 = g.reshape(P, OH, OW, 1)  # (P, OH, OW) -> (P, OH, OW, 1), a view
     grad_nhwc(g4, g4, gx.reshape(P, H, W, 1), kh, kw, sh, sw, ph, pw, 1, 1, False,
@@ -806,6 +822,16 @@ def global_avg_pool2d_nhwc(x, y):
                 total[ch] += xf[pixel + ch]
         for ch in range(width):
             y[n, c0 + ch] = x.dtype.type(total[ch] / (H * W))
+
+
+@njit(parallel=True, cache=True)
+def global_max_pool2d(x, y, idx):
+    """y[p], idx[p] = max and argmax of plane p: ``formulas.global_max``'s result, each
+    plane in two vectorised passes over its contiguous cells (``run_max``)."""
+    P, H, W = x.shape
+    xf = x.reshape(x.size)
+    for p in prange(P):
+        y[p], idx[p] = run_max(xf, p * H * W, H * W)
 
 
 @njit(parallel=True, cache=True)

@@ -15,10 +15,15 @@ dilation, whose cells inside the input form a box) scan sixteen planes at a
 time, one per SIMD lane: each lane scans its own plane's box in row-major
 order, as the formula does, so the lanes change nothing but the speed. The
 boxes' spans come from per-dimension tables built once per call, not divided
-out again for every window. The other forward passes (fractional windows,
-dilated volume windows) call the formula window by window, with one view of
-the plane per parallel iteration (a view per cell would cost a reference
-count each).
+out again for every window. Volume averages (regular windows) go a row of
+windows at a time instead, each tap added across the row in the window's
+order (lanes across volumes far apart read memory badly; an add, unlike the
+max rule's select, needs no second array to be fast). A max over a whole
+plane (``run_max``) takes two vectorised passes, the max then the cell the
+scan would have kept. The other forward passes (fractional windows, dilated
+volume windows) call the formula window by window, with one view of the
+plane per parallel iteration (a view per cell would cost a reference count
+each).
 
 Backward passes are gathers: each cell's gradient is written by one parallel
 iteration only, so no schedule races, and each cell adds what its windows
@@ -40,8 +45,11 @@ Average shares, g / divisor (``avg_divisor3d``) or g / kd / kh / kw
 (``adaptive_divide``), are divided out once per window into an output-sized
 array first. Adaptive pooling to a single cell takes one broadcast per
 plane. 1D max pooling (2D with H = 1) takes the max gather too
-(``fast.max_pool2d_backward``), and LP pooling's backward pass runs the
-fast 2D average gather between its two elementwise steps.
+(``fast.max_pool2d_backward``), 1D average pooling the volume average
+gather (``fast.avg_pool2d_backward``), and LP pooling's backward pass runs
+the fast 2D average gather between its two elementwise steps. Unpooling's
+gather reads each plane flat, as its indices are, once the public function
+has checked them.
 """
 
 import numba
@@ -50,10 +58,9 @@ from numba import njit, prange, uint64
 from numba.extending import register_jitable
 
 from .formulas import (adaptive_divide, avg_divisor3d, avg_span, box_max, box_sum,
-                       lp_mean_window, lp_power_grad, lp_root_grad, max_window3d, max_wins,
-                       unpool_grad_cell)
+                       lp_mean_window, lp_power_grad, lp_root_grad, max_window3d, max_wins)
 from .geometry import (ADAPTIVE, FRACTIONAL, REGULAR, adaptive_span, ceil_div, fractional_start,
-                       gathering_windows)
+                       gathering_windows, tap_span)
 
 LANES = 16  # planes scanned side by side, one per SIMD lane
 CHUNKS = 256  # runs of rows a parallel loop is cut into: enough to balance the threads
@@ -316,6 +323,38 @@ def add_lanes(xf, at, cells, total, n):
         total[k] += xf[at + k * cells]
 
 
+@register_jitable
+def run_max(xf, start, n):
+    """The value and position, counted from ``start``, that the max rule (``max_wins``)
+    picks scanning xf[start:start + n] in order: ``formulas.global_max``'s result.
+
+    In two passes with no dependence from one cell to the next, so that both
+    vectorise over the run: the largest non-NaN value m and whether a NaN
+    occurs, then the position. The rule's scan takes the first cell, then
+    each larger value or NaN, so it ends at the last NaN if there is one,
+    else at the first cell equal to m (== does not tell -0 from +0, and the
+    scan keeps the first of equal values, whichever sign m got here); the
+    value is that cell's own, read back, so its bits (a zero's sign, a NaN's
+    payload) are the scan's.
+    """
+    start = uint64(start)
+    top = xf.dtype.type(-np.inf)
+    nan = False
+    for t in range(uint64(n)):
+        v = xf[start + t]
+        top = v if v > top else top  # a NaN never wins a comparison: it is skipped here
+        nan |= v != v
+    if nan:
+        at = -1
+        for t in range(n):
+            at = max(at, t if xf[start + uint64(t)] != xf[start + uint64(t)] else -1)
+    else:
+        at = n
+        for t in range(n):
+            at = min(at, t if xf[start + uint64(t)] == top else n)
+    return xf[start + uint64(at)], at
+
+
 @njit(parallel=True, cache=True)
 def box_max_lanes(x, y, idx, depth, rows, cols):
     """y[p, a, i, j], idx[p, a, i, j] = max and flat argmax of volume p over the box
@@ -392,6 +431,49 @@ def adaptive_avg_lanes(x, y, depth, rows, cols):
                     o += 1
 
 
+@register_jitable
+def add_tap_sweep(xf, first, s, n, total, o):
+    """One tap across a row of windows: total[o + t] += xf[first + s*t] for t < n."""
+    first, s, o = uint64(first), uint64(s), uint64(o)
+    for t in range(uint64(n)):
+        total[o + t] += xf[first + s * t]
+
+
+@njit(parallel=True, cache=True)
+def avg_volume_sweeps(x, y, divisors, kd, kh, kw, sd, sh, sw, pd, ph, pw):
+    """y[p, a, i, j] = the mean of window (a, i, j) of volume p, windows without
+    dilation, a row of windows (p, a, i) per parallel iteration.
+
+    The row's windows add their taps together, one tap at a time in the
+    window's row-major order (``add_tap_sweep`` over the windows that tap
+    lands inside, ``geometry.tap_span``), each sum from 0, so each window adds
+    its cells in ``avg_window3d``'s order; then each sum is divided by
+    divisors[a, i, j], as there. The loads run along the input row, stride
+    sw apart. (Every window of a valid pool holds a cell: ``avg_window3d``'s
+    empty case never arises.) ``x`` and ``y`` come flat.
+    """
+    P, OD, OH, OW = y.shape
+    D, H, W = x.shape[1:]
+    xf, yf = x.reshape(x.size), y.reshape(y.size)
+    for r in prange(P * OD * OH):
+        p, a, i = r // (OD * OH), r // OH % OD, r % OH
+        o = r * OW
+        for j in range(OW):
+            yf[o + j] = 0
+        for u in range(kd):
+            d = sd * a - pd + u
+            for v in range(kh):
+                h = sh * i - ph + v
+                if (d < 0) | (d >= D) | (h < 0) | (h >= H):
+                    continue
+                for z in range(kw):
+                    j0, j1 = tap_span(z, sw, pw, 1, W, OW)
+                    first = p * D * H * W + (d * H + h) * W + sw * j0 - pw + z
+                    add_tap_sweep(xf, first, sw, j1 - j0, yf, o + j0)
+        for j in range(OW):
+            yf[o + j] = yf[o + j] / divisors[a, i, j]
+
+
 @njit(parallel=True, cache=True)
 def max_volume_rows(x, y, idx, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw):
     """y[p, a, i, j], idx[p, a, i, j] = max and argmax of window (a, i, j) of volume p."""
@@ -424,13 +506,17 @@ def fractional_max_planes(x, samples, y, idx, kh, kw):
 
 @njit(parallel=True, cache=True)
 def max_unpool2d_backward(g, idx, gx):
-    """gx[p, i, j] = g[p] at the flat position idx[p, i, j], one view of g's plane per row."""
+    """gx[p, i, j] = g[p] at the flat position idx[p, i, j]: ``unpool_grad_cell``'s
+    value, read from the plane of g seen flat, as the index is, so without its two
+    divisions (the public function has checked every index to lie in the plane).
+    Unsigned offsets: no negative-index test per cell."""
     P, H, W = gx.shape
-    for r in prange(P * H):
-        p, i = r // H, r % H
-        gp, ip = g[p], idx[p]
-        for j in range(W):
-            gx[p, i, j] = unpool_grad_cell(gp, ip, i, j)
+    cells, outputs = uint64(g.shape[1] * g.shape[2]), uint64(H * W)
+    gf, idxf, gxf = g.reshape(g.size), idx.reshape(idx.size), gx.reshape(gx.size)
+    for p in prange(P):
+        src, dst = uint64(p) * cells, uint64(p) * outputs
+        for t in range(outputs):
+            gxf[dst + t] = gf[src + uint64(idxf[dst + t])]
 
 
 # LP pooling's backward pass in three steps, each over all planes at once: the
@@ -568,6 +654,14 @@ def max_pool3d(x, y, idx, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw):
                                                 x.shape[1:], y.shape[1:]))
     else:
         max_volume_rows(x, y, idx, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw)
+
+
+def avg_pool3d(x, y, kd, kh, kw, sd, sh, sw, pd, ph, pw, count_include_pad, divisor_override):
+    """y of average pooling of (P, D, H, W) volumes, a row of windows at a time."""
+    divisors = np.empty(y.shape[1:], x.dtype)
+    divisor_table(divisors, kd, kh, kw, sd, sh, sw, pd, ph, pw, *x.shape[1:], count_include_pad,
+                  divisor_override)
+    avg_volume_sweeps(x, y, divisors, kd, kh, kw, sd, sh, sw, pd, ph, pw)
 
 
 def max_pool3d_backward(g, idx, gx, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw):

@@ -191,6 +191,26 @@ def test_stray_indices_are_refused_with_their_position():
                                                3, 2, 1))
 
 
+def test_the_first_stray_index_is_named_among_many():
+    """The checks go a row of windows (or a run of entries) at a time, in parallel;
+    with stray indices in several rows, volumes and runs, the first in row-major
+    order is still the one named, whatever its row's neighbours hold."""
+    x = np.random.default_rng(3).standard_normal((3, 4, 6, 40, 44)).astype(np.float32)
+    y, i = P.max_pool3d(x, 2, 2, return_indices=True)
+    i[1, 2, 1, 7, 5] = -7
+    i[1, 2, 2, 0, 0] = i[1, 2, 1, 0, 0]  # a cell of another window
+    i[2, 0, 0, 0, 3] = x[0, 0].size
+    message = _first_stray(lambda: P.max_pool3d_backward(np.ones_like(y), i, x.shape, 2, 2))
+    assert "indices[1, 2, 1, 7, 5] = -7" in message
+    planes = np.random.default_rng(4).standard_normal((2, 3, 30, 30)).astype(np.float32)
+    pooled, idx = P.max_pool2d(planes, 2, return_indices=True)
+    idx[1, 1, 3, 4], idx[1, 2, 0, 0] = 900, -2  # 900 cells in an unpooled plane: 900 is out
+    with pytest.raises(ValueError, match="index 900 lies outside"):
+        P.max_unpool2d(pooled, idx, 2)
+    with pytest.raises(ValueError, match="index 900 lies outside"):
+        P.max_unpool2d_backward(np.ones_like(planes), idx)
+
+
 @pytest.mark.parametrize("layout", ["c", "channels_last"])
 def test_forward_indices_pass_in_any_layout(layout):
     x = np.random.default_rng(2).standard_normal((2, 5, 7, 9)).astype(np.float32)

@@ -355,6 +355,19 @@ def test_family_forwards_agree_across_lane_blocks():
     same_bits(idx, ridx)
 
 
+@pytest.mark.parametrize("window", [dict(kernel_size=(2, 3, 2), stride=(1, 2, 2), padding=1,
+                                         ceil_mode=True, count_include_pad=False),
+                                    dict(kernel_size=3, stride=(2, 1, 3), padding=(0, 1, 1)),
+                                    dict(kernel_size=2, divisor_override=-3)])
+def test_volume_average_rows_add_each_window_in_order(window):
+    """avg_pool3d's fast forward adds a tap at a time across a row of windows
+    (fast_family.avg_volume_sweeps): strides, padding cut by the volume's edges,
+    ceil_mode windows and the divisor rules, on ties, -0.0, NaN and inf."""
+    x = blocked_input((2, 3, 6, 9, 11), "nchw", seed=9)
+    x[0, 0, 1] = -0.0
+    same_bits(*both(lambda: P.avg_pool3d(x, **window)))
+
+
 @pytest.mark.parametrize("few", [True, False])
 def test_family_gathers_agree_plane_by_plane_and_row_by_row(monkeypatch, few):
     """The family's backward gathers go plane by plane, or row by row where planes are
@@ -375,6 +388,8 @@ def test_family_gathers_agree_plane_by_plane_and_row_by_row(monkeypatch, few):
     g3 = grads(idx.shape, np.float32)
     same_bits(*both(lambda: P.max_pool3d_backward(g3, idx, v.shape, **window)))
     same_bits(*both(lambda: P.avg_pool3d_backward(g3, v.shape, count_include_pad=False, **window)))
+    same_bits(*both(lambda: P.avg_pool1d_backward(grads((2, 5, 7), np.float32), (2, 5, 13), 3, 2,
+                                                  1, count_include_pad=False)))
     y, idx = P.max_pool1d(x[0], 3, 2, 1, return_indices=True)
     same_bits(*both(lambda: P.max_pool1d_backward(grads(y.shape, np.float32), idx, x[0].shape,
                                                   3, 2, 1)))
@@ -498,3 +513,29 @@ def test_max_broadcast_channels_last_without_int32_indices(monkeypatch):
     (y, idx), (ry, ridx) = both(lambda: P.max_broadcast_pool2d(x, (2, 3), return_indices=True))
     same_bits_and_layout(y, ry)
     same_bits_and_layout(idx, ridx)
+
+
+def hostile_planes(shape, dtype, seed=0):
+    """Small integers (ties everywhere), zeros of both signs, NaNs with distinct payloads
+    (several in a plane), and -inf, with some planes all -inf: what the max rule must
+    settle in the scan's own way."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-2, 3, shape).astype(dtype)
+    x[x == 0] = np.where(rng.random(int((x == 0).sum())) < 0.5, -0.0, 0.0)
+    bits = x.view(np.uint32 if dtype == np.float32 else np.uint64)
+    nan = rng.random(shape) < 0.03
+    bits[nan] = np.array(np.nan, dtype).view(bits.dtype) | rng.integers(1, 99, int(nan.sum()),
+                                                                          dtype=bits.dtype)
+    x[rng.random(shape) < 0.2] = -np.inf
+    x[:3] = -np.inf
+    return x
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_two_pass_max_keeps_the_scans_bits(dtype):
+    """Global max (fast_family.run_max) finds the max, then the cell the rule's scan
+    would end on: the last NaN, else the first of the tied maxima; NaN payloads and
+    zero signs must come out as the scan leaves them (compared bit for bit here)."""
+    x = hostile_planes((40, 3, 5, 7), dtype)
+    (y, idx), (ry, ridx) = both(lambda: P.global_max_pool2d(x, return_indices=True))
+    assert y.tobytes() == ry.tobytes() and np.array_equal(idx, ridx)
