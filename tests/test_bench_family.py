@@ -60,7 +60,7 @@ def test_every_row_runs_and_its_columns_are_its_times_arithmetic():
 def test_match_keeps_the_rows_whose_name_contains_it():
     rows = bf.run(quick=True, tiny=True, match="c3d")["rows"]
     assert {r["case"] for r in rows} == {"c3d max 2x2x2/2", "c3d avg 2x2x2/2"}
-    assert len(rows) == 2 * (2 + 1)  # forward and backward; max in both layouts, avg in one
+    assert len(rows) == 2 * 2 * 2  # forward and backward, each case in both layouts
 
 
 def test_on_the_gpu_a_row_without_a_cuda_kernel_says_so(monkeypatch):
