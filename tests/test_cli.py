@@ -109,7 +109,7 @@ def test_bench_times_only_the_table_asked_for(picked, skipped, tmp_path, capsys,
         raise AssertionError(f"{skipped} ran under {picked}")
     monkeypatch.setattr(modules[skipped], "run", no_work)
     timed = modules["bench" if skipped == "bench_family" else "bench_family"]
-    monkeypatch.setattr(timed, "run", lambda quick, progress: dict(rows=[], table=picked))
+    monkeypatch.setattr(timed, "run", lambda quick, progress, match: dict(rows=[], table=picked))
     monkeypatch.setattr(timed, "format_table", lambda result: f"the {result['table']} table")
     path = tmp_path / "bench.json"
     assert main(["bench", picked, "--quick", "--json", str(path)]) == 0
