@@ -12,10 +12,10 @@ around them; nothing is copied first.
 Windows come as one small table per dimension, built once per call, so that
 one kernel serves regular and adaptive windows alike:
 
-* max: each window's origin and its taps ``[t0, t1)`` inside the volume
-  (``taps_inside``), with the dilation. An adaptive box is a window of unit
-  stride and dilation whose origin is its start, all of its taps inside, as
-  ``formulas.adaptive_max_window3d`` says.
+* max: each window's first tap inside the volume and how many of its taps,
+  dilation apart, lie inside (``fast_nhwc.windows``, the 2D kernels' tables).
+  An adaptive box is a window of unit dilation whose first tap is its start,
+  all of its taps inside, as ``formulas.adaptive_max_window3d`` says.
 * mean: each window's cells ``[lo, hi)`` inside the volume and its length in
   the padded volume (``avg_span``; an adaptive box's own length), and which
   rule divides the sum: ``avg_divisor3d`` once, or the three extents in turn
@@ -53,9 +53,10 @@ from numba import njit, prange, uint64
 from numba.extending import register_jitable
 
 from . import fast_family
-from .fast_nhwc import RUN, add_pixels, index_gather_pixels, max_taps, start_max
+from .fast_nhwc import (RUN, adaptive_windows, add_pixels, index_gather_pixels, max_taps,
+                        start_max, windows)
 from .formulas import adaptive_divide, avg_divisor3d, avg_span
-from .geometry import REGULAR, adaptive_span, taps_inside
+from .geometry import REGULAR, adaptive_span
 
 
 MIN_CHANNELS = 8  # fewer make the max kernels' runs too short to pay (measured)
@@ -70,18 +71,6 @@ def max_reads_in_place(shape):
 
 # ---------------------------------------------------------------------------
 # per-dimension window tables
-
-def tap_table(k, s, p, d, n, out):
-    """(out, 3): window o's origin ``o*s - p`` and its taps [t0, t1) inside [0, n)."""
-    rows = [(o * s - p, *taps_inside(o, k, s, p, d, n)) for o in range(out)]
-    return np.array(rows, np.int64).reshape(out, 3)
-
-
-def box_tap_table(n, out):
-    """(out, 3): adaptive window o as a max window: its start, and all of its taps."""
-    rows = [(lo, 0, hi - lo) for lo, hi in (adaptive_span(o, n, out) for o in range(out))]
-    return np.array(rows, np.int64).reshape(out, 3)
-
 
 def span_table(k, s, p, n, out):
     """(out, 3): average window o's cells [lo, hi) inside [0, n) and its padded length."""
@@ -131,8 +120,8 @@ def max_volumes(x, yf, idxf, depth, rows, cols, dd, dh, dw, cell_step, channel_s
     """yf, idxf = max and flat argmax of each window of (N, D, H, W, C) volumes, read where
     they lie; rows of outputs in parallel.
 
-    Window (a, i, j) is ``depth[a]`` x ``rows[i]`` x ``cols[j]`` (origin, t0, t1)
-    with dilation (dd, dh, dw). Channel c of output o (row-major) of volume n
+    Window (a, i, j) is ``depth[a]`` x ``rows[i]`` x ``cols[j]`` (first tap, taps;
+    ``fast_nhwc.windows``) with dilation (dd, dh, dw). Channel c of output o (row-major) of volume n
     goes to ``n*C*O + o*cell_step + c*channel_step`` of the flat outputs, O
     outputs a volume: steps (C, 1) for channels-last results, (1, O) for NCDHW.
     """
@@ -146,14 +135,14 @@ def max_volumes(x, yf, idxf, depth, rows, cols, dd, dh, dw, cell_step, channel_s
         best0, best1 = np.empty(width, x.dtype), np.empty(width, x.dtype)
         arg0, arg1 = np.empty(width, np.int32), np.empty(width, np.int32)
         n, a, i = q // (OD * OH), q // OH % OD, q % OH
-        d0, t0, t1 = depth[a, 0], depth[a, 1], depth[a, 2]
-        h0, u0, u1 = rows[i, 0], rows[i, 1], rows[i, 2]
+        d0, taps_d = depth[a, 0], depth[a, 1]
+        h0, taps_h = rows[i, 0], rows[i, 1]
         for j in range(OW):
             first = n * C * outputs + ((a * OH + i) * OW + j) * cell_step
             for c0 in range(0, C, RUN):
                 m = min(RUN, C - c0)
                 best, arg = volume_max(xf, n * D * H * W * C + c0, H, W, C, d0, h0, cols[j, 0],
-                                       t0, t1, u0, u1, cols[j, 1], cols[j, 2], dd, dh, dw,
+                                       0, taps_d, 0, taps_h, 0, cols[j, 1], dd, dh, dw,
                                        best0, arg0, best1, arg1, m)
                 store_run(yf, idxf, uint64(first + c0 * channel_step), uint64(channel_step),
                           best, arg, m)
@@ -244,8 +233,8 @@ def max_pool3d_ndhwc(x, y, idx, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw):
                                                       np.moveaxis(idx, -1, 1)],
                         kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw)
         return
-    tables = [tap_table(*dims) for dims in zip((kd, kh, kw), (sd, sh, sw), (pd, ph, pw),
-                                               (dd, dh, dw), x.shape[1:4], y.shape[1:4])]
+    tables = [windows(REGULAR, *dims) for dims in zip((kd, kh, kw), (sd, sh, sw), (pd, ph, pw),
+                                                      (dd, dh, dw), x.shape[1:4], y.shape[1:4])]
     max_volumes(x, y.reshape(-1), idx.reshape(-1), *tables, dd, dh, dw, x.shape[4], 1)
 
 
@@ -283,6 +272,6 @@ def adaptive_max_pool3d_ndhwc(x, y, idx):
     if not max_reads_in_place(x.shape):
         through_volumes(fast_family.adaptive_max_pool3d, [x], [y, idx])
         return
-    tables = [box_tap_table(n, out) for n, out in zip(x.shape[1:4], y.shape[2:])]
+    tables = [adaptive_windows(n, out) for n, out in zip(x.shape[1:4], y.shape[2:])]
     outputs = math.prod(y.shape[2:])
     max_volumes(x, y.reshape(-1), idx.reshape(-1), *tables, 1, 1, 1, 1, outputs)
