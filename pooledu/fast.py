@@ -68,7 +68,7 @@ from numba import int32, njit, prange, uint64
 from numba.extending import register_jitable
 
 from .fast_nhwc import (UNPOOL_RUN, avg_pool2d_direct, broadcast_indices_outside,
-                        broadcast_windows_direct, indices_fit, indices_outside, lp_pool2d_direct,
+                        broadcast_windows_direct, indices_fit, lp_pool2d_direct,
                         lp_power_grads_direct, lp_root_grads_direct,
                         max_broadcast_pool2d_backward_direct, max_broadcast_pool2d_direct,
                         max_pool2d_backward_direct, max_pool2d_direct,
@@ -880,13 +880,6 @@ def lp_pool2d_backward_nhwc(g, x, gm, gx, kh, kw, sh, sw, p, pm1, q, qm1, K):
     lp_root_grads_direct(g, x, gm, kh, kw, sh, sw, p, q, qm1, K)
     avg_pool2d_backward_nhwc(gm, gx, kh, kw, sh, sw, 0, 0, True, 0)
     lp_power_grads_direct(x, gx, p, pm1)
-
-
-def indices_outside_nhwc(idx, cells):
-    """How many image rows of the (N, H, W, C) indices hold one outside [0, cells) (0: all
-    are inside): unpooling's index check."""
-    N, H, W, C = idx.shape
-    return indices_outside(idx.reshape(N * H, W * C), cells)  # a row per parallel iteration
 
 
 def max_unpool2d_nhwc(x, idx, y):

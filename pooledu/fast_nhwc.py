@@ -56,8 +56,9 @@ the average's do; unpooling scatters channel c of a pixel to ``idx*C + c``
 and its gradient gathers from there, with no division per cell; max-broadcast
 finds each window's maxima as max pooling does and writes them to every cell
 of the window in the same pass, and its gradient sums each window once and
-writes each of its cells once. Their index checks are here too, one parallel
-pass each, with no division per index.
+writes each of its cells once. Max-broadcast's index check is here too, one
+parallel pass with no division per index (unpooling's is the range check of
+``backend``, ``cpu.outside_runs``).
 """
 import math
 
@@ -418,6 +419,7 @@ def indices_fit(shape):
     int32 scratch."""
     return shape[1] * shape[2] < 2**31
 
+
 @register_jitable
 def power_means(xf, acc, r, H, W, C, OH, OW, kh, kw, sh, sw, p):
     """acc at output row r (image r // OH, row r % OH), every window and channel:
@@ -490,24 +492,6 @@ def lp_power_grads_direct(x, gx, p, pm1):
         else:
             for t in range(lo, hi):
                 gxf[t] = lp_power_grad(gxf[t], xf[t], f(p), f(pm1), f(1))
-
-
-@njit(parallel=True, cache=True)
-def indices_outside(idx, cells):
-    """How many rows of ``idx`` (a 2D C-contiguous array) hold an entry outside [0, cells):
-    max unpooling's index check, one parallel pass. ``v | (cells - 1 - v)`` is negative
-    exactly when v lies outside, so a row ORs those together: no branch, it vectorises."""
-    rows, n = idx.shape
-    flat = idx.reshape(idx.size)
-    bad = 0
-    for r in prange(rows):
-        start = uint64(r * n)
-        bits = 0
-        for t in range(uint64(n)):
-            v = flat[start + t]
-            bits |= v | (cells - 1 - v)
-        bad += bits < 0
-    return bad
 
 
 @njit(parallel=True, cache=True)

@@ -2,8 +2,8 @@
 
 Channels-last values (or, for the backward pass, a channels-last gradient)
 give a channels-last result, as in PyTorch; their indices are checked in one
-parallel pass of their own, in any layout (a copy only if they are not
-channels-last too).
+parallel pass over their memory (``backend``'s range check), in any layout (a
+copy only if they are not channels-last too).
 """
 
 import math
@@ -44,7 +44,7 @@ def _unpool_indices_nhwc(indices, shape, out_size, op):
     given = check_grad(check_array(indices, "indices", op), shape, np.int64, op, "indices")
     idx = np.ascontiguousarray(nhwc(given))
     cells = out_size[0] * out_size[1]
-    if kernel("indices_outside_nhwc")(idx, cells):
+    if CPU.first_outside(idx, 0, cells) is not None:  # in memory order: is any outside?
         raise _outside_plane(given, out_size, op, CPU.first_outside(given, 0, cells))
     return idx
 
