@@ -30,11 +30,12 @@ average pooling send images of fewer than MIN_CHANNELS channels to those
 blocks; adaptive and global max pooling, which have no such blocks, run
 here for any number of channels.
 
-A window's running maxima cannot stay in registers across its taps: Numba's
-arrays do not promise LLVM that the running values and the input never
-overlap. They stay in L1 instead, in two pairs of small scratch arrays (a
-run's maxima and the flat index ``h*W + w`` each came from) that the taps
-read and write in turn: a select that writes back into the array it read
+A window's running maxima cannot stay in registers across all its taps:
+Numba's arrays do not promise LLVM that the running values and the input
+never overlap. They stay in registers for up to three taps of a row, one
+pass over the channels (``max_taps``), and in L1 between passes, in two
+pairs of small scratch arrays (a run's maxima and the flat index ``h*W + w``
+each came from) that the passes read and write in turn: a select that writes back into the array it read
 compiles to a masked store, which is slow on many x86 cores, where a blend
 and a plain store are fast (``fast.max_sweep`` says the same). A run is at
 most ``RUN`` channels, so the scratch stays small whatever C is, and a plane
@@ -106,22 +107,46 @@ def start_max(best, arg, n):
 
 
 @register_jitable
+def running_max(val, at, b, a):
+    """One step of the max rule (``formulas.max_wins``): the tap (val, index at) if it
+    wins over the running maximum b taken at index a, else (b, a)."""
+    take = max_wins(val, b, a)
+    return (val if take else b), (at if take else a)
+
+
+@register_jitable
 def max_taps(xf, pixel, first, W, C, h0, w0, u0, u1, v0, v1, dh, dw, best, arg, new_best,
              new_arg, n):
     """The taps of :func:`window_max` taken into running maxima that hold earlier taps, the
     flat index of tap (h, w) counted from ``first``: one (H, W) slice of a volume window
-    (``fast_ndhwc``) at a time. Returns the pair that holds the results, then the spare."""
+    (``fast_ndhwc``) at a time. Returns the pair that holds the results, then the spare.
+
+    A row's taps go through the channels up to three at a time: each channel's
+    running maximum stays in a register across the taps of one pass and goes
+    through the scratch only between passes (a window of 3x3 taps reads and
+    writes it three times, not nine). The taps still meet it one by one, in order.
+    """
     for u in range(u0, u1):
         h = h0 + dh * u
-        for v in range(v0, v1):
-            w = w0 + dw * v
-            s0 = uint64(pixel + (h * W + w) * C)
-            at = arg.dtype.type(first + h * W + w)
-            for t in range(uint64(n)):
-                val, b, a = xf[s0 + t], best[t], arg[t]
-                take = max_wins(val, b, a)
-                new_best[t] = val if take else b
-                new_arg[t] = at if take else a
+        for v in range(v0, v1, 3):
+            taps = min(3, v1 - v)
+            s0 = uint64(pixel + (h * W + w0 + dw * v) * C)
+            s1, s2 = s0 + uint64(dw * C), s0 + uint64(2 * dw * C)
+            a0 = arg.dtype.type(first + h * W + w0 + dw * v)
+            a1, a2 = a0 + arg.dtype.type(dw), a0 + arg.dtype.type(2 * dw)
+            # one loop per count of taps: a loop whose body holds no test vectorises
+            if taps == 3:
+                for t in range(uint64(n)):
+                    b, a = running_max(xf[s0 + t], a0, best[t], arg[t])
+                    b, a = running_max(xf[s1 + t], a1, b, a)
+                    new_best[t], new_arg[t] = running_max(xf[s2 + t], a2, b, a)
+            elif taps == 2:
+                for t in range(uint64(n)):
+                    b, a = running_max(xf[s0 + t], a0, best[t], arg[t])
+                    new_best[t], new_arg[t] = running_max(xf[s1 + t], a1, b, a)
+            else:
+                for t in range(uint64(n)):
+                    new_best[t], new_arg[t] = running_max(xf[s0 + t], a0, best[t], arg[t])
             best, new_best = new_best, best
             arg, new_arg = new_arg, arg
     return best, arg, new_best, new_arg
