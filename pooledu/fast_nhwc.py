@@ -156,13 +156,26 @@ def max_taps(xf, pixel, first, W, C, h0, w0, u0, u1, v0, v1, dh, dw, best, arg, 
 def add_pixels(xf, image, h0, h1, w0, w1, W, C, acc, at, n):
     """acc[at:at + n] += channels 0..n-1 of each pixel of rows [h0, h1) x columns [w0, w1)
     of the image whose pixel (0, 0) starts at ``xf[image]``, one pixel at a time, row by
-    row (the order of the formulas' window sums, and of the average gathers)."""
+    row (the order of the formulas' window sums, and of the average gathers).
+
+    As in ``max_taps``, a row's pixels go through the channels up to three per pass,
+    each channel's sum in a register within the pass: ``(acc + a) + b``, the same
+    additions in the same order as three passes of one pixel."""
     at = uint64(at)
     for h in range(h0, h1):
-        for w in range(w0, w1):
-            src = uint64(image + (h * W + w) * C)
-            for t in range(uint64(n)):
-                acc[at + t] += xf[src + t]
+        for w in range(w0, w1, 3):
+            pixels = min(3, w1 - w)
+            s0 = uint64(image + (h * W + w) * C)
+            s1, s2 = s0 + uint64(C), s0 + uint64(2 * C)
+            if pixels == 3:  # one loop per count: a loop whose body holds no test vectorises
+                for t in range(uint64(n)):
+                    acc[at + t] = acc[at + t] + xf[s0 + t] + xf[s1 + t] + xf[s2 + t]
+            elif pixels == 2:
+                for t in range(uint64(n)):
+                    acc[at + t] = acc[at + t] + xf[s0 + t] + xf[s1 + t]
+            else:
+                for t in range(uint64(n)):
+                    acc[at + t] += xf[s0 + t]
 
 
 @register_jitable
