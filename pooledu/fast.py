@@ -67,7 +67,7 @@ import numpy as np
 from numba import int32, njit, prange, uint64
 from numba.extending import register_jitable
 
-from .fast_nhwc import (UNPOOL_RUN, avg_pool2d_direct, broadcast_indices_outside,
+from .fast_nhwc import (UNPOOL_RUN, add_pixels, avg_pool2d_direct, broadcast_indices_outside,
                         broadcast_windows_direct, indices_fit, lp_pool2d_direct,
                         lp_power_grads_direct, lp_root_grads_direct,
                         max_broadcast_pool2d_backward_direct, max_broadcast_pool2d_direct,
@@ -806,7 +806,8 @@ def global_avg_pool2d_nhwc(x, y):
 
     Each channel adds its cells in order, in float64, as ``formulas.global_mean``
     does; the channels of one pixel are contiguous, so the sums of a block of
-    channels advance together in SIMD lanes with plain contiguous loads.
+    channels advance together in SIMD lanes with plain contiguous loads
+    (``fast_nhwc.add_pixels``, the plane as one row of pixels).
     """
     N, H, W, C = x.shape
     blocks = ceil_div(C, CHANNEL_BLOCK)
@@ -815,11 +816,8 @@ def global_avg_pool2d_nhwc(x, y):
         n, c0 = item // blocks, item % blocks * CHANNEL_BLOCK
         width = min(CHANNEL_BLOCK, C - c0)
         total = np.zeros(CHANNEL_BLOCK)
-        first = uint64(n * H * W * C + c0)  # channel c0 of the image's first pixel
-        for t in range(uint64(H * W)):
-            pixel = first + t * uint64(C)
-            for ch in range(uint64(width)):
-                total[ch] += xf[pixel + ch]
+        # the plane as one row of H*W pixels, from channel c0 of the image's first pixel
+        add_pixels(xf, n * H * W * C + c0, 0, 1, 0, H * W, H * W, C, total, 0, width)
         for ch in range(width):
             y[n, c0 + ch] = x.dtype.type(total[ch] / (H * W))
 
