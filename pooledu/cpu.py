@@ -7,7 +7,7 @@ P = N*C; the kernels write into outputs the caller allocated, and allocate
 nothing themselves. No ``fastmath``: it would let LLVM drop the NaN checks.
 """
 
-from numba import njit, prange
+from numba import njit, prange, uint64
 
 from .geometry import gather_reach
 
@@ -175,11 +175,14 @@ def outside_runs(a, lo, hi, first):
     before its kernel runs, without NumPy's temporary masks.
     """
     runs = first.size
+    span = uint64(hi - lo)
     for c in prange(runs):
         t0, t1 = c * a.size // runs, (c + 1) * a.size // runs
         outside = False
-        for t in range(t0, t1):
-            outside |= (a[t] < lo) | (a[t] >= hi)
+        # one unsigned test for both ends (below lo wraps around to a huge value);
+        # unsigned positions: no negative-index test per entry
+        for t in range(uint64(t0), uint64(t1)):
+            outside |= uint64(a[t] - lo) >= span
         bad = -1
         if outside:
             bad = t0
