@@ -89,7 +89,7 @@ from .fast_family import (adaptive_avg_pool2d, adaptive_avg_pool2d_backward,  # 
                           fractional_max_pool2d,
                           fractional_max_pool2d_backward, index_gather_rows, lp_power_grads,
                           lp_root_grads, max_broadcast_pool2d_backward, max_pool3d,
-                          max_pool3d_backward, max_unpool2d_backward, run_max,
+                          max_pool3d_backward, max_unpool2d, max_unpool2d_backward, run_max,
                           volumes)
 # and so do the channels_last_3d volume kernels
 from .fast_ndhwc import (adaptive_avg_pool3d_ndhwc, adaptive_max_pool3d_ndhwc,  # noqa: F401

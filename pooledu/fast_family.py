@@ -505,6 +505,23 @@ def fractional_max_planes(x, samples, y, idx, kh, kw):
 
 
 @njit(parallel=True, cache=True)
+def max_unpool2d(x, idx, y):
+    """Plane p of y: x[p] scattered to the flat positions idx[p], zeros elsewhere:
+    ``formulas.unpool_plane``'s writes in its order (of coinciding indices the later
+    wins), into the plane of y seen flat, as the index is, so without its two
+    divisions (the public function has checked every index to lie in the plane)."""
+    P, OH, OW = y.shape
+    cells, inputs = uint64(OH * OW), uint64(x.shape[1] * x.shape[2])
+    xf, idxf, yf = x.reshape(x.size), idx.reshape(idx.size), y.reshape(y.size)
+    for p in prange(P):
+        src, dst = uint64(p) * inputs, uint64(p) * cells
+        for t in range(cells):
+            yf[dst + t] = 0
+        for t in range(inputs):
+            yf[dst + uint64(idxf[src + t])] = xf[src + t]
+
+
+@njit(parallel=True, cache=True)
 def max_unpool2d_backward(g, idx, gx):
     """gx[p, i, j] = g[p] at the flat position idx[p, i, j]: ``unpool_grad_cell``'s
     value, read from the plane of g seen flat, as the index is, so without its two
