@@ -716,19 +716,35 @@ def max_broadcast_pool2d_backward(g, idx, gx, kh, kw):
 
     Window by window instead of cell by cell: a band of kh rows cleared as one
     contiguous run, then each window's gradient summed once in the reference's
-    row-major order (``box_sum``) and written at its argmax, which the index
+    row-major order (``box_sum``'s) and written at its argmax, which the index
     check put inside the window. The windows tile the plane, so each cell is
     written by its own window only.
+
+    The sums of a band's whole windows advance together, tap by tap (row h,
+    column v of every window at once: a strided load that vectorises), in
+    ``sums``; a last, narrower window at the right border is summed alone.
     """
     P, H, W = gx.shape
     OH, OW = idx.shape[1], idx.shape[2]
+    whole = W // kw  # windows with all kw columns inside the plane
     zero = gx.dtype.type(0)
+    gf, idxf, gxf = g.reshape(g.size), idx.reshape(idx.size), gx.reshape(gx.size)
     for p in prange(P):
-        plane = gx[p].reshape(H * W)  # (H, W) -> (H*W,): the argmax is a flat index
+        sums = np.empty(OW, g.dtype)  # Numba allocates it once per thread
+        plane = uint64(p * H * W)  # where plane p starts in g and gx (the same shape)
         for i in range(OH):
             h0, h1 = i * kh, min((i + 1) * kh, H)
-            for t in range(h0 * W, h1 * W):
-                plane[t] = zero
+            for t in range(plane + uint64(h0 * W), plane + uint64(h1 * W)):
+                gxf[t] = zero
             for j in range(OW):
-                w0, w1 = j * kw, min((j + 1) * kw, W)
-                plane[idx[p, i, j]] = box_sum(g, p, p + 1, h0, h1, w0, w1)
+                sums[j] = zero
+            for h in range(h0, h1):
+                row = plane + uint64(h * W)
+                for v in range(kw):
+                    for j in range(uint64(whole)):
+                        sums[j] += gf[row + j * uint64(kw) + uint64(v)]
+                for w in range(whole * kw, W):  # the narrower window, if any
+                    sums[OW - 1] += gf[row + uint64(w)]
+            at = uint64((p * OH + i) * OW)
+            for j in range(uint64(OW)):
+                gxf[plane + uint64(idxf[at + j])] = sums[j]
