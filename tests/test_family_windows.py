@@ -204,6 +204,9 @@ def test_max_unpool2d_errors():
         P.max_unpool2d(y, idx, 2, output_size=(9, 9))
     with pytest.raises(ValueError, match="index -1"):
         P.max_unpool2d(y, np.where(idx == idx.max(), -1, idx), 2)
+    for extreme in (np.iinfo(np.int64).max, np.iinfo(np.int64).min):  # no wrap-around lets one in
+        with pytest.raises(ValueError, match=f"index {extreme} lies outside"):
+            P.max_unpool2d(y, np.where(idx == idx.max(), extreme, idx), 2)
     with pytest.raises(TypeError, match="indices"):
         P.max_unpool2d(y, idx.astype(np.int32), 2)
     with pytest.raises(ValueError, match="indices"):
