@@ -87,7 +87,7 @@ from .fast_family import (adaptive_avg_pool2d, adaptive_avg_pool2d_backward,  # 
                           adaptive_max_pool2d_backward, adaptive_max_pool3d,
                           adaptive_max_pool3d_backward, avg_pool3d, avg_pool3d_backward,
                           fractional_max_pool2d,
-                          fractional_max_pool2d_backward, index_gather_rows, lp_power_grads,
+                          fractional_max_pool2d_backward, index_gather_rows, lp_pool2d_rows,
                           lp_root_grads, max_broadcast_pool2d_backward, max_pool3d,
                           max_pool3d_backward, max_unpool2d, max_unpool2d_backward, run_max,
                           volumes)
@@ -748,12 +748,18 @@ def avg_pool2d_backward(g, gx, kh, kw, sh, sw, ph, pw, count_include_pad, diviso
               count_include_pad, divisor_override)
 
 
+def lp_pool2d(x, y, kh, kw, sh, sw, p, q, K):
+    """LP pooling of (P, H, W) planes (finite p): a row of windows at a time, in the output."""
+    lp_pool2d_rows(x, y, kh, kw, sh, sw, p, q, K)
+
+
 def lp_pool2d_backward(g, x, gm, gx, kh, kw, sh, sw, p, pm1, q, qm1, K):
     """gx of LP pooling of (P, H, W) planes: the root's gradient per window (into gm,
-    output-sized scratch), the average gather above, the power's gradient per cell."""
+    output-sized scratch), the average gather above, the power's gradient per cell
+    (elementwise, so the channels-last kernel's, on the planes as they lie)."""
     lp_root_grads(g, x, gm, kh, kw, sh, sw, p, q, qm1, K)
     avg_pool2d_backward(gm, gx, kh, kw, sh, sw, 0, 0, True, 0)
-    lp_power_grads(x, gx, p, pm1)
+    lp_power_grads_direct(x, gx, p, pm1)
 
 
 def avg_pool2d_backward_nhwc(g, gx, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override):

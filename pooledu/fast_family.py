@@ -57,8 +57,8 @@ import numpy as np
 from numba import njit, prange, uint64
 from numba.extending import register_jitable
 
-from .formulas import (adaptive_divide, avg_divisor3d, avg_span, box_max, box_sum,
-                       lp_mean_window, lp_power_grad, lp_root_grad, max_window3d, max_wins)
+from .formulas import (adaptive_divide, avg_divisor, avg_divisor3d, avg_span, box_max, box_sum,
+                       lp_root, lp_root_grad, max_window3d, max_wins, torch_pow)
 from .geometry import (ADAPTIVE, FRACTIONAL, REGULAR, adaptive_span, ceil_div, fractional_start,
                        gathering_windows, tap_span)
 
@@ -536,33 +536,108 @@ def max_unpool2d_backward(g, idx, gx):
             gxf[dst + t] = gf[src + uint64(idxf[dst + t])]
 
 
-# LP pooling's backward pass in three steps, each over all planes at once: the
-# root's gradient per window, the average pool's gather (the fast 2D one, which
-# fast.lp_pool2d_backward runs between these two), the power's gradient per
-# cell; the reference fuses them plane by plane.
+# LP pooling of (P, H, W) planes (NCHW memory; 1D work has H = 1). A parallel
+# iteration takes one output row of one plane and sums its windows' powers in
+# the output itself, a tap at a time across the row: tap (u, v) of window j reads
+# x[h, sw*j + v], so every window meets its taps in row-major order, as
+# ``lp_mean_window`` visits them, each power taken as it is added, from +0.0, in
+# x's dtype. The backward pass takes the root's gradient per window the same
+# way, then the fast 2D average gather (which fast.lp_pool2d_backward runs),
+# then the power's gradient per cell. The elementwise steps are shared with the
+# channels-last kernels (``fast_nhwc``), which run them on their memory as it
+# lies; p = 2 (and 1) run with the exponents as constants (LP_SQUARE in
+# ``fast_nhwc`` says why).
+
+@register_jitable
+def power_row_sums(xf, acc, r, H, W, OH, OW, kh, kw, sh, sw, p):
+    """acc[r*OW + j] = ``lp_mean_window`` of window (r % OH, j) of plane r // OH, for every j:
+    the powers summed a tap at a time across the row (only the windows that tap lands in,
+    ``tap_span``), then each sum divided by its window's divisor."""
+    f = xf.dtype.type
+    one = f(1)
+    first = (r // OH) * H * W  # the plane's cell (0, 0)
+    h0, h1, hpad = avg_span(r % OH, kh, sh, 0, H)
+    out, step = uint64(r * OW), uint64(sw)
+    for j in range(uint64(OW)):
+        acc[out + j] = 0
+    for h in range(h0, h1):
+        for v in range(kw):
+            src = uint64(first + h * W + v)
+            for j in range(uint64(tap_span(v, sw, 0, 1, W, OW)[1])):
+                acc[out + j] += torch_pow(xf[src + step * j], p, one)
+    for j in range(OW):  # a signed j, so that avg_span's arithmetic stays in integers
+        w0, w1, wpad = avg_span(j, kw, sw, 0, W)
+        at = out + uint64(j)
+        acc[at] = acc[at] / f(avg_divisor(h0, h1, hpad, w0, w1, wpad, True, 0))
+
+
+@register_jitable
+def power_row_means(xf, acc, r, H, W, OH, OW, kh, kw, sh, sw, p):
+    """``power_row_sums`` with p = 2 and 1 (and their stride 2) as constants, so that the
+    powers and strided reads vectorise; other p at run time."""
+    f = xf.dtype.type
+    if p == 2 and sw == 2:
+        power_row_sums(xf, acc, r, H, W, OH, OW, kh, kw, sh, 2, f(2))
+    elif p == 2:
+        power_row_sums(xf, acc, r, H, W, OH, OW, kh, kw, sh, sw, f(2))
+    elif p == 1:
+        power_row_sums(xf, acc, r, H, W, OH, OW, kh, kw, sh, sw, f(1))
+    else:
+        power_row_sums(xf, acc, r, H, W, OH, OW, kh, kw, sh, sw, f(p))
+
+
+@register_jitable
+def lp_roots(yf, lo, hi, q, K):
+    """yf[t] = ``lp_root`` of the mean of powers yf[t], lo <= t < hi (unsigned)."""
+    f = yf.dtype.type
+    if q == 0.5:  # p = 2
+        for t in range(lo, hi):
+            yf[t] = lp_root(yf[t], f(0.5), f(K), f(1))
+    elif q == 1:
+        for t in range(lo, hi):
+            yf[t] = lp_root(yf[t], f(1), f(K), f(1))
+    else:
+        for t in range(lo, hi):
+            yf[t] = lp_root(yf[t], f(q), f(K), f(1))
+
+
+@register_jitable
+def lp_root_grads_run(gf, gmf, lo, hi, q, qm1, K):
+    """gmf[t] = ``lp_root_grad`` of gf[t] at the mean of powers gmf[t], lo <= t < hi."""
+    f = gf.dtype.type
+    if q == 0.5:  # p = 2
+        for t in range(lo, hi):
+            gmf[t] = lp_root_grad(gf[t], gmf[t], f(0.5), f(-0.5), f(K), f(1))
+    elif q == 1:
+        for t in range(lo, hi):
+            gmf[t] = lp_root_grad(gf[t], gmf[t], f(1), f(0), f(K), f(1))
+    else:
+        for t in range(lo, hi):
+            gmf[t] = lp_root_grad(gf[t], gmf[t], f(q), f(qm1), f(K), f(1))
+
+
+@njit(parallel=True, cache=True)
+def lp_pool2d_rows(x, y, kh, kw, sh, sw, p, q, K):
+    """y of LP pooling of (P, H, W) planes: each output row's means of powers in the
+    output (``power_row_means``), then ``lp_root``; rows of all planes in parallel."""
+    P, H, W = x.shape
+    OH, OW = y.shape[1], y.shape[2]
+    xf, yf = x.reshape(P * H * W), y.reshape(P * OH * OW)
+    for r in prange(P * OH):
+        power_row_means(xf, yf, r, H, W, OH, OW, kh, kw, sh, sw, p)
+        lp_roots(yf, uint64(r * OW), uint64((r + 1) * OW), q, K)
+
 
 @njit(parallel=True, cache=True)
 def lp_root_grads(g, x, gm, kh, kw, sh, sw, p, q, qm1, K):
-    """gm[c, i, j] = the root's gradient at window (i, j), its average recomputed."""
-    P, OH, OW = g.shape
-    f = x.dtype.type
+    """gm[c, i, j] = the root's gradient at window (i, j) of plane c, its mean of powers
+    recomputed as ``lp_pool2d_rows`` computes it."""
+    P, H, W = x.shape
+    OH, OW = g.shape[1], g.shape[2]
+    xf, gf, gmf = x.reshape(P * H * W), g.reshape(P * OH * OW), gm.reshape(P * OH * OW)
     for r in prange(P * OH):
-        c, i = r // OH, r % OH
-        plane = x[c]
-        for j in range(OW):
-            m = lp_mean_window(plane, i, j, kh, kw, sh, sw, f(p))
-            gm[c, i, j] = lp_root_grad(g[c, i, j], m, f(q), f(qm1), f(K), f(1))
-
-
-@njit(parallel=True, cache=True)
-def lp_power_grads(x, gx, p, pm1):
-    """gx[c, h, w] = the power's gradient at the cell, given what the gather brought it."""
-    P, H, W = gx.shape
-    f = x.dtype.type
-    for r in prange(P * H):
-        c, h = r // H, r % H
-        for w in range(W):
-            gx[c, h, w] = lp_power_grad(gx[c, h, w], x[c, h, w], f(p), f(pm1), f(1))
+        power_row_means(xf, gmf, r, H, W, OH, OW, kh, kw, sh, sw, p)
+        lp_root_grads_run(gf, gmf, uint64(r * OW), uint64((r + 1) * OW), q, qm1, K)
 
 
 # ---------------------------------------------------------------------------

@@ -67,9 +67,9 @@ import numpy as np
 from numba import njit, prange, uint64
 from numba.extending import register_jitable
 
-from .fast_family import reach
-from .formulas import (adaptive_divide, avg_divisor, avg_span, lp_power_grad, lp_root,
-                       lp_root_grad, max_wins, torch_pow)
+from .fast_family import lp_root_grads_run, lp_roots, reach
+from .formulas import (adaptive_divide, avg_divisor, avg_span, lp_power_grad, max_wins,
+                       torch_pow)
 from .geometry import ADAPTIVE, REGULAR, adaptive_span, ceil_div, taps_inside
 
 MIN_CHANNELS = 16  # fewer channels make runs too short to vectorise well
@@ -447,9 +447,12 @@ LP_RUN = 4096  # cells per parallel iteration of LP's elementwise power gradient
 
 # LP_SQUARE: the formulas take p and 1/p at run time, and ``torch_pow`` tests the
 # exponent against its shortcuts (2, 0.5, ...) before it falls back to pow(),
-# which keeps a loop of them from vectorising. For p = 2, the common case, the
-# LP backward loops call the same formulas with the exponents as constants:
-# LLVM folds the tests away and the loops vectorise (25x faster), same bits.
+# which keeps a loop of them from vectorising. For p = 2, the common case (and
+# p = 1, sum pooling), the LP loops call the same formulas with the exponents as
+# constants: LLVM folds the tests away and the loops vectorise (25x faster),
+# same bits. The roots and the root's gradient are fast_family's runs
+# (``lp_roots``, ``lp_root_grads_run``), shared with the NCHW kernels, and so is
+# the power's gradient below, which is elementwise.
 
 
 def indices_fit(shape):
@@ -492,8 +495,7 @@ def lp_pool2d_direct(x, y, kh, kw, sh, sw, p, q, K):
     f = x.dtype.type
     for r in prange(N * OH):
         power_means(xf, yf, r, H, W, C, OH, OW, kh, kw, sh, sw, f(p))
-        for t in range(uint64(r * OW * C), uint64((r + 1) * OW * C)):
-            yf[t] = lp_root(yf[t], f(q), f(K), f(1))
+        lp_roots(yf, uint64(r * OW * C), uint64((r + 1) * OW * C), q, K)
 
 
 @njit(parallel=True, cache=True)
@@ -506,13 +508,7 @@ def lp_root_grads_direct(g, x, gm, kh, kw, sh, sw, p, q, qm1, K):
     f = x.dtype.type
     for r in prange(N * OH):
         power_means(xf, gmf, r, H, W, C, OH, OW, kh, kw, sh, sw, f(p))
-        lo, hi = uint64(r * OW * C), uint64((r + 1) * OW * C)
-        if q == 0.5:  # p = 2, as LP_SQUARE explains
-            for t in range(lo, hi):
-                gmf[t] = lp_root_grad(gf[t], gmf[t], f(0.5), f(-0.5), f(K), f(1))
-        else:
-            for t in range(lo, hi):
-                gmf[t] = lp_root_grad(gf[t], gmf[t], f(q), f(qm1), f(K), f(1))
+        lp_root_grads_run(gf, gmf, uint64(r * OW * C), uint64((r + 1) * OW * C), q, qm1, K)
 
 
 @njit(parallel=True, cache=True)
@@ -527,6 +523,9 @@ def lp_power_grads_direct(x, gx, p, pm1):
         if p == 2:  # as LP_SQUARE explains
             for t in range(lo, hi):
                 gxf[t] = lp_power_grad(gxf[t], xf[t], f(2), f(1), f(1))
+        elif p == 1:
+            for t in range(lo, hi):
+                gxf[t] = lp_power_grad(gxf[t], xf[t], f(1), f(0), f(1))
         else:
             for t in range(lo, hi):
                 gxf[t] = lp_power_grad(gxf[t], xf[t], f(p), f(pm1), f(1))

@@ -426,19 +426,53 @@ def cl_grads(shape, dtype, seed=0):
 FAMILY_CHANNELS = [fast_nhwc.MIN_CHANNELS, 33]
 
 
-@pytest.mark.parametrize("channels", FAMILY_CHANNELS)
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("p", [2, 1, 3, -1, 0.5, 2.5, float("inf"), -float("inf")])
-def test_lp_pool2d_channels_last_gives_the_reference_bits(channels, dtype, p):
-    x = blocked_input((2, channels, 9, 11), "channels_last", seed=channels).astype(dtype)
+def same_bits_nchw(got, want):
+    """The fast schedule's NCHW result has the reference's bits, in C order."""
+    assert got.flags.c_contiguous
+    same_bits(got, want)
+
+
+LP_POWERS = [2, 1, 3, -1, 0.5, 2.5, float("inf"), -float("inf")]
+LP_WINDOWS = [dict(kernel_size=2), dict(kernel_size=3, stride=2, ceil_mode=True),
+              dict(kernel_size=(2, 3), stride=(1, 2), ceil_mode=True)]
+
+
+def lp_input(shape, layout, dtype, p):
+    x = blocked_input(shape, layout, seed=shape[1]).astype(dtype)
     if p not in (1, 2, -1, float("inf"), -float("inf")):
         x = np.abs(x)  # a fractional or odd generic power makes the signed sums NaN
-    for window in [dict(kernel_size=2), dict(kernel_size=3, stride=2, ceil_mode=True),
-                   dict(kernel_size=(2, 3), stride=(1, 2), ceil_mode=True)]:
+    return x
+
+
+@pytest.mark.parametrize("channels", FAMILY_CHANNELS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("p", LP_POWERS)
+def test_lp_pool2d_channels_last_gives_the_reference_bits(channels, dtype, p):
+    x = lp_input((2, channels, 9, 11), "channels_last", dtype, p)
+    for window in LP_WINDOWS:
         y, ry = both(lambda: P.lp_pool2d(x, p, **window))
         same_bits_and_layout(y, ry)
         g = cl_grads(y.shape, dtype)
         same_bits_and_layout(*both(lambda: P.lp_pool2d_backward(g, x, p, **window)))
+
+
+# NCHW planes (fast_family's row kernels): rows longer than the SIMD widths, ceil_mode's
+# cut windows at the right and bottom, overlapping windows, and 1D pooling (H = 1)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("p", LP_POWERS)
+def test_lp_pool_nchw_gives_the_reference_bits(dtype, p):
+    x = lp_input((2, 3, 10, 37), "nchw", dtype, p)
+    for window in LP_WINDOWS:
+        y, ry = both(lambda: P.lp_pool2d(x, p, **window))
+        same_bits_nchw(y, ry)
+        g = grads(y.shape, dtype)
+        same_bits_nchw(*both(lambda: P.lp_pool2d_backward(g, x, p, **window)))
+    x1 = x[:, :, 4]  # (N, C, L) rows, ending in -inf
+    for window in [dict(kernel_size=2), dict(kernel_size=3, stride=2, ceil_mode=True)]:
+        y, ry = both(lambda: P.lp_pool1d(x1, p, **window))
+        same_bits_nchw(y, ry)
+        g = grads(y.shape, dtype)
+        same_bits_nchw(*both(lambda: P.lp_pool1d_backward(g, x1, p, **window)))
 
 
 # one image cut into runs of channels (fewer images than threads), as well as whole images
