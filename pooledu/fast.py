@@ -88,9 +88,9 @@ from .fast_family import (adaptive_avg_pool2d, adaptive_avg_pool2d_backward,  # 
                           adaptive_max_pool3d_backward, avg_pool3d, avg_pool3d_backward,
                           fractional_max_pool2d,
                           fractional_max_pool2d_backward, index_gather_rows, lp_pool2d_rows,
-                          lp_root_grads, max_broadcast_pool2d_backward, max_pool3d,
-                          max_pool3d_backward, max_unpool2d, max_unpool2d_backward, run_max,
-                          volumes)
+                          lp_root_shares, lp_share_gather, max_broadcast_pool2d_backward,
+                          max_pool3d, max_pool3d_backward, max_unpool2d, max_unpool2d_backward,
+                          run_max, volumes)
 # and so do the channels_last_3d volume kernels
 from .fast_ndhwc import (adaptive_avg_pool3d_ndhwc, adaptive_max_pool3d_ndhwc,  # noqa: F401
                          avg_pool3d_ndhwc, max_pool3d_backward_ndhwc, max_pool3d_ndhwc)
@@ -754,12 +754,11 @@ def lp_pool2d(x, y, kh, kw, sh, sw, p, q, K):
 
 
 def lp_pool2d_backward(g, x, gm, gx, kh, kw, sh, sw, p, pm1, q, qm1, K):
-    """gx of LP pooling of (P, H, W) planes: the root's gradient per window (into gm,
-    output-sized scratch), the average gather above, the power's gradient per cell
-    (elementwise, so the channels-last kernel's, on the planes as they lie)."""
-    lp_root_grads(g, x, gm, kh, kw, sh, sw, p, q, qm1, K)
-    avg_pool2d_backward(gm, gx, kh, kw, sh, sw, 0, 0, True, 0)
-    lp_power_grads_direct(x, gx, p, pm1)
+    """gx of LP pooling of (P, H, W) planes: each window's share of the root's gradient
+    (into gm, output-sized scratch), then the average gather and the power's gradient
+    in one pass over gx (``fast_family``)."""
+    lp_root_shares(g, x, gm, kh, kw, sh, sw, p, q, qm1, K)
+    lp_share_gather(gm, x, gx, kh, kw, sh, sw, p, pm1)
 
 
 def avg_pool2d_backward_nhwc(g, gx, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override):

@@ -58,9 +58,9 @@ from numba import njit, prange, uint64
 from numba.extending import register_jitable
 
 from .formulas import (adaptive_divide, avg_divisor, avg_divisor3d, avg_span, box_max, box_sum,
-                       lp_root, lp_root_grad, max_window3d, max_wins, torch_pow)
+                       lp_power_grad, lp_root, lp_root_grad, max_window3d, max_wins, torch_pow)
 from .geometry import (ADAPTIVE, FRACTIONAL, REGULAR, adaptive_span, ceil_div, fractional_start,
-                       gathering_windows, tap_span)
+                       gathering_windows, tap_span, windows_touching)
 
 LANES = 16  # planes scanned side by side, one per SIMD lane
 CHUNKS = 256  # runs of rows a parallel loop is cut into: enough to balance the threads
@@ -558,10 +558,9 @@ def power_row_sums(xf, acc, r, H, W, OH, OW, kh, kw, sh, sw, p):
     constant p and stride reach the loops before LLVM optimises them: a helper of its
     own is optimised once, for any p and stride, before it is inlined, and its loops
     then stay scalar (this row's sums take 25% less time inlined)."""
-    f = xf.dtype.type
-    one = f(1)
+    one = xf.dtype.type(1)
     first = (r // OH) * H * W  # the plane's cell (0, 0)
-    h0, h1, hpad = avg_span(r % OH, kh, sh, 0, H)
+    h0, h1, _ = avg_span(r % OH, kh, sh, 0, H)
     out, step = uint64(r * OW), uint64(sw)
     for j in range(uint64(OW)):
         acc[out + j] = 0
@@ -570,10 +569,20 @@ def power_row_sums(xf, acc, r, H, W, OH, OW, kh, kw, sh, sw, p):
             src = uint64(first + h * W + v)
             for j in range(uint64(tap_span(v, sw, 0, 1, W, OW)[1])):
                 acc[out + j] += torch_pow(xf[src + step * j], p, one)
+    divide_row(acc, r, H, W, OH, OW, kh, kw, sh, sw)
+
+
+@register_jitable
+def divide_row(a, r, H, W, OH, OW, kh, kw, sh, sw):
+    """a[r*OW + j] /= the divisor of window (r % OH, j), for every j: LP's average (no
+    padding, a ceil_mode window divided by the cells it has), as the formulas divide."""
+    f = a.dtype.type
+    h0, h1, hpad = avg_span(r % OH, kh, sh, 0, H)
+    out = uint64(r * OW)
     for j in range(OW):  # a signed j, so that avg_span's arithmetic stays in integers
         w0, w1, wpad = avg_span(j, kw, sw, 0, W)
         at = out + uint64(j)
-        acc[at] = acc[at] / f(avg_divisor(h0, h1, hpad, w0, w1, wpad, True, 0))
+        a[at] = a[at] / f(avg_divisor(h0, h1, hpad, w0, w1, wpad, True, 0))
 
 
 @register_jitable(inline="always")
@@ -621,6 +630,22 @@ def lp_root_grads_run(gf, gmf, lo, hi, q, qm1, K):
             gmf[t] = lp_root_grad(gf[t], gmf[t], f(q), f(qm1), f(K), f(1))
 
 
+@register_jitable
+def lp_power_grads_run(xf, gxf, lo, hi, p, pm1):
+    """gxf[t] = ``lp_power_grad`` at the cell holding xf[t], given what the average gather
+    brought it (gxf[t]), lo <= t < hi."""
+    f = xf.dtype.type
+    if p == 2:
+        for t in range(lo, hi):
+            gxf[t] = lp_power_grad(gxf[t], xf[t], f(2), f(1), f(1))
+    elif p == 1:
+        for t in range(lo, hi):
+            gxf[t] = lp_power_grad(gxf[t], xf[t], f(1), f(0), f(1))
+    else:
+        for t in range(lo, hi):
+            gxf[t] = lp_power_grad(gxf[t], xf[t], f(p), f(pm1), f(1))
+
+
 @njit(parallel=True, cache=True)
 def lp_pool2d_rows(x, y, kh, kw, sh, sw, p, q, K):
     """y of LP pooling of (P, H, W) planes: each output row's means of powers in the
@@ -634,15 +659,55 @@ def lp_pool2d_rows(x, y, kh, kw, sh, sw, p, q, K):
 
 
 @njit(parallel=True, cache=True)
-def lp_root_grads(g, x, gm, kh, kw, sh, sw, p, q, qm1, K):
-    """gm[c, i, j] = the root's gradient at window (i, j) of plane c, its mean of powers
-    recomputed as ``lp_pool2d_rows`` computes it."""
+def lp_root_shares(g, x, share, kh, kw, sh, sw, p, q, qm1, K):
+    """share[c, i, j] = the root's gradient at window (i, j) of plane c, its mean of powers
+    recomputed as ``lp_pool2d_rows`` computes it, divided by the window's divisor: what
+    the average pool's gather sends each of the window's cells (``avg_grad_cell``)."""
     P, H, W = x.shape
     OH, OW = g.shape[1], g.shape[2]
-    xf, gf, gmf = x.reshape(P * H * W), g.reshape(P * OH * OW), gm.reshape(P * OH * OW)
+    xf, gf, sf = x.reshape(P * H * W), g.reshape(P * OH * OW), share.reshape(P * OH * OW)
     for r in prange(P * OH):
-        power_row_means(xf, gmf, r, H, W, OH, OW, kh, kw, sh, sw, p)
-        lp_root_grads_run(gf, gmf, uint64(r * OW), uint64((r + 1) * OW), q, qm1, K)
+        power_row_means(xf, sf, r, H, W, OH, OW, kh, kw, sh, sw, p)
+        lp_root_grads_run(gf, sf, uint64(r * OW), uint64((r + 1) * OW), q, qm1, K)
+        divide_row(sf, r, H, W, OH, OW, kh, kw, sh, sw)
+
+
+@register_jitable(inline="always")
+def share_row_sums(sf, gxf, row, H, W, OH, OW, kh, kw, sh, sw):
+    """gxf[row*W + w] = the sum of the shares of the windows holding cell (row % H, w) of
+    plane row // H, for every w, as ``avg_grad_cell`` adds them: from +0.0, window rows
+    in order, and in each, the taps from the last to the first, so that each cell meets
+    its windows left to right. Inlined where called, as ``power_row_sums`` is."""
+    h = row % H
+    first = uint64((row // H) * OH * OW)  # the plane's window (0, 0)
+    out, step = uint64(row * W), uint64(sw)
+    for w in range(uint64(W)):
+        gxf[out + w] = 0
+    i0, i1 = windows_touching(h, kh, sh, 0, 1, OH)
+    for i in range(i0, i1):
+        src = first + uint64(i * OW)
+        for v in range(kw - 1, -1, -1):
+            dst = out + uint64(v)
+            for j in range(uint64(tap_span(v, sw, 0, 1, W, OW)[1])):
+                gxf[dst + step * j] += sf[src + j]
+
+
+@njit(parallel=True, cache=True)
+def lp_share_gather(share, x, gx, kh, kw, sh, sw, p, pm1):
+    """gx of LP pooling of (P, H, W) planes from each window's share: the average pool's
+    gather a row of cells at a time (``share_row_sums``), then the power's gradient
+    at each cell of the row while it is in cache (``lp_power_grad``); rows of all planes
+    in parallel, each written by its own iteration."""
+    P, H, W = x.shape
+    OH, OW = share.shape[1], share.shape[2]
+    xf, sf, gxf = x.reshape(P * H * W), share.reshape(P * OH * OW), gx.reshape(P * H * W)
+    f = x.dtype.type
+    for row in prange(P * H):
+        if kw == 2 and sw == 2:  # constants for the common window, as in power_row_means
+            share_row_sums(sf, gxf, row, H, W, OH, OW, kh, 2, sh, 2)
+        else:
+            share_row_sums(sf, gxf, row, H, W, OH, OW, kh, kw, sh, sw)
+        lp_power_grads_run(xf, gxf, uint64(row * W), uint64((row + 1) * W), p, pm1)
 
 
 # ---------------------------------------------------------------------------

@@ -67,9 +67,8 @@ import numpy as np
 from numba import njit, prange, uint64
 from numba.extending import register_jitable
 
-from .fast_family import lp_root_grads_run, lp_roots, reach
-from .formulas import (adaptive_divide, avg_divisor, avg_span, lp_power_grad, max_wins,
-                       torch_pow)
+from .fast_family import lp_power_grads_run, lp_root_grads_run, lp_roots, reach
+from .formulas import adaptive_divide, avg_divisor, avg_span, max_wins, torch_pow
 from .geometry import ADAPTIVE, REGULAR, adaptive_span, ceil_div, taps_inside
 
 MIN_CHANNELS = 16  # fewer channels make runs too short to vectorise well
@@ -451,8 +450,8 @@ LP_RUN = 4096  # cells per parallel iteration of LP's elementwise power gradient
 # p = 1, sum pooling), the LP loops call the same formulas with the exponents as
 # constants: LLVM folds the tests away and the loops vectorise (25x faster),
 # same bits. The roots and the root's gradient are fast_family's runs
-# (``lp_roots``, ``lp_root_grads_run``), shared with the NCHW kernels, and so is
-# the power's gradient below, which is elementwise.
+# (``lp_roots``, ``lp_root_grads_run``, ``lp_power_grads_run``), shared with
+# the NCHW kernels.
 
 
 def indices_fit(shape):
@@ -517,18 +516,9 @@ def lp_power_grads_direct(x, gx, p, pm1):
     gather brought it: elementwise over the memory as it lies (any shape, C-contiguous),
     a run of ``LP_RUN`` cells per parallel iteration."""
     xf, gxf = x.reshape(x.size), gx.reshape(gx.size)
-    f = x.dtype.type
     for r in prange((x.size + LP_RUN - 1) // LP_RUN):
         lo, hi = uint64(r * LP_RUN), uint64(min((r + 1) * LP_RUN, x.size))
-        if p == 2:  # as LP_SQUARE explains
-            for t in range(lo, hi):
-                gxf[t] = lp_power_grad(gxf[t], xf[t], f(2), f(1), f(1))
-        elif p == 1:
-            for t in range(lo, hi):
-                gxf[t] = lp_power_grad(gxf[t], xf[t], f(1), f(0), f(1))
-        else:
-            for t in range(lo, hi):
-                gxf[t] = lp_power_grad(gxf[t], xf[t], f(p), f(pm1), f(1))
+        lp_power_grads_run(xf, gxf, lo, hi, p, pm1)
 
 
 @njit(parallel=True, cache=True)
