@@ -46,10 +46,16 @@ Average shares, g / divisor (``avg_divisor3d``) or g / kd / kh / kw
 array first. Adaptive pooling to a single cell takes one broadcast per
 plane. 1D max pooling (2D with H = 1) takes the max gather too
 (``fast.max_pool2d_backward``), 1D average pooling the volume average
-gather (``fast.avg_pool2d_backward``), and LP pooling's backward pass runs
-the fast 2D average gather between its two elementwise steps. Unpooling's
-gather reads each plane flat, as its indices are, once the public function
-has checked them.
+gather (``fast.avg_pool2d_backward``). Unpooling's gather reads each plane
+flat, as its indices are, once the public function has checked them.
+
+LP pooling of NCHW planes goes a row at a time (its section says how): the
+forward pass sums each tap's powers across a row of windows, in the output;
+the backward pass divides each window's share of the root's gradient out
+once, then gathers a row of cells at a time and takes the power's gradient
+while the row is in cache. Its elementwise runs (the root, the root's
+gradient, the power's gradient) serve ``fast_nhwc``'s channels-last LP
+kernels too.
 """
 
 import numba
@@ -537,16 +543,19 @@ def max_unpool2d_backward(g, idx, gx):
 
 
 # LP pooling of (P, H, W) planes (NCHW memory; 1D work has H = 1). A parallel
-# iteration takes one output row of one plane and sums its windows' powers in
-# the output itself, a tap at a time across the row: tap (u, v) of window j reads
-# x[h, sw*j + v], so every window meets its taps in row-major order, as
-# ``lp_mean_window`` visits them, each power taken as it is added, from +0.0, in
-# x's dtype. The backward pass takes the root's gradient per window the same
-# way, then the fast 2D average gather (which fast.lp_pool2d_backward runs),
-# then the power's gradient per cell. The elementwise steps are shared with the
-# channels-last kernels (``fast_nhwc``), which run them on their memory as it
-# lies; p = 2 (and 1) run with the exponents as constants (LP_SQUARE in
-# ``fast_nhwc`` says why).
+# iteration of the forward pass takes one output row of one plane and sums its
+# windows' powers in the output itself, a tap at a time across the row: tap
+# (u, v) of window j reads x[h, sw*j + v], so every window meets its taps in
+# row-major order, as ``lp_mean_window`` visits them, each power taken as it is
+# added, from +0.0, in x's dtype. The backward pass recomputes those means, turns
+# each into its window's share of the root's gradient (g / divisor, as
+# ``avg_grad_cell`` divides), then gathers: an iteration takes one input row, adds
+# the shares of the window rows that reach it, in order, each row's taps from the
+# last to the first (so that each cell meets its windows left to right), and
+# takes the power's gradient at each cell of the row, which is written once.
+# The elementwise runs are shared with the channels-last kernels
+# (``fast_nhwc``); p = 2 (and 1) run with the exponents as constants (LP_SQUARE
+# in ``fast_nhwc`` says why), and so does the 2-wide stride-2 window.
 
 @register_jitable(inline="always")
 def power_row_sums(xf, acc, r, H, W, OH, OW, kh, kw, sh, sw, p):
