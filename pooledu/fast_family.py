@@ -685,20 +685,37 @@ def lp_root_shares(g, x, share, kh, kw, sh, sw, p, q, qm1, K):
 def share_row_sums(sf, gxf, row, H, W, OH, OW, kh, kw, sh, sw):
     """gxf[row*W + w] = the sum of the shares of the windows holding cell (row % H, w) of
     plane row // H, for every w, as ``avg_grad_cell`` adds them: from +0.0, window rows
-    in order, and in each, the taps from the last to the first, so that each cell meets
-    its windows left to right. Inlined where called, as ``power_row_sums`` is."""
+    in order, and in each, the windows from left to right. Inlined where called, as
+    ``power_row_sums`` is.
+
+    Windows no wider than their stride hold each cell once per window row, so a row of
+    them goes window by window, each adding its share to its cells (which vectorises for
+    the 2-wide stride-2 window: the cells of a tap pair are contiguous). Wider windows
+    go tap by tap, from the last tap to the first, so that each cell still meets its
+    windows left to right.
+    """
     h = row % H
     first = uint64((row // H) * OH * OW)  # the plane's window (0, 0)
     out, step = uint64(row * W), uint64(sw)
     for w in range(uint64(W)):
         gxf[out + w] = 0
     i0, i1 = windows_touching(h, kh, sh, 0, 1, OH)
+    full = uint64(tap_span(kw - 1, sw, 0, 1, W, OW)[1])  # windows with every tap inside
     for i in range(i0, i1):
         src = first + uint64(i * OW)
-        for v in range(kw - 1, -1, -1):
-            dst = out + uint64(v)
-            for j in range(uint64(tap_span(v, sw, 0, 1, W, OW)[1])):
-                gxf[dst + step * j] += sf[src + j]
+        if kw <= sw:
+            for j in range(full):
+                for v in range(uint64(kw)):
+                    gxf[out + step * j + v] += sf[src + j]
+            for j in range(full, uint64(OW)):
+                for v in range(uint64(kw)):
+                    if step * j + v < uint64(W):
+                        gxf[out + step * j + v] += sf[src + j]
+        else:
+            for v in range(kw - 1, -1, -1):
+                dst = out + uint64(v)
+                for j in range(uint64(tap_span(v, sw, 0, 1, W, OW)[1])):
+                    gxf[dst + step * j] += sf[src + j]
 
 
 @njit(parallel=True, cache=True)
