@@ -457,12 +457,14 @@ def test_lp_pool2d_channels_last_gives_the_reference_bits(channels, dtype, p):
 
 
 # NCHW planes (fast_family's row kernels): rows longer than the SIMD widths, ceil_mode's
-# cut windows at the right and bottom, overlapping windows, and 1D pooling (H = 1)
+# cut windows at the right and bottom, windows wider than, as wide as and narrower
+# than their stride (the gather's two loop orders), and 1D pooling (H = 1)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("p", LP_POWERS)
 def test_lp_pool_nchw_gives_the_reference_bits(dtype, p):
     x = lp_input((2, 3, 10, 37), "nchw", dtype, p)
-    for window in LP_WINDOWS:
+    for window in LP_WINDOWS + [dict(kernel_size=(3, 2), stride=2, ceil_mode=True),
+                                dict(kernel_size=2, stride=(2, 3), ceil_mode=True)]:
         y, ry = both(lambda: P.lp_pool2d(x, p, **window))
         same_bits_nchw(y, ry)
         g = grads(y.shape, dtype)
