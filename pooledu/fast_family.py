@@ -550,9 +550,9 @@ def max_unpool2d_backward(g, idx, gx):
 # added, from +0.0, in x's dtype. The backward pass recomputes those means, turns
 # each into its window's share of the root's gradient (g / divisor, as
 # ``avg_grad_cell`` divides), then gathers: an iteration takes one input row, adds
-# the shares of the window rows that reach it, in order, each row's taps from the
-# last to the first (so that each cell meets its windows left to right), and
-# takes the power's gradient at each cell of the row, which is written once.
+# the shares of the window rows that reach it, in order, each cell meeting its
+# windows left to right (``share_row_sums``), and takes the power's gradient at
+# each cell of the row, which is written once.
 # The elementwise runs are shared with the channels-last kernels
 # (``fast_nhwc``); p = 2 (and 1) run with the exponents as constants (LP_SQUARE
 # in ``fast_nhwc`` says why), and so does the 2-wide stride-2 window.
@@ -727,7 +727,6 @@ def lp_share_gather(share, x, gx, kh, kw, sh, sw, p, pm1):
     P, H, W = x.shape
     OH, OW = share.shape[1], share.shape[2]
     xf, sf, gxf = x.reshape(P * H * W), share.reshape(P * OH * OW), gx.reshape(P * H * W)
-    f = x.dtype.type
     for row in prange(P * H):
         if kw == 2 and sw == 2:  # constants for the common window, as in power_row_means
             share_row_sums(sf, gxf, row, H, W, OH, OW, kh, 2, sh, 2)
