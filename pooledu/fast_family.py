@@ -30,26 +30,33 @@ iteration only, so no schedule races, and each cell adds what its windows
 send it in row-major window order, from 0, as the reference gathers do, so
 the sums are bitwise theirs. Two loop orders serve every kind of window:
 
-* plane by plane, where there are planes enough for the threads: a volume
-  starts at 0 and takes each of its windows once, in row-major order. A max
-  window adds its gradient to the cell its index names; an average window
-  adds its share to every cell of its box. Each window is visited once, not
-  once per cell it holds.
-* row by row, where the planes are few: a row starts at 0 and visits only
-  the window rows that can reach it (``geometry.gathering_windows``, one
-  table per dimension; for fractional windows, placed by samples the
-  backward pass is not given, a superset), taking their windows in
-  row-major order under the same rules.
+* plane by plane, where there are planes enough for the threads. A max
+  volume takes each of its windows once, in row-major order, adding the
+  gradient to the cell its index names; each depth slice (each row, for
+  planes) is set to 0 just before the first windows that reach it, so that
+  their additions find it in cache. An average volume takes its slabs of
+  windows (a, :, :) in order, and adds the slab's shares to each depth slice
+  the slab covers as one long run of cells: a per-slice table
+  (``tap_table``) names, for each cell, the windows (i, j) that hold it in
+  row-major order, so the adds are gathers in SIMD steps however short the
+  windows or the rows. The first slab to reach a slice stores 0 + share
+  instead of adding, and a cell with fewer windows than the table's depth
+  adds a zero share, which changes no bit.
+* row by row, where the planes are few (or an average slice's table would
+  not stay in cache): a row starts at 0 and visits only the window rows that
+  can reach it (``geometry.gathering_windows``, one table per dimension; for
+  fractional windows, placed by samples the backward pass is not given, a
+  superset), taking their windows in row-major order under the same rules.
 
 Average shares, g / divisor (``avg_divisor3d``) or g / kd / kh / kw
-(``adaptive_divide``), are divided out once per window into an output-sized
-array first. Adaptive pooling to a single cell takes one broadcast per
-plane. 1D max pooling (2D with H = 1) takes the max gather too
-(``fast.max_pool2d_backward``), 1D average pooling the volume average
-gather (``fast.avg_pool2d_backward``), and LP pooling's backward pass runs
-the fast 2D average gather between its two elementwise steps. Unpooling's
-gather reads each plane flat, as its indices are, once the public function
-has checked them.
+(``adaptive_divide``), are divided out where the gather needs them, a row or
+slab of windows at a time, not into an output-sized array first.
+Adaptive pooling to a single cell takes one broadcast per plane. 1D max
+pooling (2D with H = 1) takes the max gather too (``fast.max_pool2d_backward``),
+1D average pooling the volume average gather (``fast.avg_pool2d_backward``),
+and LP pooling's backward pass runs the fast 2D average gather between its
+two elementwise steps. Unpooling's gather reads each plane flat, as its
+indices are, once the public function has checked them.
 """
 
 import numba
@@ -65,6 +72,7 @@ from .geometry import (ADAPTIVE, FRACTIONAL, REGULAR, adaptive_span, ceil_div, f
 LANES = 16  # planes scanned side by side, one per SIMD lane
 CHUNKS = 256  # runs of rows a parallel loop is cut into: enough to balance the threads
 ONE = np.array([[0, 1]])  # the reach of a dimension of size 1: its one window
+SLICE_TAPS = 1 << 15  # the most cells of a slice the plane-by-plane average gather takes
 
 
 def volumes(a, nd):
@@ -665,13 +673,14 @@ def taps(rows, cols, OH, OW):
 
 def avg_gather(g, gx, reaches, depth_spans, divisors, extents, adaptive):
     """gx of an average pool of volumes from the windows' gradients: plane by plane, a
-    slab of windows at a time, or, for a few planes, row by row. ``reaches``: the
+    slab of windows at a time, or row by row where the planes are few or a slice's
+    tap table would not stay in cache (each volume reads it again). ``reaches``: the
     three reach tables (depth, rows, columns); ``depth_spans``: the windows' depth
     spans; the share rule: ``divisors`` (regular windows) or, if ``adaptive``,
     ``extents``, the boxes' lengths along each dimension in g's dtype."""
     depth, rows, cols = reaches
     OH, OW = g.shape[2:]
-    if few_planes(gx.shape[0]):
+    if few_planes(gx.shape[0]) or rows.shape[0] * cols.shape[0] > SLICE_TAPS:
         share_gather(g, gx, depth, rows, taps(ONE, cols, 1, OW), divisors, *extents, adaptive)
     else:
         plane_share_gather(g, gx, depth, depth_spans, taps(rows, cols, OH, OW), divisors,

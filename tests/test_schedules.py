@@ -443,7 +443,8 @@ def test_family_max_gathers_clear_each_slice_before_its_windows(monkeypatch, few
     g = grads(idx.shape, np.float32)
     same_bits(*both(lambda: P.adaptive_max_pool2d_backward(g, idx, x.shape)))
     u = np.random.default_rng(1).random((2, 3, 2)).astype(np.float32)
-    _, idx = P.fractional_max_pool2d(x, 2, output_size=(6, 7), return_indices=True, random_samples=u)
+    _, idx = P.fractional_max_pool2d(x, 2, output_size=(6, 7), return_indices=True,
+                                     random_samples=u)
     g = grads(idx.shape, np.float32, seed=2)
     same_bits(*both(lambda: P.fractional_max_pool2d_backward(g, idx, x.shape, 2)))
     y, idx = P.max_pool1d(x[..., 0, :], 3, 2, return_indices=True)
