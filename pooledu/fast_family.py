@@ -265,8 +265,8 @@ def window_shares(gf, o, a, i0, i1, OW, divisors, kd, kh, kw, adaptive, sc):
     """sc[(i - i0)*OW + j] = the share of window (a, i, j), i in [i0, i1), whose
     gradients lie flat from gf[o]: g / kd / kh / kw (``adaptive_divide``) for an
     adaptive box, of extents kd[a], kh[i], kw[j]; g / divisors[a, i, j] for a
-    regular window (``divisor_table``). Computed where the
-    gather needs them, not into an output-sized array first: one pass less."""
+    regular window (``divisor_table``). Computed where the gather needs them,
+    not into an output-sized array first: one pass over memory less."""
     for r in range(i1 - i0):
         i, at = i0 + r, o + r * OW
         if adaptive:
@@ -303,29 +303,31 @@ def share_gather(g, gx, depth, rows, taps, divisors, kd, kh, kw, adaptive):
     """gx[p, d, h, w] = the sum of the shares of the windows (a, i, j) holding the cell,
     in row-major window order: a in depth[d], i in rows[h], j in the column's taps.
 
-    Row by row, for few planes: a row takes its window rows in order, each
-    one's shares (``window_shares``) added across the row by ``add_taps``
-    (``taps`` is (T, W), a row's table of ``tap_table``), the first stored.
-    A row no window holds is 0. ``g`` and ``gx`` are indexed flat.
+    Row by row: a row takes its window rows in order, each one's shares
+    (``window_shares``) added across the row by ``add_taps`` (``taps`` is
+    (T, W), a row's table of ``tap_table``), the first stored; a row no window
+    holds is 0. ``g`` and ``gx`` are indexed flat, and each parallel iteration
+    takes a run of rows, as in ``index_gather``, with one scratch row of shares.
     """
     P, D, H, W = gx.shape
     OD, OH, OW = g.shape[1:]
     gf, gxf = g.reshape(g.size), gx.reshape(gx.size)
-    zero = gx.dtype.type(0)
-    for r in prange(P * D * H):
-        p, d, h = r // (D * H), r // H % D, r % H
-        out = r * W  # the row in gx
-        if (depth[d, 0] >= depth[d, 1]) | (rows[h, 0] >= rows[h, 1]):
-            for w in range(W):
-                gxf[out + w] = zero
-            continue
+    total = P * D * H
+    chunks = min(total, CHUNKS)
+    for c in prange(chunks):
+        r0, r1 = c * total // chunks, (c + 1) * total // chunks
+        p, d, h = r0 // (D * H), r0 // H % D, r0 % H
         sc = np.empty(OW + 1, g.dtype)
         sc[OW] = 0
-        for a in range(depth[d, 0], depth[d, 1]):
-            for i in range(rows[h, 0], rows[h, 1]):
-                window_shares(gf, ((p * OD + a) * OH + i) * OW, a, i, i + 1, OW, divisors,
-                              kd, kh, kw, adaptive, sc)
-                add_taps(gxf, out, sc, taps, (a == depth[d, 0]) & (i == rows[h, 0]))
+        for r in range(r0, r1):
+            if (depth[d, 0] >= depth[d, 1]) | (rows[h, 0] >= rows[h, 1]):
+                zero_slices(gxf, r * W, 0, 1, W)
+            for a in range(depth[d, 0], depth[d, 1]):
+                for i in range(rows[h, 0], rows[h, 1]):
+                    window_shares(gf, ((p * OD + a) * OH + i) * OW, a, i, i + 1, OW, divisors,
+                                  kd, kh, kw, adaptive, sc)
+                    add_taps(gxf, r * W, sc, taps, (a == depth[d, 0]) & (i == rows[h, 0]))
+            p, d, h = next_row(p, d, h, D, H)
 
 
 @njit(parallel=True, cache=True)
@@ -344,15 +346,12 @@ def plane_share_gather(g, gx, depth, spans, taps, divisors, kd, kh, kw, adaptive
     P, D, H, W = gx.shape
     OD, OH, OW = g.shape[1:]
     gf, gxf = g.reshape(g.size), gx.reshape(gx.size)
-    zero = gx.dtype.type(0)
     cells, outputs = H * W, OH * OW  # of a slice, of a slab of windows
     for p in prange(P):
         base = p * D * cells
         for d in range(D):
             if depth[d, 0] >= depth[d, 1]:
-                at = uint64(base + d * cells)
-                for c in range(uint64(cells)):
-                    gxf[at + c] = zero
+                zero_slices(gxf, base, d, d + 1, cells)
         sc = np.empty(outputs + 1, g.dtype)
         sc[outputs] = 0
         for a in range(OD):
