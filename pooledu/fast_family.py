@@ -30,24 +30,32 @@ iteration only, so no schedule races, and each cell adds what its windows
 send it in row-major window order, from 0, as the reference gathers do, so
 the sums are bitwise theirs. Two loop orders serve every kind of window:
 
-* plane by plane, where there are planes enough for the threads: a volume
-  starts at 0 and takes each of its windows once, in row-major order. A max
-  window adds its gradient to the cell its index names; an average window
-  adds its share to every cell of its box. Each window is visited once, not
-  once per cell it holds.
-* row by row, where the planes are few: a row starts at 0 and visits only
-  the window rows that can reach it (``geometry.gathering_windows``, one
-  table per dimension; for fractional windows, placed by samples the
-  backward pass is not given, a superset), taking their windows in
-  row-major order under the same rules.
+* plane by plane, where there are planes enough for the threads. A max
+  volume takes each of its windows once, in row-major order, adding the
+  gradient to the cell its index names; each depth slice (each row, for
+  planes) is set to 0 just before the first windows that reach it, so that
+  their additions find it in cache. An average volume takes its slabs of
+  windows (a, :, :) in order, and adds the slab's shares to each depth slice
+  the slab covers as one long run of cells: a per-slice table
+  (``tap_table``) names, for each cell, the windows (i, j) that hold it in
+  row-major order, so the adds are gathers in SIMD steps however short the
+  windows or the rows. The first slab to reach a slice stores 0 + share
+  instead of adding, and a cell with fewer windows than the table's depth
+  adds a zero share, which changes no bit.
+* row by row, where the planes are few (or an average slice's table would
+  not stay in cache): a row starts at 0 and visits only the window rows that
+  can reach it (``geometry.gathering_windows``, one table per dimension; for
+  fractional windows, placed by samples the backward pass is not given, a
+  superset), taking their windows in row-major order under the same rules.
 
 Average shares, g / divisor (``avg_divisor3d``) or g / kd / kh / kw
-(``adaptive_divide``), are divided out once per window into an output-sized
-array first. Adaptive pooling to a single cell takes one broadcast per
-plane. 1D max pooling (2D with H = 1) takes the max gather too
-(``fast.max_pool2d_backward``), 1D average pooling the volume average
-gather (``fast.avg_pool2d_backward``). Unpooling's gather reads each plane
-flat, as its indices are, once the public function has checked them.
+(``adaptive_divide``), are divided out where the gather needs them, a row or
+slab of windows at a time, not into an output-sized array first.
+Adaptive pooling to a single cell takes one broadcast per plane. 1D max
+pooling (2D with H = 1) takes the max gather too (``fast.max_pool2d_backward``),
+1D average pooling the volume average gather (``fast.avg_pool2d_backward``).
+Unpooling's gather reads each plane flat, as its indices are, once the public
+function has checked them.
 
 LP pooling of NCHW planes goes a row at a time (its section says how): the
 forward pass sums each tap's powers across a row of windows, in the output;
@@ -71,6 +79,7 @@ from .geometry import (ADAPTIVE, FRACTIONAL, REGULAR, adaptive_span, ceil_div, f
 LANES = 16  # planes scanned side by side, one per SIMD lane
 CHUNKS = 256  # runs of rows a parallel loop is cut into: enough to balance the threads
 ONE = np.array([[0, 1]])  # the reach of a dimension of size 1: its one window
+SLICE_TAPS = 1 << 15  # the most cells of a slice the plane-by-plane average gather takes
 
 
 def volumes(a, nd):
@@ -201,99 +210,162 @@ def index_gather(g, idx, gx, depth, rows):
             p, d, h = next_row(p, d, h, D, H)
 
 
+@register_jitable
+def zero_slices(gxf, base, d0, d1, cells):
+    """gxf[base + d*cells : base + (d+1)*cells] = 0 for d in [d0, d1)."""
+    zero = gxf.dtype.type(0)
+    for t in range(uint64(base + d0 * cells), uint64(base + d1 * cells)):  # unsigned: no
+        gxf[t] = zero  # negative-index test, one vector store a step
+
+
 @njit(parallel=True, cache=True)
-def plane_index_gather(g, idx, gx):
+def plane_index_gather(g, idx, gx, depth):
     """gx[p, t] = the sum of g[p, o] over the windows o whose index is t, in window order.
 
-    For windows whose reach is not known in advance (fractional windows,
-    placed by samples the backward pass is not given): each plane takes its
-    windows once, in order, adding each gradient to the cell its index names
-    (-1 names none). ``g``, ``idx`` are (P, outputs), ``gx`` (P, cells).
-    """
-    P, cells = gx.shape
-    outputs = g.shape[1]
-    for p in prange(P):
-        for t in range(cells):
-            gx[p, t] = 0
-        for o in range(outputs):
-            t = idx[p, o]
-            if (t >= 0) & (t < cells):
-                gx[p, t] += g[p, o]
-
-
-@njit(parallel=True, cache=True)
-def share_gather(share, gx, depth, rows, cols):
-    """gx[p, d, h, w] = the sum of share[p, a, i, j] over the windows (a, i, j) holding
-    the cell: a in depth[d], i in rows[h], w in window column j's span cols[j].
-
-    A row starts at 0 and takes its windows in row-major order, each adding its
-    share to the cells it covers, so every cell adds its shares in the order of
-    the reference gather (and from the same 0). Flat arrays, as in ``index_gather``.
+    Each volume takes its windows once, in row-major order, adding each
+    gradient to the cell its index names (-1 names none: unsigned, it falls
+    past the volume). A depth slice d is set to 0 just before the first slab
+    of windows that can reach it (depth[d, 0], a lower bound where the reach
+    is a superset), so that the slab's additions find it in cache; slices no
+    window reaches are set to 0 at the end. ``g``, ``idx`` (P, OD, OH, OW) and
+    ``gx`` (P, D, H, W) are indexed flat.
     """
     P, D, H, W = gx.shape
-    OD, OH, OW = share.shape[1:]
-    sf, gxf = share.reshape(share.size), gx.reshape(gx.size)
-    for r in prange(P * D * H):
-        p, d, h = r // (D * H), r // H % D, r % H
-        out = r * W  # the row in gx
-        for w in range(W):
-            gxf[out + w] = 0
-        for a in range(depth[d, 0], depth[d, 1]):
-            for i in range(rows[h, 0], rows[h, 1]):
-                at = ((p * OD + a) * OH + i) * OW  # window row (a, i)
-                for j in range(OW):
-                    s = sf[at + j]
-                    for w in range(cols[j, 0], cols[j, 1]):
-                        gxf[out + w] += s
-
-
-@njit(parallel=True, cache=True)
-def plane_share_gather(share, gx, depth, rows, cols):
-    """gx[p] = the sum, at each cell, of the shares of the windows (a, i, j) whose box
-    depth[a] x rows[i] x cols[j] holds it: the volume starts at 0 and takes its
-    windows once each, in row-major order, so each cell adds its shares in the
-    reference gather's order. ``share`` and ``gx`` are indexed flat."""
-    P, D, H, W = gx.shape
-    OD, OH, OW = share.shape[1:]
-    sf, gxf = share.reshape(share.size), gx.reshape(gx.size)
-    cells, outputs = D * H * W, OD * OH * OW
+    OD, OH, OW = g.shape[1:]
+    gf, idxf, gxf = g.reshape(g.size), idx.reshape(idx.size), gx.reshape(gx.size)
+    cells, slab = D * H * W, OH * OW  # of a volume, of a slab of windows
     for p in prange(P):
         base = p * cells
-        for t in range(cells):
-            gxf[base + t] = 0
-        o = p * outputs  # the window (a, i, j), counted in row-major order
+        zeroed = 0  # the slices set to 0 so far
         for a in range(OD):
-            for i in range(OH):
-                for j in range(OW):
-                    s = sf[o]
-                    o += 1
-                    for d in range(depth[a, 0], depth[a, 1]):
-                        for h in range(rows[i, 0], rows[i, 1]):
-                            at = base + (d * H + h) * W
-                            for w in range(cols[j, 0], cols[j, 1]):
-                                gxf[at + w] += s
+            d1 = zeroed
+            while (d1 < D) and (depth[d1, 0] <= a):  # the slices first reached here
+                d1 += 1
+            zero_slices(gxf, base, zeroed, d1, H * W)
+            zeroed = d1
+            first = uint64((p * OD + a) * slab)
+            for o in range(first, first + uint64(slab)):
+                t = uint64(idxf[o])  # -1 wraps past the volume
+                if t < uint64(cells):
+                    gxf[uint64(base) + t] += gf[o]
+        zero_slices(gxf, base, zeroed, D, H * W)
+
+
+@njit(cache=True)
+def tap_table(taps, rows, cols, OH, OW):
+    """taps[t, h*W + w] = the t-th window (i, j) holding cell (h, w), as i*OW + j, in
+    row-major window order: i in rows[h], j in cols[w]; past the cell's last window,
+    OH*OW (the slot of a zero share). ``taps`` is (most windows of a cell, H*W)."""
+    H, W = rows.shape[0], cols.shape[0]
+    taps[:] = OH * OW
+    for h in range(H):
+        for w in range(W):
+            t = 0
+            for i in range(rows[h, 0], rows[h, 1]):
+                for j in range(cols[w, 0], cols[w, 1]):
+                    taps[t, h * W + w] = i * OW + j
+                    t += 1
+
+
+@register_jitable
+def window_shares(gf, o, a, i0, i1, OW, divisors, kd, kh, kw, adaptive, sc):
+    """sc[(i - i0)*OW + j] = the share of window (a, i, j), i in [i0, i1), whose
+    gradients lie flat from gf[o]: g / kd / kh / kw (``adaptive_divide``) for an
+    adaptive box, of extents kd[a], kh[i], kw[j]; g / divisors[a, i, j] for a
+    regular window (``divisor_table``). Computed where the gather needs them,
+    not into an output-sized array first: one pass over memory less."""
+    for r in range(i1 - i0):
+        i, at = i0 + r, o + r * OW
+        if adaptive:
+            for j in range(OW):
+                sc[r * OW + j] = adaptive_divide(gf[at + j], kd[a], kh[i], kw[j])
+        else:
+            for j in range(OW):
+                sc[r * OW + j] = gf[at + j] / divisors[a, i, j]
+
+
+@register_jitable
+def add_taps(gxf, at, sc, taps, first):
+    """gxf[at + c] (+)= sc[taps[t, c]] for each tap t in turn, c < taps.shape[1]: a run
+    of cells takes the shares of one row or slab of windows in row-major window order.
+    ``first``: the run's first windows, so the first tap is stored as 0 + share (the
+    reference gather's start) rather than added. A tap past a cell's last window
+    names sc's last slot, a 0, whose addition changes no bit of a sum that starts
+    at +0 (such a sum is never -0), so every cell runs the same branch-free loop."""
+    T, n = taps.shape
+    at, n = uint64(at), uint64(n)
+    t0 = 0
+    if first:
+        zero = gxf.dtype.type(0)
+        for c in range(n):  # unsigned: no negative-index test, gathers in SIMD steps
+            gxf[at + c] = zero + sc[taps[0, c]]
+        t0 = 1
+    for t in range(t0, T):
+        for c in range(n):
+            gxf[at + c] += sc[taps[t, c]]
 
 
 @njit(parallel=True, cache=True)
-def adaptive_shares(g, depth, rows, cols, share):
-    """share[p, a, i, j] = g[p, a, i, j] / kd / kh / kw, the extents of box (a, i, j)."""
-    P, OD, OH, OW = g.shape
-    f = g.dtype.type
-    for r in prange(P * OD * OH):
-        p, a, i = r // (OD * OH), r // OH % OD, r % OH
-        kd, kh = f(depth[a, 1] - depth[a, 0]), f(rows[i, 1] - rows[i, 0])
-        for j in range(OW):
-            share[p, a, i, j] = adaptive_divide(g[p, a, i, j], kd, kh, f(cols[j, 1] - cols[j, 0]))
+def share_gather(g, gx, depth, rows, taps, divisors, kd, kh, kw, adaptive):
+    """gx[p, d, h, w] = the sum of the shares of the windows (a, i, j) holding the cell,
+    in row-major window order: a in depth[d], i in rows[h], j in the column's taps.
+
+    Row by row: a row takes its window rows in order, each one's shares
+    (``window_shares``) added across the row by ``add_taps`` (``taps`` is
+    (T, W), a row's table of ``tap_table``), the first stored; a row no window
+    holds is 0. ``g`` and ``gx`` are indexed flat, and each parallel iteration
+    takes a run of rows, as in ``index_gather``, with one scratch row of shares.
+    """
+    P, D, H, W = gx.shape
+    OD, OH, OW = g.shape[1:]
+    gf, gxf = g.reshape(g.size), gx.reshape(gx.size)
+    total = P * D * H
+    chunks = min(total, CHUNKS)
+    for c in prange(chunks):
+        r0, r1 = c * total // chunks, (c + 1) * total // chunks
+        p, d, h = r0 // (D * H), r0 // H % D, r0 % H
+        sc = np.empty(OW + 1, g.dtype)
+        sc[OW] = 0
+        for r in range(r0, r1):
+            if (depth[d, 0] >= depth[d, 1]) | (rows[h, 0] >= rows[h, 1]):
+                zero_slices(gxf, r * W, 0, 1, W)
+            for a in range(depth[d, 0], depth[d, 1]):
+                for i in range(rows[h, 0], rows[h, 1]):
+                    window_shares(gf, ((p * OD + a) * OH + i) * OW, a, i, i + 1, OW, divisors,
+                                  kd, kh, kw, adaptive, sc)
+                    add_taps(gxf, r * W, sc, taps, (a == depth[d, 0]) & (i == rows[h, 0]))
+            p, d, h = next_row(p, d, h, D, H)
 
 
 @njit(parallel=True, cache=True)
-def divided_shares(g, divisors, share):
-    """share[p, a, i, j] = g[p, a, i, j] / divisors[a, i, j]."""
-    P, OD, OH, OW = g.shape
-    for r in prange(P * OD * OH):
-        p, a, i = r // (OD * OH), r // OH % OD, r % OH
-        for j in range(OW):
-            share[p, a, i, j] = g[p, a, i, j] / divisors[a, i, j]
+def plane_share_gather(g, gx, depth, spans, taps, divisors, kd, kh, kw, adaptive):
+    """gx[p] = the sum, at each cell, of the shares of the windows holding it, in
+    row-major window order, plane by plane.
+
+    A volume takes its slabs of windows (a, :, :) in order: their shares
+    (``window_shares``) once, then added to each depth slice d of the slab's
+    span spans[a] by ``add_taps`` over the whole slice (``taps`` is (T, H*W),
+    ``tap_table``'s), stored where a is the slice's first window slab
+    (depth[d, 0]); a slice no window holds is 0. A slice is one long run of
+    cells: the shares' gathers go in SIMD steps even where rows are short.
+    ``g`` and ``gx`` are indexed flat.
+    """
+    P, D, H, W = gx.shape
+    OD, OH, OW = g.shape[1:]
+    gf, gxf = g.reshape(g.size), gx.reshape(gx.size)
+    cells, outputs = H * W, OH * OW  # of a slice, of a slab of windows
+    for p in prange(P):
+        base = p * D * cells
+        for d in range(D):
+            if depth[d, 0] >= depth[d, 1]:
+                zero_slices(gxf, base, d, d + 1, cells)
+        sc = np.empty(outputs + 1, g.dtype)
+        sc[outputs] = 0
+        for a in range(OD):
+            window_shares(gf, (p * OD + a) * outputs, a, 0, OH, OW, divisors, kd, kh, kw,
+                          adaptive, sc)
+            for d in range(spans[a, 0], spans[a, 1]):
+                add_taps(gxf, base + d * cells, sc, taps, a == depth[d, 0])
 
 
 @njit(parallel=True, cache=True)
@@ -747,23 +819,42 @@ def few_planes(P):
 def max_gather(g, idx, gx, depth, rows):
     """gx of a max pool of volumes: plane by plane, each window visited once, or,
     for a few planes, row by row over the window rows that reach each row."""
-    P = gx.shape[0]
-    if few_planes(P):
-        index_gather(g, idx, gx, depth, rows)
-    else:
-        outputs = g.shape[1] * g.shape[2] * g.shape[3]
-        plane_index_gather(g.reshape(P, outputs), idx.reshape(P, outputs),
-                           gx.reshape(P, gx.shape[1] * gx.shape[2] * gx.shape[3]))
-
-
-def avg_gather(share, gx, depth, rows, cols, spans_of):
-    """gx of an average pool of volumes from each window's share: plane by plane, each
-    window adding its share to its box (``spans_of``, the three span tables), or, for
-    a few planes, row by row (``depth``, ``rows``: reach tables; ``cols``: spans)."""
     if few_planes(gx.shape[0]):
-        share_gather(share, gx, depth, rows, cols)
+        index_gather(g, idx, gx, depth, rows)
+    elif gx.shape[1] == 1:
+        # planes: each row a slice of its own, set to 0 just before its first windows
+        # (P, 1, H, W) -> (P, H, 1, W), the same flat indices; (P, 1, OH, OW) likewise
+        P, _, H, W = gx.shape
+        OH, OW = g.shape[2:]
+        plane_index_gather(g.reshape(P, OH, 1, OW), idx.reshape(P, OH, 1, OW),
+                           gx.reshape(P, H, 1, W), rows)
     else:
-        plane_share_gather(share, gx, *spans_of)
+        plane_index_gather(g, idx, gx, depth)
+
+
+def taps(rows, cols, OH, OW):
+    """``tap_table``'s table of the windows that hold each cell of an H x W slice, the
+    row and column reach tables given: (most windows of a cell, H*W), unsigned."""
+    most = max(1, int((rows[:, 1] - rows[:, 0]).max()) * int((cols[:, 1] - cols[:, 0]).max()))
+    table = np.empty((most, rows.shape[0] * cols.shape[0]), np.uint32)
+    tap_table(table, rows, cols, OH, OW)
+    return table
+
+
+def avg_gather(g, gx, reaches, depth_spans, divisors, extents, adaptive):
+    """gx of an average pool of volumes from the windows' gradients: plane by plane, a
+    slab of windows at a time, or row by row where the planes are few or a slice's
+    tap table would not stay in cache (each volume reads it again). ``reaches``: the
+    three reach tables (depth, rows, columns); ``depth_spans``: the windows' depth
+    spans; the share rule: ``divisors`` (regular windows) or, if ``adaptive``,
+    ``extents``, the boxes' lengths along each dimension in g's dtype."""
+    depth, rows, cols = reaches
+    OH, OW = g.shape[2:]
+    if few_planes(gx.shape[0]) or rows.shape[0] * cols.shape[0] > SLICE_TAPS:
+        share_gather(g, gx, depth, rows, taps(ONE, cols, 1, OW), divisors, *extents, adaptive)
+    else:
+        plane_share_gather(g, gx, depth, depth_spans, taps(rows, cols, OH, OW), divisors,
+                           *extents, adaptive)
 
 
 def _adaptive_avg_backward(g, gx):
@@ -773,12 +864,10 @@ def _adaptive_avg_backward(g, gx):
         f = g.dtype.type
         broadcast_share(g.reshape(P), gx.reshape(P * D * H * W), f(D), f(H), f(W))
         return
-    share = np.empty_like(g)
-    columns = spans(W, OW)
-    span_tables = (spans(D, OD), spans(H, OH), columns)
-    adaptive_shares(g, *span_tables, share)
-    depth, rows, _ = adaptive_reach(gx, g)
-    avg_gather(share, gx, depth, rows, columns, span_tables)
+    span_tables = [spans(n, out) for n, out in zip((D, H, W), (OD, OH, OW))]
+    extents = [(t[:, 1] - t[:, 0]).astype(g.dtype) for t in span_tables]
+    avg_gather(g, gx, adaptive_reach(gx, g), span_tables[0], np.ones((1, 1, 1), g.dtype),
+               extents, True)
 
 
 def adaptive_avg_pool2d(x, y):
@@ -872,12 +961,11 @@ def avg_pool3d_backward(g, gx, kd, kh, kw, sd, sh, sw, pd, ph, pw, count_include
     divisors = np.empty((OD, OH, OW), g.dtype)
     divisor_table(divisors, kd, kh, kw, sd, sh, sw, pd, ph, pw, D, H, W, count_include_pad,
                   divisor_override)
-    share = np.empty_like(g)
-    divided_shares(g, divisors, share)
-    span_tables = regular_spans((kd, kh, kw), (sd, sh, sw), (pd, ph, pw), (D, H, W),
-                                (OD, OH, OW))
-    avg_gather(share, gx, reach(REGULAR, kd, sd, pd, 1, D, OD), reach(REGULAR, kh, sh, ph, 1, H, OH),
-               span_tables[2], span_tables)
+    reaches = [reach(REGULAR, k, s, p, 1, n, out)
+               for k, s, p, n, out in zip((kd, kh, kw), (sd, sh, sw), (pd, ph, pw), (D, H, W),
+                                          (OD, OH, OW))]
+    avg_gather(g, gx, reaches, window_spans(kd, sd, pd, D, OD), divisors,
+               [np.ones(1, g.dtype)] * 3, False)
 
 
 @njit(parallel=True, cache=True)

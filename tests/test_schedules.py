@@ -395,6 +395,63 @@ def test_family_gathers_agree_plane_by_plane_and_row_by_row(monkeypatch, few):
                                                   3, 2, 1)))
 
 
+@pytest.mark.parametrize("few", [True, False])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_family_average_gathers_take_each_share_in_order(monkeypatch, few, dtype):
+    """The average gathers add each window's share through a table of the windows that
+    hold each cell (fast_family.tap_table), padded with a zero share: windows that tile
+    (one share a cell, stored), that overlap (two to eight, added in order), that
+    leave cells out (floor mode: those cells stay 0), cut by padding and ceil_mode, and
+    adaptive boxes of uneven sizes; plane by plane and row by row."""
+    from pooledu import fast_family
+    monkeypatch.setattr(fast_family, "few_planes", lambda P: few)
+    v = (2, 3, 5, 9, 11)
+    for window in [dict(kernel_size=2), dict(kernel_size=(1, 2, 4), stride=(1, 2, 4)),
+                   dict(kernel_size=3, stride=2, padding=1, ceil_mode=True),
+                   dict(kernel_size=(2, 3, 2), stride=(3, 2, 3), ceil_mode=True,
+                        count_include_pad=False, divisor_override=-3)]:
+        shape = P.avg_pool3d(np.zeros(v, dtype), **window).shape
+        g = grads(shape, dtype, seed=len(window))
+        same_bits(*both(lambda: P.avg_pool3d_backward(g, v, **window)))
+    g = grads((2, 3, 9), dtype)
+    same_bits(*both(lambda: P.avg_pool1d_backward(g, (2, 3, 36), 4)))
+    for out in [(2, 4, 5), (5, 7, 4), (3, 1, 11)]:
+        g = grads((2, 3) + out, dtype, seed=out[0])
+        same_bits(*both(lambda: P.adaptive_avg_pool3d_backward(g, v)))
+    g = grads((2, 3, 7, 7), dtype)
+    same_bits(*both(lambda: P.adaptive_avg_pool2d_backward(g, (2, 3, 13, 13))))
+
+
+@pytest.mark.parametrize("few", [True, False])
+def test_family_max_gathers_clear_each_slice_before_its_windows(monkeypatch, few):
+    """The max gathers set each depth slice (each row, for planes) to 0 just before the
+    first windows that reach it: windows that tile, overlap, leave cells out or hold
+    padding; indices of -1 (which route nothing) among them, ties and -0.0 in the
+    gradients; 3D, 2D (adaptive, fractional) and 1D; plane by plane and row by row."""
+    from pooledu import fast_family
+    monkeypatch.setattr(fast_family, "few_planes", lambda P: few)
+    v = blocked_input((2, 3, 5, 9, 11), "nchw", seed=7)
+    for window in [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True),
+                   dict(kernel_size=(1, 2, 2), stride=(2, 3, 3)),
+                   dict(kernel_size=2, stride=1, dilation=(2, 1, 3))]:
+        _, idx = P.max_pool3d(v, return_indices=True, **window)
+        idx[0, 1, ..., 1] = -1  # a window of padding only routes nothing
+        g = grads(idx.shape, np.float32, seed=idx.shape[-1])
+        same_bits(*both(lambda: P.max_pool3d_backward(g, idx, v.shape, **window)))
+    x = v[:, :, 0]
+    _, idx = P.adaptive_max_pool2d(x, (4, 5), return_indices=True)
+    g = grads(idx.shape, np.float32)
+    same_bits(*both(lambda: P.adaptive_max_pool2d_backward(g, idx, x.shape)))
+    u = np.random.default_rng(1).random((2, 3, 2)).astype(np.float32)
+    _, idx = P.fractional_max_pool2d(x, 2, output_size=(6, 7), return_indices=True,
+                                     random_samples=u)
+    g = grads(idx.shape, np.float32, seed=2)
+    same_bits(*both(lambda: P.fractional_max_pool2d_backward(g, idx, x.shape, 2)))
+    y, idx = P.max_pool1d(x[..., 0, :], 3, 2, return_indices=True)
+    same_bits(*both(lambda: P.max_pool1d_backward(grads(y.shape, np.float32), idx, (2, 3, 11),
+                                                  3, 2)))
+
+
 def test_family_fast_kernels_are_found():
     """The family's fast kernels are the ones dispatch picks by default."""
     from pooledu.dispatch import kernel
