@@ -48,6 +48,11 @@ at once, in the stride-phase layout, tap by tap in reverse (so that each cell
 still meets its windows in row-major order), then copied out. Each parallel
 iteration owns its block of cells: no races, the same bits on any number of
 threads. 1D average pooling's gather is the family's (``fast_family``).
+Max pooling of NCHW planes needs no tap sweeps: an index names its cell, so
+each block of input rows reads the windows that reach it, in row-major
+order, and adds each gradient whose index falls in the block to that cell
+(``max_route_rows``): every cell still meets its windows in the reference's
+order, and only its block writes it.
 
 Global pooling: means sixteen planes side by side in float64 lanes, each
 plane still summed in order; maxima a plane at a time in two vectorised
@@ -79,7 +84,7 @@ from .fast_nhwc import (adaptive_avg_pool2d_backward_nhwc, adaptive_avg_pool2d_n
                         global_max_pool2d_nhwc)
 from .formulas import (avg_divisor, avg_grad_cell, avg_span, avg_window, global_mean_grad,
                        max_grad_cell, max_window, max_wins)
-from .geometry import ceil_div, tap_span
+from .geometry import ceil_div, tap_span, windows_touching
 
 # the pooling family's fast kernels live in their own module; dispatch finds them here
 from .fast_family import (adaptive_avg_pool2d, adaptive_avg_pool2d_backward,  # noqa: F401
@@ -704,20 +709,72 @@ def grad_nhwc(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw, by_index, count_includ
            divisor_override)
 
 
-def max_pool2d_backward(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw):
-    """gx of max pooling of (P, H, W) planes: a gather, tap by tap, over blocks of input rows.
+# ---------------------------------------------------------------------------
+# max pooling, backward, NCHW planes: each block of input rows takes the
+# gradients its own cells won, window by window
+#
+# The tap sweeps above compare every window's index with every tap, so a 3x3
+# window costs nine sweeps over the staged gradients. An index names its cell
+# outright, though: a block of input rows can read the windows that reach it,
+# in row-major order, and add each gradient whose index falls inside the block
+# to that cell. Every cell still receives its windows in row-major order, from
+# a sum that starts at 0 (``formulas.max_grad_cell``), and only the block's
+# own parallel iteration writes it.
 
-    Planes of one row (1D pooling) take the index gather instead, which visits
-    each window once: the tap sweeps would make one pass over the row per tap.
+@njit(parallel=True, cache=True)
+def max_route_rows(g, idx, gx, kh, sh, ph, dh, rows):
+    """gx of max pooling of (P, H, W) planes, ``rows`` input rows of a plane per parallel item.
+
+    The block's cells are cleared as one contiguous run, then each window
+    that reaches the block, in row-major order, adds its gradient to the cell
+    its index names, if that cell lies in the block. The test is one unsigned
+    comparison (-1, or a cell above the block, wraps to a huge offset). An
+    index that ``checks.check_indices`` passes lies in its window's reach, so
+    it meets its window here exactly as in the reference gather; any other
+    index can only move a gradient within its block, never write elsewhere.
+    The blocks are short enough (``fast.BLOCK`` cells) to stay in L1 while
+    the gradients land.
     """
     P, H, W = gx.shape
     OH, OW = g.shape[1], g.shape[2]
+    blocks = ceil_div(H, rows)
+    gf, idxf, gxf = g.reshape(P * OH * OW), idx.reshape(P * OH * OW), gx.reshape(P * H * W)
+    zero = gx.dtype.type(0)
+    for item in prange(P * blocks):
+        p, b = item // blocks, item % blocks
+        h0, h1 = b * rows, min(H, (b + 1) * rows)
+        first, span = uint64((p * H + h0) * W), uint64((h1 - h0) * W)
+        for t in range(span):
+            gxf[first + t] = zero
+        i0 = windows_touching(h0, kh, sh, ph, dh, OH)[0]
+        i1 = windows_touching(h1 - 1, kh, sh, ph, dh, OH)[1]  # both ends grow with the row
+        corner = h0 * W  # the flat index, within the plane, of the block's first cell
+        for i in range(i0, i1):
+            src = uint64((p * OH + i) * OW)
+            for j in range(uint64(OW)):
+                at = uint64(idxf[src + j] - corner)
+                if at < span:
+                    gxf[first + at] += gf[src + j]
+
+
+def route_rows(H, W, sh):
+    """Input rows per block of ``max_route_rows``: a whole number of row strides (so that
+    blocks share few windows), about ``BLOCK`` cells."""
+    return min(H, sh * max(1, BLOCK // (sh * W)))
+
+
+def max_pool2d_backward(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw):
+    """gx of max pooling of (P, H, W) planes: each block of input rows takes what its
+    cells won, window by window (``max_route_rows``).
+
+    Planes of one row (1D pooling) take the family's index gather, which visits
+    each window once as well.
+    """
+    P, H, W = gx.shape
     if H == 1:
         index_gather_rows(g, idx, gx, kh, sh, ph, dh)
         return
-    # (P, ., .) -> (P, ., ., 1): views, no copy
-    grad_nhwc(g.reshape(P, OH, OW, 1), idx.reshape(P, OH, OW, 1), gx.reshape(P, H, W, 1),
-              kh, kw, sh, sw, ph, pw, dh, dw, True, False, 0)
+    max_route_rows(g, idx, gx, kh, sh, ph, dh, route_rows(H, W, sh))
 
 
 def max_pool2d_backward_nhwc(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw):
