@@ -240,7 +240,6 @@ def add_sweep(src, s0, acc, d0, n):
         acc[d0 + t] += src[s0 + t]
 
 
-
 # ---------------------------------------------------------------------------
 # forward: a block of output rows, tap by tap
 
