@@ -43,11 +43,15 @@ check this on every configuration they generate.
 
 Backward passes are gathers, as in ``cpu.py``: each input cell's gradient is
 the sum, in row-major window order, of what the windows that hold it send
-it, and it is written once. Here that sum is built for a block of input rows
-at once, in the stride-phase layout, tap by tap in reverse (so that each cell
-still meets its windows in row-major order), then copied out. Each parallel
-iteration owns its block of cells: no races, the same bits on any number of
-threads. 1D average pooling's gather is the family's (``fast_family``).
+it, and it is written once. For average pooling that sum is built for a
+block of input rows at once, in the stride-phase layout, tap by tap in
+reverse (so that each cell still meets its windows in row-major order), then
+copied out. Max pooling needs no taps: an index names its cell, so each
+block of input rows reads the windows that reach it, in row-major order, and
+adds each gradient whose index falls in the block to that cell
+(``max_route_rows``). Each parallel iteration owns its block of cells: no
+races, the same bits on any number of threads. 1D pooling's gathers are the
+family's (``fast_family``).
 
 Global pooling: means sixteen planes side by side in float64 lanes, each
 plane still summed in order; maxima a plane at a time in two vectorised
@@ -78,8 +82,8 @@ from .fast_nhwc import (adaptive_avg_pool2d_backward_nhwc, adaptive_avg_pool2d_n
                         adaptive_max_pool2d_backward_nhwc, adaptive_max_pool2d_nhwc,
                         global_max_pool2d_nhwc)
 from .formulas import (avg_divisor, avg_grad_cell, avg_span, avg_window, global_mean_grad,
-                       max_grad_cell, max_window, max_wins)
-from .geometry import ceil_div, tap_span
+                       max_window, max_wins)
+from .geometry import ceil_div, tap_span, windows_touching
 
 # the pooling family's fast kernels live in their own module; dispatch finds them here
 from .fast_family import (adaptive_avg_pool2d, adaptive_avg_pool2d_backward,  # noqa: F401
@@ -97,6 +101,7 @@ from .fast_ndhwc import (adaptive_avg_pool3d_ndhwc, adaptive_max_pool3d_ndhwc,  
 
 CHUNKS = 64  # parallel work items: enough to balance many threads
 BLOCK = 4096  # elements one sweep covers at most (rows x slot x channels): long, and still in L1/L2
+ROUTE_STRIDES = 32  # row strides a block of the max backward's routing covers at least
 
 
 @register_jitable
@@ -233,13 +238,6 @@ def add_sweep(src, s0, acc, d0, n):
     """acc[d0 + t] += src[s0 + t]."""
     for t in range(uint64(n)):
         acc[d0 + t] += src[s0 + t]
-
-
-@register_jitable
-def index_gather_sweep(offsets, g, s0, k, acc, d0, n):
-    """acc[d0 + t] += g[s0 + t] where offsets[s0 + t] == k (adding +0.0 elsewhere changes no bit)."""
-    for t in range(uint64(n)):
-        acc[d0 + t] += g[s0 + t] if offsets[s0 + t] == k else g.dtype.type(0)
 
 
 # ---------------------------------------------------------------------------
@@ -562,10 +560,11 @@ def avg_pool2d_nhwc(x, y, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_ove
 
 
 # ---------------------------------------------------------------------------
-# backward: gathers into a block of input rows, in the stride-phase layout
+# average pooling, backward: gathers into a block of input rows, in the
+# stride-phase layout
 #
 # Input row h = qh + sh*a (row phase qh) receives from window row i = a + e//sh
-# through tap row u, where e = qh + ph - dh*u must be a multiple of sh. So for
+# through tap row u, where e = qh + ph - u must be a multiple of sh. So for
 # input rows a0 .. a0+R-1 of one row phase, tap (u, v) reads R consecutive
 # output rows: one contiguous sweep, as in the forward pass. Taps run in
 # reverse, u then v, which visits each cell's windows in row-major order.
@@ -584,34 +583,26 @@ def window_row_reach(kh, sh, ph, dh):
 
 
 @register_jitable
-def gather_taps(staged, staged_k, acc, qh, stride, swept, cmin, L, C, W, kh, kw, sh, ph, pw,
-                sw, dh, dw, M, by_index):
+def gather_taps(staged, acc, qh, stride, swept, cmin, L, C, kh, kw, sh, ph, pw, sw, M):
     """Every tap that reaches input rows of phase qh, swept from the staged window rows into acc."""
     for u in range(kh - 1, -1, -1):
-        e = qh + ph - dh * u
+        e = qh + ph - u
         if e % sh != 0:
             continue
         s0 = uint64((e // sh - cmin) * L * C)
         for v in range(kw - 1, -1, -1):
-            q, pos = tap_phase(v, sw, pw, dw, M)
-            d0 = uint64(q * stride + pos * C)
-            if by_index:
-                index_gather_sweep(staged_k, staged, s0, int32(dh * u * W + dw * v), acc, d0,
-                                   swept)
-            else:
-                add_sweep(staged, s0, acc, d0, swept)
+            q, pos = tap_phase(v, sw, pw, 1, M)
+            add_sweep(staged, s0, acc, uint64(q * stride + pos * C), swept)
 
 
 @register_jitable
-def grad_block(gf, idxf, gxf, n, a0, R, stride, staged, staged_k, acc, column_of, lo, hi, pad,
-               divisors, H, W, C, OH, OW, kh, kw, sh, sw, ph, pw, dh, dw, M, L, cmin, cmax,
-               by_index, count_include_pad, divisor_override):
+def avg_grad_block(gf, gxf, n, a0, R, stride, staged, acc, lo, hi, pad, divisors, H, W, C, OH,
+                   OW, kh, kw, sh, sw, ph, pw, M, L, cmin, cmax, count_include_pad,
+                   divisor_override):
     """The gradient of input rows qh + sh*a, a0 <= a < a0+R, for every row phase qh.
 
     The window rows they need are staged first, in slots like the forward
-    pass's: for max pooling (``by_index``) each window's gradient and the
-    offset of its argmax in the window (-1 for none), for average pooling each
-    window's share g / divisor. Slots beyond the outputs hold 0 and -1.
+    pass's: each window's share g / divisor. Slots beyond the outputs hold 0.
     """
     LC = L * C
     for s in range(R + cmax - cmin):
@@ -619,28 +610,14 @@ def grad_block(gf, idxf, gxf, n, a0, R, stride, staged, staged_k, acc, column_of
         dst = uint64(s * LC)
         if i < 0 or i >= OH:
             fill(staged, dst, LC, 0)
-            if by_index:
-                fill(staged_k, dst, LC, int32(-1))
             continue
-        src = uint64(((n * OH + i) * OW) * C)
-        if by_index:
-            corner = (sh * i - ph) * W
-            for t in range(uint64(OW * C)):
-                k = idxf[src + t] - corner - column_of[t]
-                staged_k[dst + t] = k if idxf[src + t] >= 0 and 0 <= k < 2**30 else -1
-                staged[dst + t] = gf[src + t]
-        else:
-            row_divisors(i, kh, sh, ph, H, lo, hi, pad, count_include_pad, divisor_override,
-                         divisors)
-            divide_row(gf, src, divisors, staged, dst, OW, C)
+        row_divisors(i, kh, sh, ph, H, lo, hi, pad, count_include_pad, divisor_override, divisors)
+        divide_row(gf, ((n * OH + i) * OW) * C, divisors, staged, dst, OW, C)
         fill(staged, dst + OW * C, LC - OW * C, 0)
-        if by_index:
-            fill(staged_k, dst + OW * C, LC - OW * C, int32(-1))
     swept = (R - 1) * LC + OW * C
     for qh in range(sh):
         fill(acc, 0, acc.shape[0], 0)
-        gather_taps(staged, staged_k, acc, qh, stride, swept, cmin, L, C, W, kh, kw, sh, ph, pw,
-                    sw, dh, dw, M, by_index)
+        gather_taps(staged, acc, qh, stride, swept, cmin, L, C, kh, kw, sh, ph, pw, sw, M)
         for r in range(R):
             h = qh + sh * (a0 + r)
             if h < H:
@@ -648,67 +625,126 @@ def grad_block(gf, idxf, gxf, n, a0, R, stride, staged, staged_k, acc, column_of
 
 
 @njit(parallel=True, cache=True)
-def grad_images(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw, by_index, count_include_pad,
-                divisor_override):
-    """gx of max (``by_index``) or average pooling of (N, H, W, C) images, blocks in parallel."""
+def avg_grad_images(g, gx, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override):
+    """gx of average pooling of (N, H, W, C) images, blocks in parallel."""
     N, H, W, C = gx.shape
     OH, OW = g.shape[1], g.shape[2]
-    M, L = phase_layout(W, OW, kw, sw, pw, dw)
+    M, L = phase_layout(W, OW, kw, sw, pw, 1)
     A = ceil_div(H, sh)  # input rows per row phase
     R = rows_per_block(A, L, C)
     blocks = ceil_div(A, R)
-    cmin, cmax = window_row_reach(kh, sh, ph, dh)
-    column_of = column_table(OW, C, sw, pw)
+    cmin, cmax = window_row_reach(kh, sh, ph, 1)
     lo, hi, pad = np.empty(OW, np.int64), np.empty(OW, np.int64), np.empty(OW, np.int64)
     column_spans(kw, sw, pw, W, OW, lo, hi, pad)
     gf, gxf = g.reshape(N * OH * OW * C), gx.reshape(N * H * W * C)
-    idxf = idx.reshape(idx.size)
     chunks = min(N * blocks, CHUNKS)
     for c in prange(chunks):
         st_c = np.empty((R + cmax - cmin) * L * C, g.dtype)
-        k_c = np.empty((R + cmax - cmin) * L * C if by_index else 0, np.int32)
         acc_c, div_c = np.empty(sw * R * L * C, g.dtype), np.empty(OW, g.dtype)
         first, stop = chunk(c, chunks, N * blocks)
         for item in range(first, stop):
             n, b = item // blocks, item % blocks
             a0 = b * R
-            grad_block(gf, idxf, gxf, n, a0, min(R, A - a0), R * L * C, st_c, k_c, acc_c,
-                       column_of, lo, hi, pad, div_c, H, W, C, OH, OW, kh, kw, sh, sw, ph, pw,
-                       dh, dw, M, L, cmin, cmax, by_index, count_include_pad, divisor_override)
+            avg_grad_block(gf, gxf, n, a0, min(R, A - a0), R * L * C, st_c, acc_c, lo, hi, pad,
+                           div_c, H, W, C, OH, OW, kh, kw, sh, sw, ph, pw, M, L, cmin, cmax,
+                           count_include_pad, divisor_override)
 
 
 @njit(parallel=True, cache=True)
-def grad_reference_images(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw, by_index,
-                          count_include_pad, divisor_override):
-    """The gather formulas themselves over (N, H, W, C) images, for windows the layout
-    does not serve: max (``by_index``) or average pooling."""
+def avg_grad_reference_images(g, gx, kh, kw, sh, sw, ph, pw, count_include_pad,
+                              divisor_override):
+    """The gather formula itself over (N, H, W, C) images, for windows the layout does not serve."""
     N, H, W, C = gx.shape
     for q in prange(N * H):
         n, h = q // H, q % H
         for w in range(W):
             for ch in range(C):
-                if by_index:
-                    gx[n, h, w, ch] = max_grad_cell(g[n, :, :, ch], idx[n, :, :, ch], h, w, W,
-                                                    kh, kw, sh, sw, ph, pw, dh, dw)
-                else:
-                    gx[n, h, w, ch] = avg_grad_cell(g[n, :, :, ch], h, w, H, W, kh, kw, sh, sw,
-                                                    ph, pw, count_include_pad, divisor_override)
+                gx[n, h, w, ch] = avg_grad_cell(g[n, :, :, ch], h, w, H, W, kh, kw, sh, sw, ph,
+                                                pw, count_include_pad, divisor_override)
 
 
-def grad_nhwc(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw, by_index, count_include_pad,
-              divisor_override):
-    """The backward gather of (N, H, W, C) images, by the layout where it fits."""
-    fits = layout_fits(gx.shape[1], gx.shape[2], kh, kw, sh, sw, ph, pw, dh, dw)
-    kernel = grad_images if fits else grad_reference_images
-    kernel(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw, by_index, count_include_pad,
-           divisor_override)
+def avg_grad_nhwc(g, gx, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override):
+    """The average backward gather of (N, H, W, C) images, by the layout where it fits."""
+    fits = layout_fits(gx.shape[1], gx.shape[2], kh, kw, sh, sw, ph, pw, 1, 1)
+    kernel = avg_grad_images if fits else avg_grad_reference_images
+    kernel(g, gx, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override)
+
+
+# ---------------------------------------------------------------------------
+# max pooling, backward: each block of input rows takes the gradients its own
+# cells won, window by window
+#
+# Tap sweeps like the average gather's would compare every window's index with
+# every tap, so a 3x3 window would cost nine sweeps over the staged gradients. An index names
+# its cell outright, though: a block of input rows can read the windows that
+# reach it, in row-major order, and add each gradient whose index falls inside
+# the block to that cell. Every cell still receives its windows in row-major
+# order, from a sum that starts at 0 (``formulas.max_grad_cell``), and only
+# the block's own parallel iteration writes it.
+
+@njit(parallel=True, cache=True)
+def max_route_rows(g, idx, gx, kh, sh, ph, dh, rows):
+    """gx of max pooling of (N, H, W, C) images, ``rows`` input rows of an image per parallel item.
+
+    The block's cells are cleared as one contiguous run, then each window
+    that reaches the block, in row-major order, adds its gradient to the cell
+    its index names, if that cell lies in the block. The test is one unsigned
+    comparison (-1, or a cell above the block, wraps to a huge offset). An
+    index that ``checks.check_indices`` passes lies in its window's reach, so
+    it meets its window here exactly as in the reference gather (even between
+    a dilated window's taps); any other index can only move a gradient within
+    its block, never write elsewhere. A block stays in L1 or L2 while the
+    gradients land (``route_rows`` sizes it).
+    """
+    N, H, W, C = gx.shape
+    OH, OW = g.shape[1], g.shape[2]
+    blocks = ceil_div(H, rows)
+    channel = np.empty(OW * C, np.int64)  # channel[j*C + ch] = ch
+    for t in range(OW * C):
+        channel[t] = t % C
+    gf, idxf, gxf = g.reshape(g.size), idx.reshape(idx.size), gx.reshape(gx.size)
+    zero = gx.dtype.type(0)
+    for item in prange(N * blocks):
+        n, b = item // blocks, item % blocks
+        h0, h1 = b * rows, min(H, (b + 1) * rows)
+        first, span = uint64((n * H + h0) * W * C), uint64((h1 - h0) * W * C)
+        for t in range(span):
+            gxf[first + t] = zero
+        i0 = windows_touching(h0, kh, sh, ph, dh, OH)[0]
+        i1 = windows_touching(h1 - 1, kh, sh, ph, dh, OH)[1]  # both ends grow with the row
+        corner = h0 * W * C  # where, in the image, the block's first cell lies
+        for i in range(i0, i1):
+            src = uint64((n * OH + i) * OW * C)
+            # at: the cell's position in the block. NCHW planes (C = 1) skip the channel
+            # (a table read and a product less: ~20% faster where the data is in cache;
+            # the loop as a helper function lost as much)
+            if C == 1:
+                for t in range(uint64(OW)):
+                    at = uint64(idxf[src + t] - corner)
+                    if at < span:
+                        gxf[first + at] += gf[src + t]
+            else:
+                for t in range(uint64(OW * C)):
+                    at = uint64(idxf[src + t] * C + channel[t] - corner)
+                    if at < span:
+                        gxf[first + at] += gf[src + t]
+
+
+def route_rows(H, W, C, sh):
+    """Input rows per block of ``max_route_rows``: a whole number of row strides, about
+    ``BLOCK`` cells, and at least ``ROUTE_STRIDES`` strides. In the window rows that
+    straddle a block's edge the in-block test goes either way at random; with fewer
+    strides those rows are many, and their mispredicted branches cost more than a
+    block that spills from L1 to L2 (measured: 2x for 2-row blocks, ~10% for 36 rows)."""
+    return min(H, sh * max(ROUTE_STRIDES, BLOCK // (sh * W * C)))
 
 
 def max_pool2d_backward(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw):
-    """gx of max pooling of (P, H, W) planes: a gather, tap by tap, over blocks of input rows.
+    """gx of max pooling of (P, H, W) planes: each block of input rows takes what its
+    cells won, window by window (``max_route_rows``), each plane an (H, W, 1) image.
 
-    Planes of one row (1D pooling) take the index gather instead, which visits
-    each window once: the tap sweeps would make one pass over the row per tap.
+    Planes of one row (1D pooling) take the family's index gather, which visits
+    each window once as well.
     """
     P, H, W = gx.shape
     OH, OW = g.shape[1], g.shape[2]
@@ -716,17 +752,19 @@ def max_pool2d_backward(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw):
         index_gather_rows(g, idx, gx, kh, sh, ph, dh)
         return
     # (P, ., .) -> (P, ., ., 1): views, no copy
-    grad_nhwc(g.reshape(P, OH, OW, 1), idx.reshape(P, OH, OW, 1), gx.reshape(P, H, W, 1),
-              kh, kw, sh, sw, ph, pw, dh, dw, True, False, 0)
+    max_route_rows(g.reshape(P, OH, OW, 1), idx.reshape(P, OH, OW, 1), gx.reshape(P, H, W, 1),
+                   kh, sh, ph, dh, route_rows(H, W, 1, sh))
 
 
 def max_pool2d_backward_nhwc(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw):
     """gx of max pooling of channels-last (N, H, W, C) memory, in the same layout. Images of
-    many channels gather from the windows where they lie (``fast_nhwc``), others the blocks."""
+    many channels gather from the windows where they lie (``fast_nhwc``), others take
+    their blocks' gradients window by window, as NCHW planes do."""
+    N, H, W, C = gx.shape
     if reads_in_place(gx.shape):
         max_pool2d_backward_direct(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw)
     else:
-        grad_nhwc(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw, True, False, 0)
+        max_route_rows(g, idx, gx, kh, sh, ph, dh, route_rows(H, W, C, sh))
 
 
 def avg_pool2d_backward(g, gx, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override):
@@ -743,9 +781,9 @@ def avg_pool2d_backward(g, gx, kh, kw, sh, sw, ph, pw, count_include_pad, diviso
                             count_include_pad, divisor_override)
         return
     OH, OW = g.shape[1], g.shape[2]
-    g4 = g.reshape(P, OH, OW, 1)  # (P, OH, OW) -> (P, OH, OW, 1), a view
-    grad_nhwc(g4, g4, gx.reshape(P, H, W, 1), kh, kw, sh, sw, ph, pw, 1, 1, False,
-              count_include_pad, divisor_override)
+    # (P, ., .) -> (P, ., ., 1): views, no copy
+    avg_grad_nhwc(g.reshape(P, OH, OW, 1), gx.reshape(P, H, W, 1), kh, kw, sh, sw, ph, pw,
+                  count_include_pad, divisor_override)
 
 
 def lp_pool2d(x, y, kh, kw, sh, sw, p, q, K):
@@ -763,7 +801,7 @@ def lp_pool2d_backward(g, x, gm, gx, kh, kw, sh, sw, p, pm1, q, qm1, K):
 
 def avg_pool2d_backward_nhwc(g, gx, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override):
     """gx of average pooling of channels-last (N, H, W, C) memory, in the same layout."""
-    grad_nhwc(g, g, gx, kh, kw, sh, sw, ph, pw, 1, 1, False, count_include_pad, divisor_override)
+    avg_grad_nhwc(g, gx, kh, kw, sh, sw, ph, pw, count_include_pad, divisor_override)
 
 
 # ---------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import pooledu as P
-from pooledu import fast, fast_ndhwc, fast_nhwc
+from pooledu import fast, fast_ndhwc, fast_nhwc, geometry
 
 
 def both(fn):
@@ -127,6 +127,66 @@ def test_blocked_shapes_match_torch(shape, layout):
     g = np.random.default_rng(2).standard_normal(y.shape).astype(np.float32)
     (tgx,) = torch.autograd.grad(ty, tx, torch.from_numpy(g))
     same_bits(P.max_pool2d_backward(g, idx, x.shape, 3, 2, 1), tgx.numpy())
+
+
+# Max backward: blocks of input rows take the gradients their cells won, window by
+# window (fast.max_route_rows), in NCHW planes and in channels-last images of fewer
+# than fast_nhwc.MIN_CHANNELS channels. Windows that tile, overlap, leave gaps (stride
+# past the kernel), reach across padding, ceil_mode's partial windows, dilation;
+# blocks of one row up to the whole image, cut across windows and along them.
+ROUTED = [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1),
+          dict(kernel_size=3, stride=1, padding=1, ceil_mode=True),
+          dict(kernel_size=2, stride=3), dict(kernel_size=(2, 3), stride=(3, 2), padding=(1, 0),
+                                               ceil_mode=True),
+          dict(kernel_size=3, stride=(1, 2), padding=1, dilation=(2, 3))]
+
+
+def routed_case(window, dtype, layout, seed=0):
+    """Input with NaN, infinities and ties (one plane constant, so that overlapping
+    windows pick the same cells), its indices, and gradients of mixed magnitudes
+    with -0.0 and ties, whose sums change if their order does."""
+    x = blocked_input((2, 3, 13, 11), "nchw", seed=seed).astype(dtype)
+    x[0, 1] = 1.0
+    _, idx = P.max_pool2d(x, return_indices=True, **window)
+    rng = np.random.default_rng(seed)
+    g = (grads(idx.shape, dtype, seed) * 10.0 ** rng.integers(-8, 9, idx.shape)).astype(dtype)
+    if layout == "channels_last":
+        return channels_last(x), channels_last(idx), channels_last(g)
+    return x, idx, g
+
+
+@pytest.mark.parametrize("window", ROUTED)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("layout", ["nchw", "channels_last"])
+def test_max_backward_rows_agree_with_the_reference(window, dtype, layout):
+    x, idx, g = routed_case(window, dtype, layout)
+    gx, want = both(lambda: P.max_pool2d_backward(g, idx, x.shape, **window))
+    same_bits(gx, want)
+    win = geometry.pool_window("max_pool2d_backward", x.shape[-2:], **window)
+    kh, sh, ph, dh = win.kernel[0], win.stride[0], win.padding[0], win.dilation[0]
+    if layout == "channels_last":  # (N, C, H, W) views -> the (N, H, W, C) memory
+        g4, idx4, want4 = (np.moveaxis(a, 1, -1) for a in (g, idx, want))
+    else:  # (N, C, H, W) -> (N*C, H, W, 1): a plane per image
+        g4, idx4, want4 = (a.reshape(6, a.shape[2], a.shape[3], 1) for a in (g, idx, want))
+    for rows in (1, 2, 3, 5, 13):
+        gx4 = np.full(want4.shape, np.nan, dtype)  # every cell must be written
+        fast.max_route_rows(g4, idx4, gx4, kh, sh, ph, dh, rows)
+        same_bits(gx4, want4)
+
+
+@pytest.mark.parametrize("layout", ["nchw", "channels_last"])
+def test_max_backward_rows_take_minus_one_and_any_cell_the_window_reaches(layout):
+    """-1 routes nothing; an index on a cell between a dilated window's taps (inside its
+    reach, so the check passes it) still routes its gradient there, as in the reference
+    gather (and PyTorch's scatter)."""
+    window = dict(kernel_size=2, stride=1, dilation=2)
+    x, idx, g = routed_case(window, np.float32, layout)
+    idx = idx.copy()  # keeps the layout
+    idx[:, :, 0, 0] = -1
+    idx[:, :, 1, 1] = 1 * 11 + 2  # window (1, 1) reaches rows 1-3 and columns 1-3
+    gx, want = both(lambda: P.max_pool2d_backward(g, idx, x.shape, **window))
+    same_bits(gx, want)
+    assert np.array_equal(gx[:, :, 1, 2] != 0, g[:, :, 1, 1] != 0)
 
 
 # Channels-last adaptive and global max pooling read windows where they lie too, in runs
