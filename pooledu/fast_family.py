@@ -487,6 +487,17 @@ def add_tap_sweep(xf, first, s, n, total, o):
 
 
 @register_jitable
+def add_pair_sweep(xf, first, n, total, o):
+    """Taps 0 and 1 of windows 2 wide and 2 apart across a row, in that order:
+    total[o + t] = total[o + t] + xf[first + 2t] + xf[first + 2t + 1] for t < n. One
+    loop with constant strides, which LLVM vectorises (two sweeps, stride 2 each,
+    run 2.4x slower on C3D's windows)."""
+    first, o, two = uint64(first), uint64(o), uint64(2)
+    for t in range(uint64(n)):
+        total[o + t] = total[o + t] + xf[first + two * t] + xf[first + two * t + uint64(1)]
+
+
+@register_jitable
 def max_tap_sweep(xf, first, s, j0, j1, best, arg, new_best, new_arg, k):
     """Tap k across windows [j0, j1) of a row: window j takes xf[first + s*j] into its
     running max and tap by the max rule, from one pair of running results into the
@@ -517,6 +528,14 @@ def max_tap_step(c, xf, first, s, j0, j1, best0, arg0, best1, arg1, k):
     return 1 - c
 
 
+@register_jitable
+def pairs_of_taps(spans, kw, sw, dw):
+    """Whether windows are 2 wide and 2 apart, without dilation, and each tap lands
+    inside the same windows: then a row's two taps can go in one sweep."""
+    return (kw == 2) & (sw == 2) & (dw == 1) and (spans[0, 0] == spans[1, 0]) & (
+        spans[0, 1] == spans[1, 1])
+
+
 @njit(parallel=True, cache=True)
 def volume_row_sweeps(x, y, idx, divisors, spans, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh,
                       dw, by_max, index_type):
@@ -531,7 +550,10 @@ def volume_row_sweeps(x, y, idx, divisors, spans, kd, kh, kw, sd, sh, sw, pd, ph
     ``max_window3d``'s or ``avg_window3d``'s order, under their rules: the
     max rule into running maxima and tap offsets (``dd*u*H*W + dh*v*W +
     dw*z``, in ``index_type``'s dtype; -1: none yet), or sums from 0 in the
-    output row, then divided. Loads run along the input row, sw apart.
+    output row, then divided. Loads run along the input row, sw apart. Sums of
+    windows 2 wide and 2 apart add both taps of an input row in one sweep where
+    both land inside the same windows (``pairs_of_taps``, ``add_pair_sweep``).
+    (The max rule's two taps in one loop did not vectorise: 3x slower.)
     ``x``, ``y`` and ``idx`` come flat.
     """
     P, OD, OH, OW = y.shape
@@ -539,6 +561,7 @@ def volume_row_sweeps(x, y, idx, divisors, spans, kd, kh, kw, sd, sh, sw, pd, ph
     xf, yf, idxf = x.reshape(x.size), y.reshape(y.size), idx.reshape(idx.size)
     rows = P * OD * OH
     chunks = min(rows, CHUNKS)
+    paired = (not by_max) and pairs_of_taps(spans, kw, sw, dw)
     for c in prange(chunks):
         # scratch in the loop body: Numba allocates it once per thread
         best0, best1 = np.empty(OW, x.dtype), np.empty(OW, x.dtype)
@@ -562,6 +585,10 @@ def volume_row_sweeps(x, y, idx, divisors, spans, kd, kh, kw, sd, sh, sw, pd, ph
                     if (h < 0) | (h >= H):
                         continue
                     row = ((p * D + d) * H + h) * W
+                    if paired:  # both taps of the input row in one sweep
+                        j0, j1 = spans[0, 0], spans[0, 1]
+                        add_pair_sweep(xf, row + 2 * j0 - pw, j1 - j0, yf, o + j0)
+                        continue
                     for z in range(kw):
                         j0, j1 = spans[z, 0], spans[z, 1]
                         if by_max:
