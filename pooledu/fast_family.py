@@ -330,18 +330,14 @@ def broadcast_share(g, gx, kd, kh, kw):
 # forward passes
 
 @register_jitable
-def max_pick(val, best, arg, k):
-    """The running max and index after a tap of value ``val`` at index k, by the max rule."""
-    take = max_wins(val, best, arg)
-    return (val if take else best), (k if take else arg)
-
-
-@register_jitable
 def max_lanes(row, at, best, arg, o, cell, n):
     """best[o + k], arg[o + k] = row[at + k], cell where the max rule says so, for k < n."""
     at, o, cell = uint64(at), uint64(o), arg.dtype.type(cell)
     for k in range(uint64(n)):
-        best[o + k], arg[o + k] = max_pick(row[at + k], best[o + k], arg[o + k], cell)
+        val, b, a = row[at + k], best[o + k], arg[o + k]
+        take = max_wins(val, b, a)
+        best[o + k] = val if take else b
+        arg[o + k] = cell if take else a
 
 
 @register_jitable
@@ -395,7 +391,6 @@ def run_max(xf, start, n):
         for t in range(n):
             at = min(at, t if xf[start + uint64(t)] == top else n)
     return xf[start + uint64(at)], at
-
 
 
 @njit(parallel=True, cache=True)
@@ -475,7 +470,6 @@ def adaptive_avg_lanes(x, y, depth, rows, cols):
                     for k in range(lanes):
                         yf[(p0 + k) * outputs + o] = adaptive_divide(total[k], kd, kh, kw)
                     o += 1
-
 
 
 @register_jitable
@@ -614,7 +608,10 @@ def max_column_sweep(xf, first, columns, best, arg, new_best, new_arg, k):
     windows that start at the given columns."""
     first, k = uint64(first), arg.dtype.type(k)
     for t in range(uint64(columns.shape[0])):
-        new_best[t], new_arg[t] = max_pick(xf[first + uint64(columns[t])], best[t], arg[t], k)
+        val, b, a = xf[first + uint64(columns[t])], best[t], arg[t]
+        take = max_wins(val, b, a)
+        new_best[t] = val if take else b
+        new_arg[t] = k if take else a
 
 
 @njit(parallel=True, cache=True)
