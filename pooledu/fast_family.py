@@ -11,19 +11,22 @@ view the arrays as volumes, build the small per-dimension tables, and pick a
 kernel.
 
 Forward passes over boxes (adaptive windows, and regular windows without
-dilation, whose cells inside the input form a box) scan sixteen planes at a
-time, one per SIMD lane: each lane scans its own plane's box in row-major
-order, as the formula does, so the lanes change nothing but the speed. The
-boxes' spans come from per-dimension tables built once per call, not divided
-out again for every window. Volume averages (regular windows) go a row of
-windows at a time instead, each tap added across the row in the window's
-order (lanes across volumes far apart read memory badly; an add, unlike the
-max rule's select, needs no second array to be fast). A max over a whole
-plane (``run_max``) takes two vectorised passes, the max then the cell the
-scan would have kept. The other forward passes (fractional windows, dilated
-volume windows) call the formula window by window, with one view of the
-plane per parallel iteration (a view per cell would cost a reference count
-each).
+dilation, whose cells inside the input form a box) scan sixteen volumes at a
+time, one per SIMD lane: each input row that a row of boxes reads is first
+staged with the sixteen volumes' rows side by side, pixel by pixel, as
+channels-last memory would hold them (a cell of the sixteen volumes is then
+one contiguous load; loads straight from volumes far apart, often a multiple
+of 4 KiB apart, fight over one set of the cache), and each lane scans its own
+volume's box in row-major order, as the formula does, so the lanes change
+nothing but the speed. The boxes' spans come from per-dimension tables built
+once per call, not divided out again for every window. Volume averages,
+dilated volume maxima and fractional maxima go a row of windows at a time
+instead, each tap, in the window's order, swept across the windows it lands
+inside (their spans, or the fractional starts, from tables built once per
+call): sums from 0, or the max rule into two pairs of running results, each
+tap reading one pair and writing the other. A max over a whole plane
+(``run_max``) takes two vectorised passes, the max then the cell the scan
+would have kept.
 
 Backward passes are gathers: each cell's gradient is written by one parallel
 iteration only, so no schedule races, and each cell adds what its windows
@@ -71,8 +74,8 @@ import numpy as np
 from numba import njit, prange, uint64
 from numba.extending import register_jitable
 
-from .formulas import (adaptive_divide, avg_divisor, avg_divisor3d, avg_span, box_max, box_sum,
-                       lp_power_grad, lp_root, lp_root_grad, max_window3d, max_wins, torch_pow)
+from .formulas import (adaptive_divide, avg_divisor, avg_divisor3d, avg_span, box_sum,
+                       lp_power_grad, lp_root, lp_root_grad, max_wins, torch_pow)
 from .geometry import (ADAPTIVE, FRACTIONAL, REGULAR, adaptive_span, ceil_div, fractional_start,
                        gathering_windows, tap_span, windows_touching)
 
@@ -131,6 +134,13 @@ def divisor_table(table, kd, kh, kw, sd, sh, sw, pd, ph, pw, D, H, W, count_incl
                 table[a, i, j] = divisor if divisor != 0 else 1
 
 
+@njit(cache=True)
+def tap_span_table(table, s, p, d, n, out):
+    """table[z] = the windows [lo, hi) whose tap z lands inside a dimension of size n."""
+    for z in range(table.shape[0]):
+        table[z, 0], table[z, 1] = tap_span(z, s, p, d, n, out)
+
+
 def reach(kind, k, s, p, d, n, out):
     """The gather's window range for each of the n positions of one dimension, (n, 2)."""
     table = np.empty((n, 2), np.int64)
@@ -150,6 +160,19 @@ def window_spans(k, s, p, n, out):
     table = np.empty((out, 2), np.int64)
     avg_span_table(table, k, s, p, n)
     return table
+
+
+def tap_spans(k, s, p, d, n, out):
+    """The windows each of the k taps of a regular window lands inside, (k, 2)."""
+    table = np.empty((k, 2), np.int64)
+    tap_span_table(table, s, p, d, n, out)
+    return table
+
+
+def running_index(largest):
+    """An empty array of the dtype a max kernel keeps its running indices in, none above
+    ``largest``: int32 where they fit (half the bytes a SIMD step moves), else int64."""
+    return np.empty(0, np.int32 if largest < 2**31 else np.int64)
 
 
 def regular_spans(kernel, stride, padding, size, out):
@@ -385,13 +408,28 @@ def broadcast_share(g, gx, kd, kh, kw):
 # forward passes
 
 @register_jitable
-def max_lanes(xf, at, cells, best, arg, cell, n):
-    """best[k], arg[k] = xf[at + k*cells], cell where the max rule says so, for k < n."""
+def max_lanes(row, at, best, arg, o, cell, n):
+    """best[o + k], arg[o + k] = row[at + k], cell where the max rule says so, for k < n."""
+    at, o, cell = uint64(at), uint64(o), arg.dtype.type(cell)
     for k in range(uint64(n)):
-        val = xf[at + k * cells]
-        take = max_wins(val, best[k], arg[k])
-        best[k] = val if take else best[k]
-        arg[k] = cell if take else arg[k]
+        val, b, a = row[at + k], best[o + k], arg[o + k]
+        take = max_wins(val, b, a)
+        best[o + k] = val if take else b
+        arg[o + k] = cell if take else a
+
+
+@register_jitable
+def stage_lanes(xf, first, cells, W, lanes, row):
+    """row[w*LANES + k] = xf[first + k*cells + w] for k < lanes: a row of each of
+    ``lanes`` volumes ``cells`` apart, pixel by pixel, as channels-last memory holds
+    them. Each volume's row is read as one contiguous run: sixteen loads of one
+    pixel each, from volumes a multiple of 4 KiB apart, would fight over one set
+    of the L1 cache."""
+    first, cells, step = uint64(first), uint64(cells), uint64(LANES)
+    for k in range(uint64(lanes)):
+        src = first + k * cells
+        for w in range(uint64(W)):
+            row[w * step + k] = xf[src + w]
 
 
 @register_jitable
@@ -434,44 +472,47 @@ def run_max(xf, start, n):
 
 
 @njit(parallel=True, cache=True)
-def box_max_lanes(x, y, idx, depth, rows, cols):
+def box_max_lanes(x, y, idx, depth, rows, cols, index_type):
     """y[p, a, i, j], idx[p, a, i, j] = max and flat argmax of volume p over the box
     depth[a] x rows[i] x cols[j] (inside the volume), sixteen volumes at a time.
 
     Each lane scans its own volume's box in row-major order under the max
-    rule (``max_wins``), so its result is ``formulas.box_max``'s, and
-    ``max_window3d``'s for a box window; the sixteen scans advance together
-    in SIMD lanes, loading one cell of each of sixteen volumes at a time.
+    rule (``max_wins``), so its result is ``formulas.box_max``'s. A row of
+    windows (a, i) takes the input rows of its boxes in order, each row of
+    the sixteen volumes staged side by side first (``stage_lanes``), so that
+    a cell of it is one contiguous sixteen-lane load; each window of the row
+    then takes its columns of that input row into its running maxima. The
+    running indices are kept in ``index_type``'s dtype (``running_index``);
+    lanes past the last volume scan whatever the scratch holds, unread.
     ``x``, ``y`` and ``idx`` come flat.
     """
     P, OD, OH, OW = y.shape
     D, H, W = x.shape[1:]
-    cells, outputs = uint64(D * H * W), OD * OH * OW
+    cells, outputs = D * H * W, OD * OH * OW
     xf, yf, idxf = x.reshape(x.size), y.reshape(y.size), idx.reshape(idx.size)
     for b in prange(ceil_div(P, LANES)):
+        # scratch in the loop body: Numba allocates it once per thread
+        row = np.empty(W * LANES, x.dtype)
+        best, arg = np.empty(OW * LANES, x.dtype), np.empty(OW * LANES, index_type.dtype)
         p0 = b * LANES
         lanes = min(LANES, P - p0)
-        base = uint64(p0) * cells
-        best, arg = np.empty(LANES, x.dtype), np.empty(LANES, np.int64)
-        o = 0  # the window (a, i, j), counted in row-major order
         for a in range(OD):
             for i in range(OH):
-                for j in range(OW):
-                    best[:] = -np.inf
-                    arg[:] = -1
-                    for d in range(depth[a, 0], depth[a, 1]):
-                        for h in range(rows[i, 0], rows[i, 1]):
+                best[:] = -np.inf
+                arg[:] = -1
+                for d in range(depth[a, 0], depth[a, 1]):
+                    for h in range(rows[i, 0], rows[i, 1]):
+                        first = (d * H + h) * W  # the input row, in its volume
+                        stage_lanes(xf, p0 * cells + first, cells, W, lanes, row)
+                        for j in range(OW):
                             for w in range(cols[j, 0], cols[j, 1]):
-                                cell = (d * H + h) * W + w
-                                at = base + uint64(cell)
-                                if lanes == LANES:  # a constant trip count: one vector
-                                    max_lanes(xf, at, cells, best, arg, cell, LANES)
-                                else:
-                                    max_lanes(xf, at, cells, best, arg, cell, lanes)
-                    for k in range(lanes):
-                        yf[(p0 + k) * outputs + o] = best[k]
-                        idxf[(p0 + k) * outputs + o] = arg[k]
-                    o += 1
+                                max_lanes(row, w * LANES, best, arg, j * LANES, first + w, LANES)
+                o = (a * OH + i) * OW
+                for k in range(lanes):
+                    out = (p0 + k) * outputs + o
+                    for j in range(OW):
+                        yf[out + j] = best[j * LANES + k]
+                        idxf[out + j] = arg[j * LANES + k]
 
 
 @njit(parallel=True, cache=True)
@@ -512,74 +553,184 @@ def adaptive_avg_lanes(x, y, depth, rows, cols):
 @register_jitable
 def add_tap_sweep(xf, first, s, n, total, o):
     """One tap across a row of windows: total[o + t] += xf[first + s*t] for t < n."""
-    first, s, o = uint64(first), uint64(s), uint64(o)
+    first, step, o = uint64(first), uint64(s), uint64(o)
     for t in range(uint64(n)):
-        total[o + t] += xf[first + s * t]
+        total[o + t] += xf[first + step * t]
+
+
+@register_jitable
+def add_pair_sweep(xf, first, n, total, o):
+    """Taps 0 and 1 of windows 2 wide and 2 apart across a row, in that order:
+    total[o + t] = total[o + t] + xf[first + 2t] + xf[first + 2t + 1] for t < n. One
+    loop with constant strides, which LLVM vectorises (two sweeps, stride 2 each,
+    run 2.4x slower on C3D's windows)."""
+    first, o, two = uint64(first), uint64(o), uint64(2)
+    for t in range(uint64(n)):
+        total[o + t] = total[o + t] + xf[first + two * t] + xf[first + two * t + uint64(1)]
+
+
+@register_jitable
+def max_tap_sweep(xf, first, s, j0, j1, best, arg, new_best, new_arg, k):
+    """Tap k across windows [j0, j1) of a row: window j takes xf[first + s*j] into its
+    running max and tap by the max rule, from one pair of running results into the
+    other (an in-place select is slow: ``fast.max_sweep``); the row's other windows
+    are copied across as they are. ``first`` is where window 0's tap k would read,
+    in the padding perhaps: unsigned arithmetic wraps back into the row."""
+    for j in range(j0):
+        new_best[j], new_arg[j] = best[j], arg[j]
+    for j in range(j1, best.shape[0]):
+        new_best[j], new_arg[j] = best[j], arg[j]
+    first, step, k = uint64(first), uint64(s), arg.dtype.type(k)
+    for j in range(uint64(j0), uint64(j1)):
+        val, b, a = xf[first + step * j], best[j], arg[j]
+        take = max_wins(val, b, a)
+        new_best[j] = val if take else b
+        new_arg[j] = k if take else a
+
+
+@register_jitable
+def max_tap_step(c, xf, first, s, j0, j1, best0, arg0, best1, arg1, k):
+    """``max_tap_sweep`` from the pair c of running results into the other; returns the
+    pair that holds them now. (Branches, not swapped names: rebinding an array costs
+    reference counts, which add up over short rows.)"""
+    if c == 0:
+        max_tap_sweep(xf, first, s, j0, j1, best0, arg0, best1, arg1, k)
+    else:
+        max_tap_sweep(xf, first, s, j0, j1, best1, arg1, best0, arg0, k)
+    return 1 - c
+
+
+@register_jitable
+def pairs_of_taps(spans, kw, sw, dw):
+    """Whether windows are 2 wide and 2 apart, without dilation, and each tap lands
+    inside the same windows: then a row's two taps can go in one sweep."""
+    return (kw == 2) & (sw == 2) & (dw == 1) and (spans[0, 0] == spans[1, 0]) & (
+        spans[0, 1] == spans[1, 1])
 
 
 @njit(parallel=True, cache=True)
-def avg_volume_sweeps(x, y, divisors, kd, kh, kw, sd, sh, sw, pd, ph, pw):
-    """y[p, a, i, j] = the mean of window (a, i, j) of volume p, windows without
-    dilation, a row of windows (p, a, i) per parallel iteration.
+def volume_row_sweeps(x, y, idx, divisors, spans, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh,
+                      dw, by_max, index_type):
+    """Max pooling (``by_max``: y and its flat argmax idx) or average pooling (y, each
+    window's sum over divisors[a, i, j]) of (P, D, H, W) volumes, a row of windows
+    (p, a, i) at a time, runs of rows in parallel.
 
-    The row's windows add their taps together, one tap at a time in the
-    window's row-major order (``add_tap_sweep`` over the windows that tap
-    lands inside, ``geometry.tap_span``), each sum from 0, so each window adds
-    its cells in ``avg_window3d``'s order; then each sum is divided by
-    divisors[a, i, j], as there. The loads run along the input row, stride
-    sw apart. (Every window of a valid pool holds a cell: ``avg_window3d``'s
-    empty case never arises.) ``x`` and ``y`` come flat.
+    The row's windows take their taps together, one tap (u, v, z) at a time in
+    the window's row-major order, each swept across the windows it lands
+    inside (spans[z], ``geometry.tap_span``); taps in the padding are skipped,
+    as the formulas skip them. So each window meets its cells in
+    ``max_window3d``'s or ``avg_window3d``'s order, under their rules: the
+    max rule into running maxima and tap offsets (``dd*u*H*W + dh*v*W +
+    dw*z``, in ``index_type``'s dtype; -1: none yet), or sums from 0 in the
+    output row, then divided. Loads run along the input row, sw apart. Sums of
+    windows 2 wide and 2 apart add both taps of an input row in one sweep where
+    both land inside the same windows (``pairs_of_taps``, ``add_pair_sweep``).
+    (The max rule's two taps in one loop did not vectorise: 3x slower.)
+    ``x``, ``y`` and ``idx`` come flat.
     """
     P, OD, OH, OW = y.shape
     D, H, W = x.shape[1:]
-    xf, yf = x.reshape(x.size), y.reshape(y.size)
-    for r in prange(P * OD * OH):
-        p, a, i = r // (OD * OH), r // OH % OD, r % OH
-        o = r * OW
-        for j in range(OW):
-            yf[o + j] = 0
-        for u in range(kd):
-            d = sd * a - pd + u
-            for v in range(kh):
-                h = sh * i - ph + v
-                if (d < 0) | (d >= D) | (h < 0) | (h >= H):
+    xf, yf, idxf = x.reshape(x.size), y.reshape(y.size), idx.reshape(idx.size)
+    rows = P * OD * OH
+    chunks = min(rows, CHUNKS)
+    paired = (not by_max) and pairs_of_taps(spans, kw, sw, dw)
+    for c in prange(chunks):
+        # scratch in the loop body: Numba allocates it once per thread
+        best0, best1 = np.empty(OW, x.dtype), np.empty(OW, x.dtype)
+        arg0, arg1 = np.empty(OW, index_type.dtype), np.empty(OW, index_type.dtype)
+        r0, r1 = c * rows // chunks, (c + 1) * rows // chunks
+        for r in range(r0, r1):
+            p, a, i = r // (OD * OH), r // OH % OD, r % OH
+            o = r * OW
+            if by_max:
+                best0[:] = -np.inf
+                arg0[:] = -1
+            else:
+                yf[o:o + OW] = 0
+            pair = 0  # which pair holds the running maxima
+            for u in range(kd):
+                d = sd * a - pd + dd * u
+                if (d < 0) | (d >= D):
                     continue
-                for z in range(kw):
-                    j0, j1 = tap_span(z, sw, pw, 1, W, OW)
-                    first = p * D * H * W + (d * H + h) * W + sw * j0 - pw + z
-                    add_tap_sweep(xf, first, sw, j1 - j0, yf, o + j0)
-        for j in range(OW):
-            yf[o + j] = yf[o + j] / divisors[a, i, j]
+                for v in range(kh):
+                    h = sh * i - ph + dh * v
+                    if (h < 0) | (h >= H):
+                        continue
+                    row = ((p * D + d) * H + h) * W
+                    if paired:  # both taps of the input row in one sweep
+                        j0, j1 = spans[0, 0], spans[0, 1]
+                        add_pair_sweep(xf, row + 2 * j0 - pw, j1 - j0, yf, o + j0)
+                        continue
+                    for z in range(kw):
+                        j0, j1 = spans[z, 0], spans[z, 1]
+                        if by_max:
+                            pair = max_tap_step(pair, xf, row - pw + dw * z, sw, j0, j1, best0,
+                                                arg0, best1, arg1, (dd * u * H + dh * v) * W + dw * z)
+                        else:
+                            add_tap_sweep(xf, row + sw * j0 - pw + dw * z, sw, j1 - j0, yf, o + j0)
+            if by_max:
+                best, arg = (best0, arg0) if pair == 0 else (best1, arg1)
+                corner = ((sd * a - pd) * H + sh * i - ph) * W - pw  # window (a, i, 0)'s tap 0
+                for j in range(OW):
+                    yf[o + j] = best[j]
+                    idxf[o + j] = corner + sw * j + arg[j] if arg[j] >= 0 else -1
+            else:
+                for j in range(OW):
+                    yf[o + j] = yf[o + j] / divisors[a, i, j]
+
+
+@register_jitable
+def max_column_sweep(xf, first, columns, best, arg, new_best, new_arg, k):
+    """new_best[t], new_arg[t] = the running max and tap of window t once tap k,
+    xf[first + columns[t]], is taken by the max rule: one tap across a row of
+    windows that start at the given columns."""
+    first, k = uint64(first), arg.dtype.type(k)
+    for t in range(uint64(columns.shape[0])):
+        val, b, a = xf[first + uint64(columns[t])], best[t], arg[t]
+        take = max_wins(val, b, a)
+        new_best[t] = val if take else b
+        new_arg[t] = k if take else a
 
 
 @njit(parallel=True, cache=True)
-def max_volume_rows(x, y, idx, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw):
-    """y[p, a, i, j], idx[p, a, i, j] = max and argmax of window (a, i, j) of volume p."""
-    P, OD, OH, OW = y.shape
-    for r in prange(P * OD * OH):
-        p, a, i = r // (OD * OH), r // OH % OD, r % OH
-        volume = x[p]
-        for j in range(OW):
-            y[p, a, i, j], idx[p, a, i, j] = max_window3d(volume, a, i, j, kd, kh, kw, sd, sh, sw,
-                                                          pd, ph, pw, dd, dh, dw)
-
-
-@njit(parallel=True, cache=True)
-def fractional_max_planes(x, samples, y, idx, kh, kw):
+def fractional_max_planes(x, samples, y, idx, kh, kw, index_type):
     """y[p, i, j], idx[p, i, j] = max and argmax of fractional window (i, j) of plane p:
-    ``fractional_max_window`` with the plane's window starts (``fractional_start``)
-    computed once per plane rather than once per window."""
+    ``fractional_max_window``'s, a row of windows at a time.
+
+    The plane's window starts (``fractional_start``) are computed once per
+    plane; then each tap (t, v) of a row of windows, in the window's row-major
+    order, is swept across the row under the max rule, as ``box_max`` scans
+    each window, into running maxima and tap offsets ``t*W + v``
+    (``index_type``'s dtype). Every window lies inside the plane, so every
+    window takes a tap. ``x``, ``y`` and ``idx`` come flat.
+    """
     P, OH, OW = y.shape
     H, W = x.shape[1:]
+    xf, yf, idxf = x.reshape(x.size), y.reshape(y.size), idx.reshape(idx.size)
     for p in prange(P):
-        plane, u = x[p], samples[p]
+        # scratch in the loop body: Numba allocates it once per thread
         starts = np.empty(OW, np.int64)
+        best0, best1 = np.empty(OW, x.dtype), np.empty(OW, x.dtype)
+        arg0, arg1 = np.empty(OW, index_type.dtype), np.empty(OW, index_type.dtype)
+        u = samples[p]
         for j in range(OW):
             starts[j] = fractional_start(j, u, 0, W, kw, OW)
         for i in range(OH):
             h0 = fractional_start(i, u, 1, H, kh, OH)
+            best0[:] = -np.inf
+            arg0[:] = -1
+            for t in range(kh):
+                first = (p * H + h0 + t) * W
+                for v in range(kw):
+                    if (t * kw + v) % 2 == 0:
+                        max_column_sweep(xf, first + v, starts, best0, arg0, best1, arg1, t * W + v)
+                    else:
+                        max_column_sweep(xf, first + v, starts, best1, arg1, best0, arg0, t * W + v)
+            best, arg = (best1, arg1) if kh * kw % 2 == 1 else (best0, arg0)
+            o = (p * OH + i) * OW
             for j in range(OW):
-                y[p, i, j], idx[p, i, j] = box_max(plane, h0, h0 + kh, starts[j], starts[j] + kw)
+                yf[o + j] = best[j]
+                idxf[o + j] = h0 * W + starts[j] + arg[j]
 
 
 @njit(parallel=True, cache=True)
@@ -897,7 +1048,9 @@ def adaptive_max_pool2d(x, y, idx):
 
 def adaptive_max_pool3d(x, y, idx):
     """y, idx of adaptive max pooling of (P, D, H, W) volumes."""
-    box_max_lanes(x, y, idx, *[spans(n, out) for n, out in zip(x.shape[1:], y.shape[1:])])
+    D, H, W = x.shape[1:]
+    box_max_lanes(x, y, idx, *[spans(n, out) for n, out in zip(x.shape[1:], y.shape[1:])],
+                  running_index(D * H * W))
 
 
 def adaptive_max_pool2d_backward(g, idx, gx):
@@ -913,7 +1066,7 @@ def adaptive_max_pool3d_backward(g, idx, gx):
 
 def fractional_max_pool2d(x, samples, y, idx, kh, kw):
     """y, idx of fractional max pooling of (P, H, W) planes."""
-    fractional_max_planes(x, samples, y, idx, kh, kw)
+    fractional_max_planes(x, samples, y, idx, kh, kw, running_index(kh * x.shape[2]))
 
 
 def fractional_max_pool2d_backward(g, idx, gx, kh, kw):
@@ -924,20 +1077,25 @@ def fractional_max_pool2d_backward(g, idx, gx, kh, kw):
 
 def max_pool3d(x, y, idx, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw):
     """y, idx of max pooling of (P, D, H, W) volumes: without dilation each window's
-    cells inside the volume are a box (``avg_span``'s), scanned sixteen volumes at a time."""
+    cells inside the volume are a box (``avg_span``'s), scanned sixteen volumes at a
+    time; dilated windows go a row of windows at a time, tap by tap."""
+    (D, H, W), OW = x.shape[1:], y.shape[3]
     if dd == dh == dw == 1:
         box_max_lanes(x, y, idx, *regular_spans((kd, kh, kw), (sd, sh, sw), (pd, ph, pw),
-                                                x.shape[1:], y.shape[1:]))
-    else:
-        max_volume_rows(x, y, idx, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw)
+                                                (D, H, W), y.shape[1:]), running_index(D * H * W))
+        return
+    largest = (dd * (kd - 1) * H + dh * (kh - 1)) * W + dw * (kw - 1)  # tap offset
+    volume_row_sweeps(x, y, idx, np.empty((0, 0, 0), x.dtype), tap_spans(kw, sw, pw, dw, W, OW),
+                      kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw, True, running_index(largest))
 
 
 def avg_pool3d(x, y, kd, kh, kw, sd, sh, sw, pd, ph, pw, count_include_pad, divisor_override):
-    """y of average pooling of (P, D, H, W) volumes, a row of windows at a time."""
+    """y of average pooling of (P, D, H, W) volumes, a row of windows at a time, tap by tap."""
     divisors = np.empty(y.shape[1:], x.dtype)
     divisor_table(divisors, kd, kh, kw, sd, sh, sw, pd, ph, pw, *x.shape[1:], count_include_pad,
                   divisor_override)
-    avg_volume_sweeps(x, y, divisors, kd, kh, kw, sd, sh, sw, pd, ph, pw)
+    volume_row_sweeps(x, y, y, divisors, tap_spans(kw, sw, pw, 1, x.shape[3], y.shape[3]),
+                      kd, kh, kw, sd, sh, sw, pd, ph, pw, 1, 1, 1, False, running_index(0))
 
 
 def max_pool3d_backward(g, idx, gx, kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw):

@@ -428,6 +428,27 @@ def test_volume_average_rows_add_each_window_in_order(window):
     same_bits(*both(lambda: P.avg_pool3d(x, **window)))
 
 
+@pytest.mark.parametrize("window", [dict(kernel_size=(2, 3, 2), stride=(1, 2, 2), padding=1,
+                                         dilation=(2, 1, 3), ceil_mode=True),
+                                    dict(kernel_size=3, stride=(2, 1, 3), padding=(0, 1, 1),
+                                         dilation=2)])
+def test_dilated_volume_max_rows_take_each_tap_in_order(window):
+    """max_pool3d's fast forward with dilation takes a tap at a time across a row of
+    windows (fast_family.volume_row_sweeps): taps in the padding skipped, windows cut
+    by the volume's edges, NaN, ties and -inf; and fractional windows likewise, with
+    kernels of an odd and an even number of taps (fast_family.fractional_max_planes)."""
+    x = blocked_input((2, 3, 6, 9, 11), "nchw", seed=9)
+    (y, idx), (ry, ridx) = both(lambda: P.max_pool3d(x, return_indices=True, **window))
+    same_bits(y, ry)
+    same_bits(idx, ridx)
+    u = np.random.default_rng(3).random((2, 3, 2)).astype(np.float32)
+    for kernel in [3, (2, 3)]:
+        (y, idx), (ry, ridx) = both(lambda: P.fractional_max_pool2d(
+            x[:, :, 0], kernel, output_size=(5, 6), return_indices=True, random_samples=u))
+        same_bits(y, ry)
+        same_bits(idx, ridx)
+
+
 @pytest.mark.parametrize("few", [True, False])
 def test_family_gathers_agree_plane_by_plane_and_row_by_row(monkeypatch, few):
     """The family's backward gathers go plane by plane, or row by row where planes are
