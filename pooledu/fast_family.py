@@ -74,7 +74,7 @@ import numpy as np
 from numba import njit, prange, uint64
 from numba.extending import register_jitable
 
-from .formulas import (adaptive_divide, avg_divisor, avg_divisor3d, avg_span, box_sum,
+from .formulas import (adaptive_divide, avg_divisor, avg_divisor3d, avg_span,
                        lp_power_grad, lp_root, lp_root_grad, max_wins, torch_pow)
 from .geometry import (ADAPTIVE, FRACTIONAL, REGULAR, adaptive_span, ceil_div, fractional_start,
                        gathering_windows, tap_span, windows_touching)
