@@ -67,7 +67,7 @@ import numpy as np
 from numba import njit, prange, uint64
 from numba.extending import register_jitable
 
-from .fast_family import lp_power_grads_run, lp_root_grads_run, lp_roots, reach
+from .fast_family import lp_power_grads_run, lp_root_grads_run, lp_roots, reach, running_index
 from .formulas import adaptive_divide, avg_divisor, avg_span, max_wins, torch_pow
 from .geometry import ADAPTIVE, REGULAR, adaptive_span, ceil_div, taps_inside
 
@@ -232,12 +232,6 @@ def adaptive_windows(n, out):
     return windows(ADAPTIVE, 1, 1, 0, 1, n, out)
 
 
-def flat_index_type(H, W):
-    """An empty array of the dtype the max kernels keep flat indices ``h*W + w`` in while they
-    run: int32, half the bytes of a SIMD step's indices, where every index fits, else int64."""
-    return np.empty(0, np.int32 if H * W < 2**31 else np.int64)
-
-
 # ---------------------------------------------------------------------------
 # forward passes
 
@@ -249,7 +243,7 @@ def max_direct(x, y, idx, rows, cols, dh, dw, index_type):
     and ``cols[j, 1]`` tap columns from column ``cols[j, 0]``, dw apart (the
     ``window_table`` of each dimension: regular, adaptive or global windows).
     Output rows and runs of channels in parallel; the scratch keeps indices in
-    ``index_type``'s dtype (``flat_index_type``).
+    ``index_type``'s dtype (``fast_family.running_index``).
     """
     N, H, W, C = x.shape
     OH, OW = y.shape[1], y.shape[2]
@@ -384,7 +378,7 @@ def max_pool2d_direct(x, y, idx, kh, kw, sh, sw, ph, pw, dh, dw):
     N, H, W, C = x.shape
     OH, OW = y.shape[1], y.shape[2]
     max_direct(x, y, idx, windows(REGULAR, kh, sh, ph, dh, H, OH),
-               windows(REGULAR, kw, sw, pw, dw, W, OW), dh, dw, flat_index_type(H, W))
+               windows(REGULAR, kw, sw, pw, dw, W, OW), dh, dw, running_index(H * W))
 
 
 def max_pool2d_backward_direct(g, idx, gx, kh, kw, sh, sw, ph, pw, dh, dw):
@@ -399,7 +393,7 @@ def adaptive_max_pool2d_nhwc(x, y, idx):
     """y, idx of adaptive max pooling of channels-last (N, H, W, C) memory, in the same layout."""
     (H, W), (OH, OW) = x.shape[1:3], y.shape[1:3]
     max_direct(x, y, idx, adaptive_windows(H, OH), adaptive_windows(W, OW), 1, 1,
-               flat_index_type(H, W))
+               running_index(H * W))
 
 
 def adaptive_avg_pool2d_nhwc(x, y):

@@ -247,7 +247,7 @@ def test_channels_last_adaptive_matches_torch():
 
 def test_max_kernel_keeps_int64_indices_where_int32_would_not_do():
     """Images of 2**31 pixels or more keep their running indices in int64
-    (``fast_nhwc.flat_index_type``): the same results as int32, here on a small image."""
+    (``fast_family.running_index``): the same results as int32, here on a small image."""
     x = np.ascontiguousarray(blocked_input((2, 17, 9, 11), "nchw", seed=9).transpose(0, 2, 3, 1))
     rows, cols = fast_nhwc.adaptive_windows(9, 4), fast_nhwc.adaptive_windows(11, 6)
     results = []
