@@ -91,10 +91,10 @@ from .fast_family import (adaptive_avg_pool2d, adaptive_avg_pool2d_backward,  # 
                           adaptive_max_pool2d_backward, adaptive_max_pool3d,
                           adaptive_max_pool3d_backward, avg_pool3d, avg_pool3d_backward,
                           fractional_max_pool2d,
-                          fractional_max_pool2d_backward, index_gather_rows, lp_pool2d_rows,
-                          lp_root_shares, lp_share_gather, max_broadcast_pool2d_backward,
-                          max_pool3d, max_pool3d_backward, max_unpool2d, max_unpool2d_backward,
-                          run_max, volumes)
+                          fractional_max_pool2d_backward, index_gather_rows,
+                          max_broadcast_pool2d_backward, max_pool3d, max_pool3d_backward,
+                          max_unpool2d, max_unpool2d_backward, run_max, volumes)
+from .fast_lp import lp_pool2d_rows, lp_root_shares, lp_share_gather
 # and so do the channels_last_3d volume kernels
 from .fast_ndhwc import (adaptive_avg_pool3d_ndhwc, adaptive_max_pool3d_ndhwc,  # noqa: F401
                          avg_pool3d_ndhwc, max_pool3d_backward_ndhwc, max_pool3d_ndhwc)

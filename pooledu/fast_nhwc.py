@@ -67,7 +67,8 @@ import numpy as np
 from numba import njit, prange, uint64
 from numba.extending import register_jitable
 
-from .fast_family import lp_power_grads_run, lp_root_grads_run, lp_roots, reach, running_index
+from .fast_family import reach, running_index
+from .fast_lp import lp_power_grads_run, lp_root_grads_run, lp_roots
 from .formulas import adaptive_divide, avg_divisor, avg_span, max_wins, torch_pow
 from .geometry import ADAPTIVE, REGULAR, adaptive_span, ceil_div, taps_inside
 

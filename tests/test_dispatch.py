@@ -70,8 +70,8 @@ def test_the_schedule_is_per_thread():
     np.testing.assert_array_equal(seen["result"][0], [[5.0, 7.0], [13.0, 15.0]])
 
 
-SCHEDULE_MODULES = ("cpu", "fast", "fast_family", "fast_nhwc", "fast_ndhwc", "cuda", "cuda_family",
-                    "cuda_conv")
+SCHEDULE_MODULES = ("cpu", "fast", "fast_family", "fast_lp", "fast_nhwc", "fast_ndhwc", "cuda",
+                    "cuda_family", "cuda_conv")
 
 
 @pytest.mark.parametrize("module", ["ops", "pool1d3d", "adaptive", "fractional", "lp", "unpool",
